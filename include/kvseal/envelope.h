@@ -1,0 +1,67 @@
+/* One-shot helpers over file descriptors and paths, and random-access decryption. */
+#ifndef KVSEAL_ENVELOPE_H
+#define KVSEAL_ENVELOPE_H
+
+#include <stdint.h>
+
+#include "kvseal/stream.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Encrypt everything read from in_fd to out_fd (pipes allowed). */
+KVS_API kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_options *opts,
+                                  kvs_provider *const *recipients, size_t n_recipients,
+                                  kvs_error *err);
+
+/* Decrypt in_fd to out_fd; out_fd < 0 verifies only. Plaintext reaches out_fd
+ * chunk by chunk, each after its tag verifies: on failure out_fd may hold a
+ * verified prefix, so callers wanting all-or-nothing use kvs_decrypt_path. */
+KVS_API kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts,
+                                  kvs_provider *const *keys, size_t n_keys,
+                                  kvs_header **header_out, kvs_error *err);
+
+/* Decrypt plaintext bytes [offset, offset+length) of a seekable kvseal file to
+ * out_fd. Reads and authenticates only the header, the chunks covering the
+ * range and the final chunk (so truncation is always detected). A range past
+ * the end is clipped; KVS_ERR_USAGE if offset is beyond the plaintext size. */
+KVS_API kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length,
+                                        int out_fd, const kvs_decrypt_options *opts,
+                                        kvs_provider *const *keys, size_t n_keys,
+                                        kvs_error *err);
+
+/* Output policy of the path helpers. Output goes to a 0600 temp file beside
+ * the target, is fsynced and renamed over it only after success; on failure
+ * the temp file is removed and the target is untouched. */
+typedef struct kvs_output_options {
+    int overwrite; /* non-zero: replace an existing target */
+} kvs_output_options;
+
+KVS_API kvs_status kvs_encrypt_path(const char *in_path, const char *out_path,
+                                    const kvs_output_options *out_opts,
+                                    const kvs_encrypt_options *opts,
+                                    kvs_provider *const *recipients, size_t n_recipients,
+                                    kvs_error *err);
+KVS_API kvs_status kvs_decrypt_path(const char *in_path, const char *out_path,
+                                    const kvs_output_options *out_opts,
+                                    const kvs_decrypt_options *opts,
+                                    kvs_provider *const *keys, size_t n_keys,
+                                    kvs_error *err);
+
+/* Atomic output file, exposed so callers that produce output from a stream
+ * (the CLI with stdin input) get the same temp-file-and-rename guarantee. */
+typedef struct kvs_atomic_file kvs_atomic_file;
+KVS_API kvs_status kvs_atomic_open(const char *target, const kvs_output_options *opts,
+                                   kvs_atomic_file **out, int *fd_out, kvs_error *err);
+/* fsync, rename over the target, fsync the directory. */
+KVS_API kvs_status kvs_atomic_commit(kvs_atomic_file *f, kvs_error *err);
+/* Path of the temp file (for a signal handler that must unlink it). */
+KVS_API const char *kvs_atomic_temp_path(const kvs_atomic_file *f);
+/* Remove the temp file (no-op after commit) and free. NULL is a no-op. */
+KVS_API void kvs_atomic_abort(kvs_atomic_file *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,62 @@
+/* Internal: the v1 header codec and the keys derived for one file
+ * (docs/FORMAT.md sections 2-5). */
+#ifndef KVS_FORMAT_H
+#define KVS_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvseal/header.h"
+
+extern const uint8_t kvs_magic[KVS_MAGIC_LEN];
+
+#define KVS_JSON_MAX_DEPTH 8
+
+/* Check magic and bounds of the 12-byte prefix (§2); sets *header_len. */
+kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *header_len,
+                            kvs_error *err);
+
+/* Raw-text checks done before JSON parsing (§4.1): UTF-8, no NUL, depth,
+ * no \u0000 escapes, chunk_size written as a plain integer. */
+kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err);
+
+/* Read the stored header (magic || header_len || JSON || tag) from the start
+ * of fd into a new buffer (free()); checks the prefix on the way. */
+kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err);
+
+/* Parse and validate header JSON text (§4, §5). */
+kvs_status kvs_header_parse(const uint8_t *json, size_t len, kvs_header **out,
+                            kvs_error *err);
+
+/* Serialise magic || header_len || JSON into a new buffer (free()). */
+kvs_status kvs_header_encode(const kvs_header *h, uint8_t **out, size_t *out_len,
+                             kvs_error *err);
+
+/* Deep copy of header fields into a fresh allocation. */
+kvs_header *kvs_header_new(void);
+kvs_status kvs_header_set_context(kvs_header *h, const kvs_context_pair *pairs, size_t n,
+                                  kvs_error *err);
+
+/* Keys derived from the DEK and the file's salt (§3). Lives in secure memory. */
+typedef struct kvs_file_keys {
+    uint8_t header_key[32];
+    uint8_t payload_key[32];
+} kvs_file_keys;
+
+kvs_file_keys *kvs_file_keys_new(void);
+void kvs_file_keys_free(kvs_file_keys *k);
+kvs_status kvs_derive_file_keys(const uint8_t dek[32], const uint8_t salt[KVS_SALT_LEN],
+                                kvs_file_keys *out);
+
+/* HMAC-SHA256 over the stored prefix and JSON bytes (§3). */
+kvs_status kvs_header_tag(const kvs_file_keys *k, const uint8_t *prefix_and_json,
+                          size_t len, uint8_t tag[KVS_TAG_LEN]);
+/* Constant-time check of a stored tag; KVS_ERR_AUTH on mismatch. */
+kvs_status kvs_header_tag_verify(const kvs_file_keys *k, const uint8_t *prefix_and_json,
+                                 size_t len, const uint8_t tag[KVS_TAG_LEN]);
+
+/* Every required pair must be present with an identical value. */
+kvs_status kvs_header_check_context(const kvs_header *h, const kvs_context_pair *required,
+                                    size_t n, kvs_error *err);
+
+#endif

@@ -1,0 +1,289 @@
+/* Parse and validate the header JSON (FORMAT.md §4, §4.1, §5). Every rule that
+ * says "refuse" maps to KVS_ERR_FORMAT with a message naming the member. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/b64url.h"
+#include "core/error.h"
+#include "crypto/crypto.h"
+#include "format/format.h"
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* §4.1: duplicate member names are refused at every level, since parsers
+ * disagree on which duplicate wins. */
+static kvs_status check_duplicates(const cJSON *node, kvs_error *err)
+{
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node)) return KVS_OK;
+    size_t n = 0;
+    for (const cJSON *c = node->child; c; c = c->next) n++;
+    if (cJSON_IsObject(node) && n > 1) {
+        const char **names = malloc(n * sizeof(*names));
+        if (!names) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+        size_t i = 0;
+        for (const cJSON *c = node->child; c; c = c->next) names[i++] = c->string;
+        qsort(names, n, sizeof(*names), compare_names);
+        int dup = 0;
+        for (i = 1; i < n && !dup; i++) dup = strcmp(names[i - 1], names[i]) == 0;
+        free(names);
+        if (dup) return kvs_fail(err, KVS_ERR_FORMAT, "header has a duplicate member name");
+    }
+    for (const cJSON *c = node->child; c; c = c->next) {
+        kvs_status st = check_duplicates(c, err);
+        if (st != KVS_OK) return st;
+    }
+    return KVS_OK;
+}
+
+static const cJSON *member(const cJSON *obj, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+static kvs_status parse_suite(const cJSON *root, kvs_error *err)
+{
+    const cJSON *s = member(root, "suite");
+    if (!s) return kvs_fail(err, KVS_ERR_FORMAT, "header has no suite");
+    if (!cJSON_IsString(s)) return kvs_fail(err, KVS_ERR_FORMAT, "header suite is not a string");
+    if (strcmp(s->valuestring, KVS_SUITE) != 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "unsupported suite (expected %s)", KVS_SUITE);
+    return KVS_OK;
+}
+
+static kvs_status parse_chunk_size(const cJSON *root, kvs_header *h, kvs_error *err)
+{
+    const cJSON *c = member(root, "chunk_size");
+    if (!c) return kvs_fail(err, KVS_ERR_FORMAT, "header has no chunk_size");
+    if (!cJSON_IsNumber(c)) return kvs_fail(err, KVS_ERR_FORMAT, "chunk_size is not a number");
+    double v = c->valuedouble;
+    /* §4: a power of two from 2^12 to 2^26. */
+    if (!(v >= KVS_CHUNK_MIN && v <= KVS_CHUNK_MAX) || floor(v) != v)
+        return kvs_fail(err, KVS_ERR_FORMAT, "chunk_size is outside 4096..67108864");
+    uint32_t n = (uint32_t)v;
+    if ((n & (n - 1)) != 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "chunk_size %u is not a power of two", n);
+    h->chunk_size = n;
+    return KVS_OK;
+}
+
+/* Strict base64url string member of an exact or bounded decoded size. */
+static kvs_status decode_b64_member(const cJSON *v, const char *name, uint8_t *out,
+                                    size_t min, size_t max, size_t *out_len, kvs_error *err)
+{
+    if (!v) return kvs_fail(err, KVS_ERR_FORMAT, "header has no %s", name);
+    if (!cJSON_IsString(v)) return kvs_fail(err, KVS_ERR_FORMAT, "%s is not a string", name);
+    size_t len = 0;
+    if (kvs_b64url_decode_strict(v->valuestring, strlen(v->valuestring), out, max, &len) != 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "%s is not valid base64url (no padding)", name);
+    if (len < min) return kvs_fail(err, KVS_ERR_FORMAT, "%s has the wrong length", name);
+    *out_len = len;
+    return KVS_OK;
+}
+
+static int is_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static int is_key_name_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '-';
+}
+
+static int is_host_char(char c)
+{
+    return is_key_name_char(c) || c == '.' || c == ':' || c == '_';
+}
+
+/* §5: https://{host}/keys/{name}/{version}, versioned. */
+static int valid_kid(const char *kid)
+{
+    const char *p = kid;
+    if (strncmp(p, "https://", 8) != 0) return 0;
+    p += 8;
+    const char *host = p;
+    while (is_host_char(*p)) p++;
+    if (p == host || strncmp(p, "/keys/", 6) != 0) return 0;
+    p += 6;
+    const char *name = p;
+    while (is_key_name_char(*p)) p++;
+    if (p == name || *p != '/') return 0;
+    const char *version = ++p;
+    while (is_key_name_char(*p) && *p != '-') p++;
+    return p != version && *p == '\0';
+}
+
+static int valid_rsa_key_id(const char *s)
+{
+    return strlen(s) == 71 && strncmp(s, "sha256:", 7) == 0 && is_lower_hex(s + 7, 64);
+}
+
+static kvs_status parse_identity(const cJSON *r, kvs_recipient *out, size_t idx,
+                                 kvs_error *err)
+{
+    int is_rsa = strcmp(out->type, KVS_RECIPIENT_RSA) == 0;
+    if (!is_rsa && strcmp(out->type, KVS_RECIPIENT_AZURE) != 0)
+        return KVS_OK; /* §5: unknown types are kept but never usable */
+    const char *member_name = is_rsa ? "key_id" : "kid";
+    const cJSON *id = member(r, member_name);
+    if (!cJSON_IsString(id))
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient %zu has no %s string", idx, member_name);
+    const char *s = id->valuestring;
+    size_t n = strlen(s);
+    int ok = is_rsa ? valid_rsa_key_id(s) : n <= KVS_MAX_KEY_ID_LEN && valid_kid(s);
+    if (!ok)
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient %zu has a malformed %s", idx, member_name);
+    memcpy(out->key_id, s, n + 1);
+    return KVS_OK;
+}
+
+static kvs_status parse_recipient(const cJSON *r, kvs_recipient *out, size_t idx,
+                                  kvs_error *err)
+{
+    if (!cJSON_IsObject(r))
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient %zu is not an object", idx);
+    const cJSON *type = member(r, "type");
+    const cJSON *alg = member(r, "alg");
+    if (!cJSON_IsString(type) || !cJSON_IsString(alg))
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient %zu needs string type and alg", idx);
+    if (strlen(type->valuestring) >= sizeof out->type)
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient %zu has an over-long type", idx);
+    kvs_oaep_hash hash;
+    /* §5: only RSA-OAEP-256 and RSA-OAEP; RSA1_5 is always refused. */
+    if (kvs_oaep_hash_from_alg(alg->valuestring, &hash) != 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient %zu uses a refused alg", idx);
+    memcpy(out->type, type->valuestring, strlen(type->valuestring) + 1);
+    memcpy(out->alg, alg->valuestring, strlen(alg->valuestring) + 1);
+    char name[48];
+    snprintf(name, sizeof name, "recipient %zu wrapped_key", idx);
+    kvs_status st = decode_b64_member(member(r, "wrapped_key"), name, out->wrapped, 1,
+                                      sizeof out->wrapped, &out->wrapped_len, err);
+    if (st != KVS_OK) return st;
+    return parse_identity(r, out, idx, err);
+}
+
+static kvs_status parse_recipients(const cJSON *root, kvs_header *h, kvs_error *err)
+{
+    const cJSON *rs = member(root, "recipients");
+    if (!rs) return kvs_fail(err, KVS_ERR_FORMAT, "header has no recipients");
+    if (!cJSON_IsArray(rs)) return kvs_fail(err, KVS_ERR_FORMAT, "recipients is not an array");
+    int n = cJSON_GetArraySize(rs);
+    if (n < 1 || n > KVS_MAX_RECIPIENTS)
+        return kvs_fail(err, KVS_ERR_FORMAT, "header has %d recipients (allowed 1..%d)", n,
+                        KVS_MAX_RECIPIENTS);
+    h->recipients = calloc((size_t)n, sizeof(kvs_recipient));
+    if (!h->recipients) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    size_t i = 0;
+    for (const cJSON *r = rs->child; r; r = r->next, i++) {
+        kvs_status st = parse_recipient(r, &h->recipients[i], i, err);
+        if (st != KVS_OK) return st;
+        h->n_recipients = i + 1;
+    }
+    return KVS_OK;
+}
+
+static kvs_status parse_context(const cJSON *root, kvs_header *h, kvs_error *err)
+{
+    const cJSON *ctx = member(root, "context");
+    if (!ctx) return KVS_OK;
+    if (!cJSON_IsObject(ctx)) return kvs_fail(err, KVS_ERR_FORMAT, "context is not an object");
+    int n = cJSON_GetArraySize(ctx);
+    if (n > KVS_MAX_CONTEXT)
+        return kvs_fail(err, KVS_ERR_FORMAT, "context has more than %d members", KVS_MAX_CONTEXT);
+    if (n == 0) return KVS_OK;
+    kvs_context_pair *pairs = calloc((size_t)n, sizeof(*pairs));
+    if (!pairs) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    size_t i = 0;
+    kvs_status st = KVS_OK;
+    for (const cJSON *c = ctx->child; c && st == KVS_OK; c = c->next, i++) {
+        if (!cJSON_IsString(c))
+            st = kvs_fail(err, KVS_ERR_FORMAT, "context values must be strings");
+        else if (strlen(c->string) > KVS_MAX_CONTEXT_LEN ||
+                 strlen(c->valuestring) > KVS_MAX_CONTEXT_LEN)
+            st = kvs_fail(err, KVS_ERR_FORMAT, "context key or value longer than %d bytes",
+                          KVS_MAX_CONTEXT_LEN);
+        pairs[i].key = c->string;
+        pairs[i].value = c->valuestring;
+    }
+    if (st == KVS_OK) st = kvs_header_set_context(h, pairs, (size_t)n, err);
+    free(pairs);
+    return st;
+}
+
+/* `created` is informational and unbounded in the format; a value longer
+ * than the header struct holds is kept shortened, marked with "...". */
+static kvs_status parse_created(const cJSON *root, kvs_header *h, kvs_error *err)
+{
+    const cJSON *c = member(root, "created");
+    if (!c) return KVS_OK;
+    if (!cJSON_IsString(c)) return kvs_fail(err, KVS_ERR_FORMAT, "created is not a string");
+    size_t n = strlen(c->valuestring);
+    if (n < sizeof h->created) {
+        memcpy(h->created, c->valuestring, n + 1);
+    } else {
+        size_t keep = sizeof h->created - 4;
+        while (keep > 0 && ((unsigned char)c->valuestring[keep] & 0xC0) == 0x80) keep--;
+        memcpy(h->created, c->valuestring, keep);
+        memcpy(h->created + keep, "...", 4);
+    }
+    return KVS_OK;
+}
+
+static kvs_status parse_members(const cJSON *root, kvs_header *h, kvs_error *err)
+{
+    size_t salt_len = 0;
+    kvs_status st;
+    if ((st = check_duplicates(root, err)) != KVS_OK) return st;
+    if ((st = parse_suite(root, err)) != KVS_OK) return st;
+    if ((st = parse_chunk_size(root, h, err)) != KVS_OK) return st;
+    st = decode_b64_member(member(root, "salt"), "salt", h->salt, KVS_SALT_LEN, KVS_SALT_LEN,
+                           &salt_len, err);
+    if (st != KVS_OK) return st;
+    if ((st = parse_recipients(root, h, err)) != KVS_OK) return st;
+    if ((st = parse_context(root, h, err)) != KVS_OK) return st;
+    return parse_created(root, h, err);
+}
+
+static int only_whitespace(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return 0;
+    return 1;
+}
+
+kvs_status kvs_header_parse(const uint8_t *json, size_t len, kvs_header **out, kvs_error *err)
+{
+    *out = NULL;
+    kvs_status st = kvs_json_precheck(json, len, err);
+    if (st != KVS_OK) return st;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
+    if (!root || !only_whitespace(end, (const char *)json + len)) {
+        cJSON_Delete(root);
+        return kvs_fail(err, KVS_ERR_FORMAT, "header is not valid JSON");
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return kvs_fail(err, KVS_ERR_FORMAT, "header is not a JSON object");
+    }
+    kvs_header *h = kvs_header_new();
+    if (!h) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    else st = parse_members(root, h, err);
+    cJSON_Delete(root);
+    if (st != KVS_OK) {
+        kvs_header_free(h);
+        return st;
+    }
+    h->header_len = (uint32_t)len;
+    *out = h;
+    return KVS_OK;
+}

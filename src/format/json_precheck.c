@@ -1,0 +1,84 @@
+/* Raw-text checks on header JSON before cJSON sees it (FORMAT.md §4.1).
+ * cJSON stops at a NUL, decodes \u0000 into a truncated C string and recurses
+ * once per nesting level, so each of those is refused here first. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "format/format.h"
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629), or 0 if invalid. */
+static size_t utf8_sequence_len(const uint8_t *p, size_t avail)
+{
+    uint8_t c = p[0];
+    size_t len;
+    uint32_t min, cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; cp = c & 0x1Fu; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; cp = c & 0x0Fu; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; cp = c & 0x07u; }
+    else return 0;
+    if (avail < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+static kvs_status check_utf8(const uint8_t *s, size_t len, kvs_error *err)
+{
+    for (size_t i = 0; i < len;) {
+        if (s[i] == 0)
+            return kvs_fail(err, KVS_ERR_FORMAT, "header contains a NUL byte");
+        size_t n = utf8_sequence_len(s + i, len - i);
+        if (n == 0)
+            return kvs_fail(err, KVS_ERR_FORMAT, "header is not valid UTF-8");
+        i += n;
+    }
+    return KVS_OK;
+}
+
+static int is_zero_escape(const uint8_t *s, size_t len, size_t i)
+{
+    /* s[i] is the 'u' after a backslash */
+    return i + 4 < len && s[i + 1] == '0' && s[i + 2] == '0' && s[i + 3] == '0' &&
+           s[i + 4] == '0';
+}
+
+static kvs_status check_structure(const uint8_t *s, size_t len, kvs_error *err)
+{
+    unsigned depth = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        if (in_string) {
+            if (c == '\\') {
+                if (i + 1 < len && s[i + 1] == 'u' && is_zero_escape(s, len, i + 1))
+                    return kvs_fail(err, KVS_ERR_FORMAT, "header contains a \\u0000 escape");
+                i++; /* skip the escaped character */
+            } else if (c == '"') {
+                in_string = 0;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > KVS_JSON_MAX_DEPTH)
+                return kvs_fail(err, KVS_ERR_FORMAT, "header JSON nests deeper than %d",
+                                KVS_JSON_MAX_DEPTH);
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return KVS_OK;
+}
+
+kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err)
+{
+    kvs_status st = check_utf8(json, len, err);
+    if (st != KVS_OK) return st;
+    return check_structure(json, len, err);
+}

@@ -1,0 +1,328 @@
+/* Local RSA key provider: PEM public keys, certificates and private keys
+ * (FORMAT.md §5, recipient type "rsa"). */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/secmem.h"
+#include "crypto/crypto.h"
+#include "kvseal/keys.h"
+
+#define PEM_MAX_BYTES (1024 * 1024)
+#define KEY_ID_LEN 71 /* "sha256:" + 64 hex */
+
+typedef struct rsa_key {
+    kvs_provider base;
+    EVP_PKEY *pkey;
+    int has_private;
+    char alg[16];
+    char key_id[KEY_ID_LEN + 1];
+    char ident[KEY_ID_LEN + 16];
+} rsa_key;
+
+static rsa_key *as_rsa(const kvs_provider *p)
+{
+    return (rsa_key *)p->impl;
+}
+
+static kvs_status rsa_wrap(kvs_provider *p, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
+                           kvs_error *err)
+{
+    rsa_key *k = as_rsa(p);
+    kvs_oaep_hash h;
+    if (kvs_oaep_hash_from_alg(k->alg, &h) != 0)
+        return kvs_fail(err, KVS_ERR_INTERNAL, "unsupported wrap algorithm");
+    memset(out, 0, sizeof *out);
+    snprintf(out->type, sizeof out->type, "%s", KVS_RECIPIENT_RSA);
+    snprintf(out->alg, sizeof out->alg, "%s", k->alg);
+    snprintf(out->key_id, sizeof out->key_id, "%s", k->key_id);
+    kvs_status st = kvs_rsa_oaep_encrypt(k->pkey, h, dek, KVS_DEK_LEN, out->wrapped,
+                                         sizeof out->wrapped, &out->wrapped_len);
+    if (st != KVS_OK) return kvs_fail(err, st, "RSA-OAEP wrap with %s failed", k->key_id);
+    return KVS_OK;
+}
+
+static int rsa_matches(const kvs_provider *p, const kvs_recipient *r)
+{
+    return strcmp(r->type, KVS_RECIPIENT_RSA) == 0 && strcmp(r->key_id, as_rsa(p)->key_id) == 0;
+}
+
+static kvs_status rsa_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN],
+                             kvs_error *err)
+{
+    rsa_key *k = as_rsa(p);
+    kvs_oaep_hash h;
+    if (!k->has_private)
+        return kvs_fail(err, KVS_ERR_KEY, "%s is a public key and cannot decrypt", k->key_id);
+    if (kvs_oaep_hash_from_alg(r->alg, &h) != 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "recipient uses a refused alg");
+    /* Decrypt into secure memory first: only an exactly 32-byte result is a DEK. */
+    uint8_t *tmp = kvs_secure_alloc(KVS_MAX_WRAPPED_LEN);
+    if (!tmp) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    size_t len = 0;
+    kvs_status st = kvs_rsa_oaep_decrypt(k->pkey, h, r->wrapped, r->wrapped_len, tmp,
+                                         KVS_MAX_WRAPPED_LEN, &len);
+    if (st != KVS_OK)
+        st = kvs_fail(err, KVS_ERR_KEY, "RSA key %s could not unwrap the data key", k->key_id);
+    else if (len != KVS_DEK_LEN)
+        st = kvs_fail(err, KVS_ERR_KEY, "unwrapped data key is %zu bytes, not 32", len);
+    else
+        memcpy(dek, tmp, KVS_DEK_LEN);
+    kvs_secure_free(tmp, KVS_MAX_WRAPPED_LEN);
+    return st;
+}
+
+static const char *rsa_identify(const kvs_provider *p)
+{
+    return as_rsa(p)->ident;
+}
+
+static void rsa_destroy(kvs_provider *p)
+{
+    rsa_key *k = as_rsa(p);
+    EVP_PKEY_free(k->pkey);
+    free(k);
+}
+
+static const kvs_provider_ops rsa_ops = {
+    KVS_RECIPIENT_RSA, rsa_wrap, rsa_matches, rsa_unwrap, rsa_identify, rsa_destroy,
+};
+
+/* FORMAT.md §5: "sha256:" + lowercase hex SHA-256 of the DER SubjectPublicKeyInfo. */
+static kvs_status compute_key_id(EVP_PKEY *pkey, char out[KEY_ID_LEN + 1], kvs_error *err)
+{
+    unsigned char *der = NULL;
+    int der_len = i2d_PUBKEY(pkey, &der);
+    if (der_len <= 0) return kvs_fail_ossl(err, KVS_ERR_CRYPTO, "encoding the public key");
+    uint8_t digest[32];
+    kvs_status st = kvs_sha256(der, (size_t)der_len, digest);
+    OPENSSL_free(der);
+    if (st != KVS_OK) return kvs_fail(err, st, "hashing the public key failed");
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "sha256:", 7);
+    for (size_t i = 0; i < 32; i++) {
+        out[7 + 2 * i] = hex[digest[i] >> 4];
+        out[8 + 2 * i] = hex[digest[i] & 15];
+    }
+    out[KEY_ID_LEN] = '\0';
+    return KVS_OK;
+}
+
+/* Read a whole PEM file into secure memory (it may hold a private key). */
+static kvs_status read_pem(const char *path, char **buf, size_t *len, kvs_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return kvs_fail(err, KVS_ERR_CONFIG, "cannot open key %s: %s", path, strerror(errno));
+    char *b = kvs_secure_alloc(PEM_MAX_BYTES + 1);
+    if (!b) {
+        close(fd);
+        return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    }
+    size_t got = 0;
+    ssize_t r;
+    while (got < PEM_MAX_BYTES && (r = read(fd, b + got, PEM_MAX_BYTES - got)) != 0) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            kvs_secure_free(b, PEM_MAX_BYTES + 1);
+            return kvs_fail(err, KVS_ERR_CONFIG, "cannot read key %s: %s", path, strerror(e));
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *buf = b;
+    *len = got;
+    return KVS_OK;
+}
+
+typedef struct pass_ctx {
+    const char *passphrase;
+    int asked;
+} pass_ctx;
+
+static int passphrase_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)rwflag;
+    pass_ctx *pc = u;
+    pc->asked = 1;
+    if (!pc->passphrase) return -1;
+    size_t n = strlen(pc->passphrase);
+    if (n > (size_t)size) return -1;
+    memcpy(buf, pc->passphrase, n);
+    return (int)n;
+}
+
+/* SubjectPublicKeyInfo ("PUBLIC KEY") or PKCS#1 ("RSA PUBLIC KEY"). */
+static EVP_PKEY *decode_public(const char *pem, size_t len)
+{
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, "RSA",
+                                                           EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+    const unsigned char *data = (const unsigned char *)pem;
+    size_t left = len;
+    if (dctx && OSSL_DECODER_from_data(dctx, &data, &left) != 1) pkey = NULL;
+    OSSL_DECODER_CTX_free(dctx);
+    return pkey;
+}
+
+static EVP_PKEY *decode_pem(const char *pem, size_t len, const char *passphrase, int *is_private,
+                            int *needed_pass)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *pkey = NULL;
+    pass_ctx pc = {passphrase, 0};
+    if (!bio) return NULL;
+    *is_private = 0;
+    if (strstr(pem, "-----BEGIN CERTIFICATE-----")) {
+        X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (cert) pkey = X509_get_pubkey(cert);
+        X509_free(cert);
+    } else if (strstr(pem, "PUBLIC KEY-----")) {
+        pkey = decode_public(pem, len);
+    } else if (strstr(pem, "PRIVATE KEY-----")) {
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, passphrase_cb, &pc);
+        *is_private = 1;
+    }
+    *needed_pass = pc.asked;
+    BIO_free(bio);
+    return pkey;
+}
+
+static kvs_status check_rsa_key(EVP_PKEY *pkey, const char *path, kvs_error *err)
+{
+    if (!EVP_PKEY_is_a(pkey, "RSA"))
+        return kvs_fail(err, KVS_ERR_CONFIG, "%s is not an RSA key", path);
+    if (EVP_PKEY_get_bits(pkey) < 2048)
+        return kvs_fail(err, KVS_ERR_CONFIG, "%s is a %d-bit RSA key; at least 2048 bits are required",
+                        path, EVP_PKEY_get_bits(pkey));
+    return KVS_OK;
+}
+
+static kvs_status load_pkey(const char *path, const char *passphrase, EVP_PKEY **out,
+                            int *is_private, kvs_error *err)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    int needed_pass = 0;
+    kvs_status st = read_pem(path, &pem, &len, err);
+    if (st != KVS_OK) return st;
+    *out = decode_pem(pem, len, passphrase, is_private, &needed_pass);
+    kvs_secure_free(pem, PEM_MAX_BYTES + 1);
+    ERR_clear_error();
+    if (*out) return KVS_OK;
+    if (needed_pass && !passphrase)
+        return kvs_fail(err, KVS_ERR_CONFIG,
+                        "%s is encrypted: give its passphrase with --passphrase-file or --passphrase-env",
+                        path);
+    if (needed_pass)
+        return kvs_fail(err, KVS_ERR_CONFIG, "cannot decrypt %s: wrong passphrase?", path);
+    return kvs_fail(err, KVS_ERR_CONFIG, "%s holds no PEM RSA key or certificate", path);
+}
+
+kvs_status kvs_rsa_provider_from_pem(const char *path, const char *passphrase, const char *alg,
+                                     kvs_provider **out, kvs_error *err)
+{
+    kvs_oaep_hash h;
+    *out = NULL;
+    if (!alg) alg = KVS_ALG_OAEP_256;
+    if (!path || kvs_oaep_hash_from_alg(alg, &h) != 0)
+        return kvs_fail(err, KVS_ERR_USAGE, "RSA key: bad path or algorithm");
+    rsa_key *k = calloc(1, sizeof *k);
+    if (!k) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    k->base.ops = &rsa_ops;
+    k->base.impl = k;
+    snprintf(k->alg, sizeof k->alg, "%s", alg);
+    kvs_status st = load_pkey(path, passphrase, &k->pkey, &k->has_private, err);
+    if (st == KVS_OK) st = check_rsa_key(k->pkey, path, err);
+    if (st == KVS_OK) st = compute_key_id(k->pkey, k->key_id, err);
+    if (st != KVS_OK) {
+        rsa_destroy(&k->base);
+        return st;
+    }
+    snprintf(k->ident, sizeof k->ident, "rsa %s", k->key_id);
+    *out = &k->base;
+    return KVS_OK;
+}
+
+const char *kvs_rsa_provider_key_id(const kvs_provider *p)
+{
+    return (p && p->ops == &rsa_ops) ? as_rsa(p)->key_id : NULL;
+}
+
+/* Write a memory BIO's contents to a new file created with the given mode. */
+static kvs_status write_new_file(const char *path, BIO *bio, mode_t mode, kvs_error *err)
+{
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return kvs_fail(err, errno == EEXIST ? KVS_ERR_EXISTS : KVS_ERR_IO, "cannot create %s: %s",
+                        path, strerror(errno));
+    size_t done = 0;
+    while (len > 0 && done < (size_t)len) {
+        ssize_t w = write(fd, data + done, (size_t)len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) break;
+        done += (size_t)w;
+    }
+    int ok = len > 0 && done == (size_t)len && fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0) ok = 0;
+    if (!ok) {
+        unlink(path);
+        return kvs_fail(err, KVS_ERR_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    return KVS_OK;
+}
+
+kvs_status kvs_rsa_keygen(unsigned bits, const char *path, const char *passphrase,
+                          kvs_error *err)
+{
+    if (bits != 2048 && bits != 3072 && bits != 4096)
+        return kvs_fail(err, KVS_ERR_USAGE, "RSA key size must be 2048, 3072 or 4096 bits");
+    EVP_PKEY *pkey = EVP_RSA_gen(bits);
+    if (!pkey) return kvs_fail_ossl(err, KVS_ERR_CRYPTO, "RSA key generation");
+    BIO *bio = BIO_new(BIO_s_secmem());
+    if (!bio) bio = BIO_new(BIO_s_mem());
+    int ok = bio != NULL;
+    if (ok && passphrase)
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), NULL, 0, NULL,
+                                           (void *)passphrase) == 1;
+    else if (ok)
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1;
+    EVP_PKEY_free(pkey);
+    kvs_status st = ok ? write_new_file(path, bio, 0600, err)
+                       : kvs_fail_ossl(err, KVS_ERR_CRYPTO, "encoding the private key");
+    if (bio) {
+        char *data = NULL;
+        long len = BIO_get_mem_data(bio, &data);
+        if (data && len > 0) OPENSSL_cleanse(data, (size_t)len);
+        BIO_free(bio);
+    }
+    return st;
+}
+
+kvs_status kvs_rsa_provider_export_public(const kvs_provider *p, const char *path,
+                                          kvs_error *err)
+{
+    if (!p || p->ops != &rsa_ops || !path)
+        return kvs_fail(err, KVS_ERR_USAGE, "export: not an RSA provider");
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio || PEM_write_bio_PUBKEY(bio, as_rsa(p)->pkey) != 1) {
+        BIO_free(bio);
+        return kvs_fail_ossl(err, KVS_ERR_CRYPTO, "encoding the public key");
+    }
+    kvs_status st = write_new_file(path, bio, 0644, err);
+    BIO_free(bio);
+    return st;
+}
