@@ -37,7 +37,7 @@ kvs_status kvs_pread_full(int fd, uint8_t *buf, size_t len, uint64_t off, kvs_er
         ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return kvs_fail(err, KVS_ERR_IO, "read failed: %s", strerror(errno));
-        if (r == 0) return kvs_fail(err, KVS_ERR_TRUNCATED, "file is shorter than its chunks require");
+        if (r == 0) return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it is shorter than its chunks require");
         got += (size_t)r;
     }
     return KVS_OK;

@@ -1,0 +1,6 @@
+#include "kvseal/version.h"
+
+const char *kvs_version(void)
+{
+    return KVSEAL_VERSION_STRING;
+}
