@@ -43,7 +43,8 @@ typedef struct kvs_provider_ops {
                        kvs_recipient *out, kvs_error *err);
     /* Non-zero if this provider is the key that recipient r names. */
     int (*matches)(const kvs_provider *p, const kvs_recipient *r);
-    /* Unwrap r into dek (exactly 32 bytes, else KVS_ERR_KEY). */
+    /* Unwrap r into dek. A value that is not exactly 32 bytes is wiped and
+     * reported as KVS_ERR_AUTH (FORMAT.md §5: it counts as a failed header tag). */
     kvs_status (*unwrap)(kvs_provider *p, const kvs_recipient *r,
                          uint8_t dek[KVS_DEK_LEN], kvs_error *err);
     /* Human-readable identity for messages ("rsa sha256:ab12…", a kid URL). */

@@ -35,9 +35,18 @@ static kvs_status open_chunk(range_job *j, uint64_t i, size_t *plain_len, kvs_er
     }
     kvs_status st = kvs_pread_full(j->fd, j->stored, len, start, err);
     if (st != KVS_OK) return st;
-    st = kvs_chunk_open(j->gcm, i, i == j->chunks - 1, j->stored, len, j->plain);
+    int final = i == j->chunks - 1;
+    st = kvs_chunk_open(j->gcm, i, final, j->stored, len, j->plain);
+    /* §7: a last chunk that opens only as non-final means a truncated file. */
+    if (st != KVS_OK && final && kvs_chunk_open(j->gcm, i, 0, j->stored, len, j->plain) == KVS_OK) {
+        OPENSSL_cleanse(j->plain, len);
+        return kvs_fail(err, KVS_ERR_TRUNCATED,
+                        "truncated file: it ends after chunk %llu, which is not final",
+                        (unsigned long long)i);
+    }
     if (st != KVS_OK)
-        return kvs_fail(err, KVS_ERR_AUTH, "chunk %llu failed authentication", (unsigned long long)i);
+        return kvs_fail(err, KVS_ERR_AUTH, "chunk authentication failed: chunk %llu",
+                        (unsigned long long)i);
     *plain_len = len - KVS_CHUNK_TAG_LEN;
     return KVS_OK;
 }
@@ -66,7 +75,9 @@ static kvs_status run_range(range_job *j, uint64_t offset, uint64_t length, int 
     if (fstat(j->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a regular file");
     kvs_status st = kvs_header_payload_geometry(j->h, (uint64_t)sb.st_size, &plain_size, &j->chunks);
-    if (st != KVS_OK) return kvs_fail(err, st, "file size does not fit its chunk layout");
+    if (st != KVS_OK)
+        return kvs_fail(err, st, st == KVS_ERR_TRUNCATED ? "truncated file: its size ends inside a chunk"
+                                                         : "malformed payload: its size fits no chunk layout");
     if (offset > plain_size)
         return kvs_fail(err, KVS_ERR_USAGE, "offset %llu is beyond the plaintext size %llu",
                         (unsigned long long)offset, (unsigned long long)plain_size);

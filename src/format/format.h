@@ -16,6 +16,10 @@ extern const uint8_t kvs_magic[KVS_MAGIC_LEN];
 kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *header_len,
                             kvs_error *err);
 
+/* Input ended after got < 12 bytes: truncated if the magic matched, else not
+ * a kvseal file (§7 step 1). */
+kvs_status kvs_prefix_short(const uint8_t *prefix, size_t got, kvs_error *err);
+
 /* Raw-text checks done before JSON parsing (§4.1): UTF-8, no NUL, depth,
  * no \u0000 escapes, chunk_size written as a plain integer. */
 kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err);
@@ -23,6 +27,10 @@ kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err);
 /* Read the stored header (magic || header_len || JSON || tag) from the start
  * of fd into a new buffer (free()); checks the prefix on the way. */
 kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err);
+
+/* Non-zero if the value of the k-th member of the (prechecked) top-level
+ * object is written as plain decimal digits without a leading zero (§4.1). */
+int kvs_json_member_is_plain_uint(const uint8_t *json, size_t len, size_t k);
 
 /* Parse and validate header JSON text (§4, §5). */
 kvs_status kvs_header_parse(const uint8_t *json, size_t len, kvs_header **out,

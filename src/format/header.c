@@ -71,9 +71,17 @@ kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *head
     uint32_t len = (uint32_t)prefix[8] << 24 | (uint32_t)prefix[9] << 16 |
                    (uint32_t)prefix[10] << 8 | prefix[11];
     if (len < KVS_HEADER_MIN || len > KVS_HEADER_MAX)
-        return kvs_fail(err, KVS_ERR_FORMAT, "header length %u is outside 2..65536", len);
+        return kvs_fail(err, KVS_ERR_FORMAT, "malformed header: length %u is outside 2..65536",
+                        len);
     *header_len = len;
     return KVS_OK;
+}
+
+kvs_status kvs_prefix_short(const uint8_t *prefix, size_t got, kvs_error *err)
+{
+    if (got >= KVS_MAGIC_LEN && memcmp(prefix, kvs_magic, KVS_MAGIC_LEN) == 0)
+        return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
+    return kvs_fail(err, KVS_ERR_NOT_KVSEAL, "not a kvseal file");
 }
 
 uint64_t kvs_header_payload_offset(const kvs_header *h)
@@ -114,7 +122,7 @@ kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_erro
     *bytes = NULL;
     kvs_status st = kvs_read_full(fd, prefix, sizeof prefix, &got, err);
     if (st != KVS_OK) return st;
-    if (got < sizeof prefix) return kvs_fail(err, KVS_ERR_NOT_KVSEAL, "not a kvseal file");
+    if (got < sizeof prefix) return kvs_prefix_short(prefix, got, err);
     if ((st = kvs_prefix_parse(prefix, &json_len, err)) != KVS_OK) return st;
     size_t total = KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN;
     uint8_t *buf = malloc(total);
@@ -122,7 +130,7 @@ kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_erro
     memcpy(buf, prefix, sizeof prefix);
     st = kvs_read_full(fd, buf + KVS_PREFIX_LEN, total - KVS_PREFIX_LEN, &got, err);
     if (st == KVS_OK && got < total - KVS_PREFIX_LEN)
-        st = kvs_fail(err, KVS_ERR_TRUNCATED, "file ends inside the header");
+        st = kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
     if (st != KVS_OK) {
         free(buf);
         return st;

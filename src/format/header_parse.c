@@ -52,15 +52,26 @@ static kvs_status parse_suite(const cJSON *root, kvs_error *err)
     if (!s) return kvs_fail(err, KVS_ERR_FORMAT, "header has no suite");
     if (!cJSON_IsString(s)) return kvs_fail(err, KVS_ERR_FORMAT, "header suite is not a string");
     if (strcmp(s->valuestring, KVS_SUITE) != 0)
-        return kvs_fail(err, KVS_ERR_FORMAT, "unsupported suite (expected %s)", KVS_SUITE);
+        return kvs_fail(err, KVS_ERR_FORMAT, "unsupported suite: only %s is defined", KVS_SUITE);
     return KVS_OK;
 }
 
-static kvs_status parse_chunk_size(const cJSON *root, kvs_header *h, kvs_error *err)
+static size_t member_index(const cJSON *root, const cJSON *item)
+{
+    size_t k = 0;
+    for (const cJSON *c = root->child; c && c != item; c = c->next) k++;
+    return k;
+}
+
+static kvs_status parse_chunk_size(const cJSON *root, const uint8_t *json, size_t len,
+                                   kvs_header *h, kvs_error *err)
 {
     const cJSON *c = member(root, "chunk_size");
     if (!c) return kvs_fail(err, KVS_ERR_FORMAT, "header has no chunk_size");
     if (!cJSON_IsNumber(c)) return kvs_fail(err, KVS_ERR_FORMAT, "chunk_size is not a number");
+    /* §4.1: cJSON reads 4096.0 and 4.096e3 as 4096; the text must be digits. */
+    if (!kvs_json_member_is_plain_uint(json, len, member_index(root, c)))
+        return kvs_fail(err, KVS_ERR_FORMAT, "chunk_size is not written as a plain integer");
     double v = c->valuedouble;
     /* §4: a power of two from 2^12 to 2^26. */
     if (!(v >= KVS_CHUNK_MIN && v <= KVS_CHUNK_MAX) || floor(v) != v)
@@ -238,13 +249,14 @@ static kvs_status parse_created(const cJSON *root, kvs_header *h, kvs_error *err
     return KVS_OK;
 }
 
-static kvs_status parse_members(const cJSON *root, kvs_header *h, kvs_error *err)
+static kvs_status parse_members(const cJSON *root, const uint8_t *json, size_t len,
+                                kvs_header *h, kvs_error *err)
 {
     size_t salt_len = 0;
     kvs_status st;
     if ((st = check_duplicates(root, err)) != KVS_OK) return st;
     if ((st = parse_suite(root, err)) != KVS_OK) return st;
-    if ((st = parse_chunk_size(root, h, err)) != KVS_OK) return st;
+    if ((st = parse_chunk_size(root, json, len, h, err)) != KVS_OK) return st;
     st = decode_b64_member(member(root, "salt"), "salt", h->salt, KVS_SALT_LEN, KVS_SALT_LEN,
                            &salt_len, err);
     if (st != KVS_OK) return st;
@@ -260,7 +272,24 @@ static int only_whitespace(const char *p, const char *end)
     return 1;
 }
 
+/* §7: every header breach reads "malformed header: <member and rule>". */
+static kvs_status malformed(kvs_status st, kvs_error *err)
+{
+    if (st != KVS_ERR_FORMAT || !err || strncmp(err->detail, "unsupported suite", 17) == 0)
+        return st;
+    char detail[KVS_ERROR_DETAIL_MAX];
+    snprintf(detail, sizeof detail, "%s", err->detail);
+    return kvs_fail(err, st, "malformed header: %s", detail);
+}
+
+static kvs_status parse_text(const uint8_t *json, size_t len, kvs_header **out, kvs_error *err);
+
 kvs_status kvs_header_parse(const uint8_t *json, size_t len, kvs_header **out, kvs_error *err)
+{
+    return malformed(parse_text(json, len, out, err), err);
+}
+
+static kvs_status parse_text(const uint8_t *json, size_t len, kvs_header **out, kvs_error *err)
 {
     *out = NULL;
     kvs_status st = kvs_json_precheck(json, len, err);
@@ -277,7 +306,7 @@ kvs_status kvs_header_parse(const uint8_t *json, size_t len, kvs_header **out, k
     }
     kvs_header *h = kvs_header_new();
     if (!h) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-    else st = parse_members(root, h, err);
+    else st = parse_members(root, json, len, h, err);
     cJSON_Delete(root);
     if (st != KVS_OK) {
         kvs_header_free(h);

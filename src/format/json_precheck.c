@@ -53,6 +53,10 @@ static kvs_status check_structure(const uint8_t *s, size_t len, kvs_error *err)
     int in_string = 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t c = s[i];
+        /* RFC 8259: no raw control characters in strings; only space, tab,
+         * LF and CR between tokens (cJSON would skip any byte below 0x20). */
+        if (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r')))
+            return kvs_fail(err, KVS_ERR_FORMAT, "header contains a control character");
         if (in_string) {
             if (c == '\\') {
                 if (i + 1 < len && s[i + 1] == 'u' && is_zero_escape(s, len, i + 1))
@@ -78,7 +82,47 @@ static kvs_status check_structure(const uint8_t *s, size_t len, kvs_error *err)
 
 kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err)
 {
+    /* cJSON silently skips a byte order mark; RFC 8259 parsers need not. */
+    if (len >= 3 && json[0] == 0xEF && json[1] == 0xBB && json[2] == 0xBF)
+        return kvs_fail(err, KVS_ERR_FORMAT, "header starts with a byte order mark");
     kvs_status st = check_utf8(json, len, err);
     if (st != KVS_OK) return st;
     return check_structure(json, len, err);
+}
+
+/* Start of the value of the k-th member (0-based) of the top-level object:
+ * the k-th ':' at depth 1 outside strings, then whitespace. */
+static const uint8_t *top_member_value(const uint8_t *s, size_t len, size_t k)
+{
+    unsigned depth = 0;
+    int in_string = 0;
+    size_t colons = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ':' && depth == 1 && colons++ == k) {
+            i++;
+            while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+            return s + i;
+        }
+    }
+    return NULL;
+}
+
+int kvs_json_member_is_plain_uint(const uint8_t *json, size_t len, size_t k)
+{
+    const uint8_t *v = top_member_value(json, len, k);
+    const uint8_t *end = json + len;
+    if (!v || v >= end || *v < '1' || *v > '9') return 0; /* no sign, no leading zero */
+    while (v < end && *v >= '0' && *v <= '9') v++;
+    return v == end || *v == ',' || *v == '}' || *v == ' ' || *v == '\t' || *v == '\n' ||
+           *v == '\r';
 }

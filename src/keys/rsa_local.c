@@ -74,7 +74,7 @@ static kvs_status rsa_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t de
     if (st != KVS_OK)
         st = kvs_fail(err, KVS_ERR_KEY, "RSA key %s could not unwrap the data key", k->key_id);
     else if (len != KVS_DEK_LEN)
-        st = kvs_fail(err, KVS_ERR_KEY, "unwrapped data key is %zu bytes, not 32", len);
+        st = kvs_fail(err, KVS_ERR_AUTH, "unwrapped data key is %zu bytes, not 32", len);
     else
         memcpy(dek, tmp, KVS_DEK_LEN);
     kvs_secure_free(tmp, KVS_MAX_WRAPPED_LEN);

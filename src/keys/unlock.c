@@ -29,6 +29,7 @@ static kvs_status try_recipient(kvs_provider *p, const kvs_recipient *r, const k
 {
     kvs_error e = {0};
     kvs_status st = kvs_provider_unwrap(p, r, dek, &e);
+    if (st == KVS_ERR_AUTH) log->auth_failed = 1;
     if (st != KVS_OK) {
         log_failure(log, st, kvs_error_message(&e));
         return st;
@@ -68,7 +69,7 @@ kvs_status kvs_unlock_header(const kvs_header *h, const uint8_t *prefix_and_json
     if (log.auth_failed) return kvs_fail(err, KVS_ERR_AUTH, "header authentication failed");
     if (log.first == KVS_OK)
         return kvs_fail(err, KVS_ERR_NO_RECIPIENT,
-                        "none of the given keys matches a recipient of this file");
+                        "no usable recipient: none of the given keys matches a recipient of this file");
     return kvs_fail(err, log.first == KVS_ERR_KEY ? KVS_ERR_NO_RECIPIENT : log.first,
-                    "no recipient could be unwrapped: %s", log.text);
+                    "no usable recipient: %s", log.text);
 }

@@ -106,15 +106,23 @@ static size_t take_header_bytes(kvs_decryptor *d, const uint8_t *in, size_t len)
 /* Open the buffered stored chunk into the plaintext buffer. */
 static kvs_status open_stored(kvs_decryptor *d, int final)
 {
-    /* FORMAT.md §6: files holding more than 2^32 chunks are refused. */
+    /* FORMAT.md §6: files holding more than 2^32 chunks are refused. A chunk
+     * that fails is retried with the other final flag only to tell truncation
+     * and trailing data from damage (§7); failed() wipes what that opened. */
     if (d->index >= KVS_MAX_CHUNKS)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "file holds more than 2^32 chunks"));
+        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "malformed payload: more than 2^32 chunks"));
     kvs_status st = kvs_chunk_open(d->gcm, d->index, final, d->stored, d->stored_len, d->plain);
     if (st == KVS_ERR_AUTH && !final &&
         kvs_chunk_open(d->gcm, d->index, 1, d->stored, d->stored_len, d->plain) == KVS_OK)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRAILING_DATA, "data after the final chunk (%llu)", (unsigned long long)d->index));
+        return failed(d, kvs_fail(&d->err, KVS_ERR_TRAILING_DATA, "trailing data after final chunk %llu", (unsigned long long)d->index));
+    if (st == KVS_ERR_AUTH && final &&
+        kvs_chunk_open(d->gcm, d->index, 0, d->stored, d->stored_len, d->plain) == KVS_OK)
+        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED,
+                                  "truncated file: it ends after chunk %llu, which is not final",
+                                  (unsigned long long)d->index));
     if (st == KVS_ERR_AUTH)
-        return failed(d, kvs_fail(&d->err, st, "chunk %llu failed authentication", (unsigned long long)d->index));
+        return failed(d, kvs_fail(&d->err, st, "chunk authentication failed: chunk %llu",
+                                  (unsigned long long)d->index));
     if (st != KVS_OK) return failed(d, kvs_fail(&d->err, st, "chunk %llu could not be decrypted", (unsigned long long)d->index));
     d->plain_pos = 0;
     d->plain_len = d->stored_len - KVS_CHUNK_TAG_LEN;
@@ -127,15 +135,15 @@ static kvs_status open_stored(kvs_decryptor *d, int final)
 static kvs_status open_final(kvs_decryptor *d)
 {
     if (d->stored_len == 0 && d->index == 0)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "file ends before its first chunk"));
+        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: it ends before its first chunk"));
     if (d->stored_len == 0)
         return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED,
-                                  "file ends before the final chunk (after %llu chunks)",
+                                  "truncated file: it ends before the final chunk (after %llu chunks)",
                                   (unsigned long long)d->index));
     if (d->stored_len < KVS_CHUNK_TAG_LEN)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "chunk %llu is shorter than its 16-byte tag", (unsigned long long)d->index));
+        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: chunk %llu is shorter than its 16-byte tag", (unsigned long long)d->index));
     if (d->stored_len == KVS_CHUNK_TAG_LEN && d->index > 0)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "empty final chunk after %llu chunks", (unsigned long long)d->index));
+        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "malformed payload: empty final chunk after %llu chunks", (unsigned long long)d->index));
     return open_stored(d, 1);
 }
 
@@ -155,7 +163,7 @@ kvs_status kvs_decryptor_push(kvs_decryptor *d, const void *in, size_t len, size
             continue;
         }
         if (d->state == DEC_DONE || d->final_opened)
-            return failed(d, kvs_fail(&d->err, KVS_ERR_TRAILING_DATA, "data after the final chunk"));
+            return failed(d, kvs_fail(&d->err, KVS_ERR_TRAILING_DATA, "trailing data after final chunk"));
         if (d->plain_pos < d->plain_len) break; /* caller must pull first */
         if (d->stored_len == d->stored_cap) {
             kvs_status st = open_stored(d, 0); /* more input follows: not final */
@@ -176,9 +184,9 @@ kvs_status kvs_decryptor_finish(kvs_decryptor *d)
     if (d->state == DEC_FAILED) return KVS_ERR_STATE;
     d->finished = 1;
     if (d->state == DEC_PREFIX)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_NOT_KVSEAL, "not a kvseal file"));
+        return failed(d, kvs_prefix_short(d->hdr, d->hdr_len, &d->err));
     if (d->state == DEC_HEADER)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "file ends inside the header"));
+        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header"));
     return KVS_OK;
 }
 
