@@ -35,18 +35,8 @@ static kvs_status open_chunk(range_job *j, uint64_t i, size_t *plain_len, kvs_er
     }
     kvs_status st = kvs_pread_full(j->fd, j->stored, len, start, err);
     if (st != KVS_OK) return st;
-    int final = i == j->chunks - 1;
-    st = kvs_chunk_open(j->gcm, i, final, j->stored, len, j->plain);
-    /* §7: a last chunk that opens only as non-final means a truncated file. */
-    if (st != KVS_OK && final && kvs_chunk_open(j->gcm, i, 0, j->stored, len, j->plain) == KVS_OK) {
-        OPENSSL_cleanse(j->plain, len);
-        return kvs_fail(err, KVS_ERR_TRUNCATED,
-                        "truncated file: it ends after chunk %llu, which is not final",
-                        (unsigned long long)i);
-    }
-    if (st != KVS_OK)
-        return kvs_fail(err, KVS_ERR_AUTH, "chunk authentication failed: chunk %llu",
-                        (unsigned long long)i);
+    st = kvs_chunk_open_checked(j->gcm, i, i == j->chunks - 1, j->stored, len, j->plain, err);
+    if (st != KVS_OK) return st;
     *plain_len = len - KVS_CHUNK_TAG_LEN;
     return KVS_OK;
 }

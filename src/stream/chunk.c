@@ -1,5 +1,8 @@
 /* Seal and open one chunk (FORMAT.md §6). */
+#include <openssl/crypto.h>
 #include <string.h>
+
+#include "core/error.h"
 
 #include "stream/chunk.h"
 
@@ -28,4 +31,26 @@ kvs_status kvs_chunk_open(kvs_gcm *gcm, uint64_t index, int final, const uint8_t
     kvs_chunk_nonce(index, final, nonce);
     return kvs_gcm_open(gcm, nonce, sizeof nonce, NULL, 0, in, len, in + len,
                         KVS_CHUNK_TAG_LEN, pt);
+}
+
+kvs_status kvs_chunk_open_checked(kvs_gcm *gcm, uint64_t index, int final, const uint8_t *in,
+                                  size_t stored_len, uint8_t *pt, kvs_error *err)
+{
+    unsigned long long i = (unsigned long long)index;
+    /* FORMAT.md §6: files holding more than 2^32 chunks are refused. */
+    if (index >= KVS_MAX_CHUNKS)
+        return kvs_fail(err, KVS_ERR_FORMAT, "malformed payload: more than 2^32 chunks");
+    kvs_status st = kvs_chunk_open(gcm, index, final, in, stored_len, pt);
+    if (st != KVS_ERR_AUTH) {
+        if (st != KVS_OK) return kvs_fail(err, st, "chunk %llu could not be decrypted", i);
+        return KVS_OK;
+    }
+    int other_ok = in != pt && kvs_chunk_open(gcm, index, !final, in, stored_len, pt) == KVS_OK;
+    if (other_ok) OPENSSL_cleanse(pt, stored_len - KVS_CHUNK_TAG_LEN);
+    if (other_ok && final)
+        return kvs_fail(err, KVS_ERR_TRUNCATED,
+                        "truncated file: it ends after chunk %llu, which is not final", i);
+    if (other_ok)
+        return kvs_fail(err, KVS_ERR_TRAILING_DATA, "trailing data after final chunk %llu", i);
+    return kvs_fail(err, KVS_ERR_AUTH, "chunk authentication failed: chunk %llu", i);
 }

@@ -24,6 +24,15 @@ kvs_status kvs_chunk_seal(kvs_gcm *gcm, uint64_t index, int final, const uint8_t
 kvs_status kvs_chunk_open(kvs_gcm *gcm, uint64_t index, int final, const uint8_t *in,
                           size_t stored_len, uint8_t *pt);
 
+/* Open chunk `index` with its expected final flag and explain a failure
+ * (FORMAT.md §7 step 5): a chunk that opens only with the other flag means
+ * truncation (expected final) or trailing data (expected non-final, full
+ * chunk); anything else is damage. pt is wiped on failure. pt may equal in
+ * only when in need not be kept for the retry, so callers pass separate
+ * buffers or accept KVS_ERR_AUTH without the finer diagnosis. */
+kvs_status kvs_chunk_open_checked(kvs_gcm *gcm, uint64_t index, int final, const uint8_t *in,
+                                  size_t stored_len, uint8_t *pt, kvs_error *err);
+
 /* A new file's header: fresh DEK and salt, one recipient per provider, tag. */
 typedef struct kvs_sealed_header {
     uint8_t *bytes; /* magic || header_len || JSON || tag */

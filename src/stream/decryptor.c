@@ -106,24 +106,9 @@ static size_t take_header_bytes(kvs_decryptor *d, const uint8_t *in, size_t len)
 /* Open the buffered stored chunk into the plaintext buffer. */
 static kvs_status open_stored(kvs_decryptor *d, int final)
 {
-    /* FORMAT.md §6: files holding more than 2^32 chunks are refused. A chunk
-     * that fails is retried with the other final flag only to tell truncation
-     * and trailing data from damage (§7); failed() wipes what that opened. */
-    if (d->index >= KVS_MAX_CHUNKS)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "malformed payload: more than 2^32 chunks"));
-    kvs_status st = kvs_chunk_open(d->gcm, d->index, final, d->stored, d->stored_len, d->plain);
-    if (st == KVS_ERR_AUTH && !final &&
-        kvs_chunk_open(d->gcm, d->index, 1, d->stored, d->stored_len, d->plain) == KVS_OK)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRAILING_DATA, "trailing data after final chunk %llu", (unsigned long long)d->index));
-    if (st == KVS_ERR_AUTH && final &&
-        kvs_chunk_open(d->gcm, d->index, 0, d->stored, d->stored_len, d->plain) == KVS_OK)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED,
-                                  "truncated file: it ends after chunk %llu, which is not final",
-                                  (unsigned long long)d->index));
-    if (st == KVS_ERR_AUTH)
-        return failed(d, kvs_fail(&d->err, st, "chunk authentication failed: chunk %llu",
-                                  (unsigned long long)d->index));
-    if (st != KVS_OK) return failed(d, kvs_fail(&d->err, st, "chunk %llu could not be decrypted", (unsigned long long)d->index));
+    kvs_status st = kvs_chunk_open_checked(d->gcm, d->index, final, d->stored, d->stored_len,
+                                           d->plain, &d->err);
+    if (st != KVS_OK) return failed(d, st);
     d->plain_pos = 0;
     d->plain_len = d->stored_len - KVS_CHUNK_TAG_LEN;
     d->stored_len = 0;

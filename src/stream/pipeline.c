@@ -1,0 +1,381 @@
+/* Parallel fd-to-fd engine (kvs_encrypt_fd / kvs_decrypt_fd).
+ *
+ * The calling thread reads chunks in order into a ring of slots; N workers
+ * seal or open them in place, each with its own GCM context; output goes
+ * either straight to its computed offset with pwrite (regular files) or,
+ * through one writer thread, in order (pipes). Memory is bounded by the ring:
+ * (2 * threads + 2) * (chunk_size + 16) bytes, whatever the input size.
+ *
+ * A chunk is only known to be final once the next read shows end of input,
+ * so the reader holds each chunk until it has read the one after it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fdio.h"
+#include "kvseal/envelope.h"
+#include "stream/chunk.h"
+
+#define MAX_THREADS 64
+
+enum slot_state { SLOT_FREE, SLOT_FILLED, SLOT_WORKING, SLOT_DONE };
+
+typedef struct slot {
+    uint8_t *buf; /* chunk_size + 16 bytes: stored chunk, opened or sealed in place */
+    size_t len;   /* bytes of input held */
+    uint64_t index;
+    int final;
+    enum slot_state state;
+} slot;
+
+typedef struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int encrypt;
+    const uint8_t *key;
+    size_t chunk_size;
+    slot *slots;
+    size_t n_slots;
+    uint64_t next_work, next_write;
+    uint64_t total;  /* chunks in the file, once the reader has seen the end */
+    int reader_done;
+    int failed;
+    kvs_error err;   /* first failure */
+    int out_fd;
+    int positional;  /* pwrite at computed offsets instead of the ordered writer */
+    uint64_t out_base;
+} pipeline;
+
+static void set_failure(pipeline *p, const kvs_error *e)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->failed) {
+        p->failed = 1;
+        p->err = *e;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static size_t stored_size(const pipeline *p)
+{
+    return p->chunk_size + KVS_CHUNK_TAG_LEN;
+}
+
+/* Output bytes of a processed slot, and where they go in the output. */
+static size_t output_len(const pipeline *p, const slot *s)
+{
+    return p->encrypt ? s->len + KVS_CHUNK_TAG_LEN : s->len - KVS_CHUNK_TAG_LEN;
+}
+
+static uint64_t output_offset(const pipeline *p, const slot *s)
+{
+    uint64_t per = p->encrypt ? stored_size(p) : p->chunk_size;
+    return p->out_base + s->index * per;
+}
+
+/* Seal in place; open into the worker's scratch buffer, which then trades
+ * places with the slot's (no copy), so a failed chunk can still be retried
+ * with the other final flag to tell truncation from damage. */
+static kvs_status process(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
+                          kvs_error *err)
+{
+    if (p->encrypt) {
+        kvs_status st = kvs_chunk_seal(gcm, s->index, s->final, s->buf, s->len, s->buf);
+        return st == KVS_OK ? KVS_OK : kvs_fail(err, st, "chunk encryption failed");
+    }
+    kvs_status st = kvs_chunk_open_checked(gcm, s->index, s->final, s->buf, s->len, *scratch, err);
+    uint8_t *opened = *scratch;
+    *scratch = s->buf;
+    s->buf = opened;
+    return st;
+}
+
+static kvs_status write_slot(pipeline *p, const slot *s, kvs_error *err)
+{
+    size_t n = output_len(p, s);
+    if (p->out_fd < 0) return KVS_OK; /* verify only */
+    if (!p->positional) return kvs_write_full(p->out_fd, s->buf, n, err);
+    size_t done = 0;
+    uint64_t off = output_offset(p, s);
+    while (done < n) {
+        ssize_t w = pwrite(p->out_fd, s->buf + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return kvs_fail(err, KVS_ERR_IO, "write failed: %s", strerror(errno));
+        done += (size_t)w;
+    }
+    return KVS_OK;
+}
+
+/* Next slot a worker may take, or NULL when the work is over. */
+static slot *claim_work(pipeline *p)
+{
+    for (;;) {
+        if (p->failed || (p->reader_done && p->next_work >= p->total)) return NULL;
+        slot *s = &p->slots[p->next_work % p->n_slots];
+        if (s->state == SLOT_FILLED && s->index == p->next_work) {
+            s->state = SLOT_WORKING;
+            p->next_work++;
+            return s;
+        }
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    pipeline *p = arg;
+    kvs_gcm *gcm = kvs_gcm_new(p->key);
+    uint8_t *scratch = p->encrypt ? NULL : malloc(stored_size(p));
+    kvs_error err = {0};
+    if (!gcm || (!p->encrypt && !scratch)) {
+        kvs_fail(&err, KVS_ERR_NOMEM, "out of memory");
+        set_failure(p, &err);
+        kvs_gcm_free(gcm);
+        free(scratch);
+        return NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    slot *s;
+    while ((s = claim_work(p)) != NULL) {
+        pthread_mutex_unlock(&p->mu);
+        kvs_status st = process(p, gcm, s, &scratch, &err);
+        if (st == KVS_OK && p->positional) st = write_slot(p, s, &err);
+        if (st != KVS_OK) OPENSSL_cleanse(s->buf, stored_size(p));
+        pthread_mutex_lock(&p->mu);
+        if (st != KVS_OK && !p->failed) {
+            p->failed = 1;
+            p->err = err;
+        }
+        s->state = p->positional ? SLOT_FREE : SLOT_DONE;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (scratch) OPENSSL_cleanse(scratch, stored_size(p));
+    free(scratch);
+    kvs_gcm_free(gcm);
+    return NULL;
+}
+
+/* Ordered writer for pipes: chunk i is written only after chunks < i. */
+static void *writer_main(void *arg)
+{
+    pipeline *p = arg;
+    kvs_error err = {0};
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->failed || (p->reader_done && p->next_write >= p->total)) break;
+        slot *s = &p->slots[p->next_write % p->n_slots];
+        if (s->state != SLOT_DONE || s->index != p->next_write) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        kvs_status st = write_slot(p, s, &err);
+        if (!p->encrypt) OPENSSL_cleanse(s->buf, stored_size(p));
+        pthread_mutex_lock(&p->mu);
+        if (st != KVS_OK && !p->failed) {
+            p->failed = 1;
+            p->err = err;
+        }
+        s->state = SLOT_FREE;
+        p->next_write++;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wait until slot for chunk i is free; NULL if the pipeline failed. */
+static slot *acquire_slot(pipeline *p, uint64_t i)
+{
+    slot *s = &p->slots[i % p->n_slots];
+    pthread_mutex_lock(&p->mu);
+    while (!p->failed && s->state != SLOT_FREE) pthread_cond_wait(&p->cv, &p->mu);
+    int failed = p->failed;
+    pthread_mutex_unlock(&p->mu);
+    return failed ? NULL : s;
+}
+
+static void publish(pipeline *p, slot *s, uint64_t i, int final)
+{
+    pthread_mutex_lock(&p->mu);
+    s->index = i;
+    s->final = final;
+    s->state = SLOT_FILLED;
+    if (final) {
+        p->total = i + 1;
+        p->reader_done = 1;
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Decrypt-side rules for the last stored chunk (FORMAT.md §6). */
+static kvs_status check_final_size(const pipeline *p, size_t len, uint64_t i, kvs_error *err)
+{
+    if (p->encrypt) return KVS_OK;
+    if (len == 0 && i == 0)
+        return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends before its first chunk");
+    if (len < KVS_CHUNK_TAG_LEN)
+        return kvs_fail(err, KVS_ERR_TRUNCATED,
+                        "truncated file: chunk %llu is shorter than its 16-byte tag",
+                        (unsigned long long)i);
+    if (len == KVS_CHUNK_TAG_LEN && i > 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "malformed payload: empty final chunk after %llu chunks",
+                        (unsigned long long)i);
+    return KVS_OK;
+}
+
+static kvs_status read_chunks(pipeline *p, int in_fd)
+{
+    kvs_error err = {0};
+    size_t unit = p->encrypt ? p->chunk_size : stored_size(p);
+    slot *cur = acquire_slot(p, 0);
+    if (!cur) return KVS_ERR_STATE;
+    kvs_status st = kvs_read_full(in_fd, cur->buf, unit, &cur->len, &err);
+    for (uint64_t i = 0; st == KVS_OK; i++) {
+        if (cur->len < unit) { /* short read: end of input, this chunk is final */
+            st = check_final_size(p, cur->len, i, &err);
+            if (st == KVS_OK) publish(p, cur, i, 1);
+            break;
+        }
+        if (i + 1 >= KVS_MAX_CHUNKS) {
+            st = kvs_fail(&err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT,
+                          "more than 2^32 chunks");
+            break;
+        }
+        slot *next = acquire_slot(p, i + 1);
+        if (!next) return KVS_ERR_STATE;
+        st = kvs_read_full(in_fd, next->buf, unit, &next->len, &err);
+        if (st != KVS_OK) break;
+        publish(p, cur, i, next->len == 0);
+        if (next->len == 0) break; /* a full chunk was the last */
+        cur = next;
+    }
+    if (st != KVS_OK) set_failure(p, &err);
+    return st;
+}
+
+static int is_positional(int fd, uint64_t *base)
+{
+    struct stat sb;
+    int flags = fcntl(fd, F_GETFL);
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || flags < 0 || (flags & O_APPEND))
+        return 0;
+    off_t pos = lseek(fd, 0, SEEK_CUR);
+    if (pos < 0) return 0;
+    *base = (uint64_t)pos;
+    return 1;
+}
+
+static unsigned thread_count(unsigned requested)
+{
+    long n = requested ? (long)requested : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+static kvs_status alloc_slots(pipeline *p, unsigned threads, kvs_error *err)
+{
+    p->n_slots = 2 * (size_t)threads + 2;
+    p->slots = calloc(p->n_slots, sizeof(slot));
+    if (!p->slots) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_slots; i++)
+        if (!(p->slots[i].buf = malloc(stored_size(p))))
+            return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    return KVS_OK;
+}
+
+static void free_slots(pipeline *p)
+{
+    for (size_t i = 0; p->slots && i < p->n_slots; i++) {
+        if (p->slots[i].buf) OPENSSL_cleanse(p->slots[i].buf, stored_size(p));
+        free(p->slots[i].buf);
+    }
+    free(p->slots);
+}
+
+/* Run the pipeline over in_fd (positioned at the first chunk). */
+static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_error *err)
+{
+    unsigned threads = thread_count(requested_threads);
+    pthread_t workers[MAX_THREADS], writer;
+    unsigned started = 0;
+    int writer_started = 0;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    kvs_status st = alloc_slots(p, threads, err);
+    for (; st == KVS_OK && started < threads; started++)
+        if (pthread_create(&workers[started], NULL, worker_main, p) != 0)
+            st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start worker threads");
+    if (st == KVS_OK && !p->positional) {
+        writer_started = pthread_create(&writer, NULL, writer_main, p) == 0;
+        if (!writer_started) st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start the writer thread");
+    }
+    if (st == KVS_OK) {
+        read_chunks(p, in_fd);
+    } else {
+        set_failure(p, err);
+    }
+    for (unsigned i = 0; i < started; i++) pthread_join(workers[i], NULL);
+    if (writer_started) pthread_join(writer, NULL);
+    if (p->failed) st = kvs_error_copy(err, &p->err);
+    free_slots(p);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    return st;
+}
+
+kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_options *opts,
+                          kvs_provider *const *recipients, size_t n_recipients, kvs_error *err)
+{
+    kvs_sealed_header sh;
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    kvs_status st = kvs_seal_header(opts, recipients, n_recipients, &sh, err);
+    if (st != KVS_OK) return st;
+    p.encrypt = 1;
+    p.key = sh.keys->payload_key;
+    p.chunk_size = sh.chunk_size;
+    p.out_fd = out_fd;
+    p.positional = is_positional(out_fd, &p.out_base);
+    st = kvs_write_full(out_fd, sh.bytes, sh.len, err);
+    p.out_base += sh.len;
+    if (st == KVS_OK) st = run(&p, in_fd, opts ? opts->threads : 0, err);
+    if (st == KVS_OK && p.positional && lseek(out_fd, 0, SEEK_END) < 0)
+        st = kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
+    kvs_sealed_header_clear(&sh);
+    return st;
+}
+
+kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts,
+                          kvs_provider *const *keys, size_t n_keys, kvs_header **header_out,
+                          kvs_error *err)
+{
+    kvs_opened_header oh;
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    if (header_out) *header_out = NULL;
+    kvs_status st = kvs_open_header_fd(in_fd, opts, keys, n_keys, &oh, err);
+    if (st != KVS_OK) return st;
+    p.key = oh.keys->payload_key;
+    p.chunk_size = oh.header->chunk_size;
+    p.out_fd = out_fd;
+    p.positional = out_fd < 0 || is_positional(out_fd, &p.out_base);
+    st = run(&p, in_fd, opts ? opts->threads : 0, err);
+    if (st == KVS_OK && out_fd >= 0 && p.positional && lseek(out_fd, 0, SEEK_END) < 0)
+        st = kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
+    if (st == KVS_OK && header_out) {
+        *header_out = oh.header;
+        oh.header = NULL;
+    }
+    kvs_opened_header_clear(&oh);
+    return st;
+}
