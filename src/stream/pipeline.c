@@ -43,6 +43,7 @@ typedef struct pipeline {
     slot *slots;
     size_t n_slots;
     uint64_t next_work, next_write;
+    uint64_t processed; /* chunks sealed or opened successfully */
     uint64_t total;  /* chunks in the file, once the reader has seen the end */
     int reader_done;
     int failed;
@@ -153,6 +154,7 @@ static void *worker_main(void *arg)
             p->failed = 1;
             p->err = err;
         }
+        if (st == KVS_OK) p->processed++;
         s->state = p->positional ? SLOT_FREE : SLOT_DONE;
         pthread_cond_broadcast(&p->cv);
     }
@@ -233,6 +235,17 @@ static kvs_status check_final_size(const pipeline *p, size_t len, uint64_t i, kv
     return KVS_OK;
 }
 
+/* A malformed last chunk i is reported only once chunks before it opened,
+ * so the first failure in file order wins, as in the streaming decryptor
+ * (a full chunk followed by junk is trailing data, not a short chunk). */
+static void fail_in_order(pipeline *p, uint64_t i, const kvs_error *e)
+{
+    pthread_mutex_lock(&p->mu);
+    while (!p->failed && p->processed < i) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    set_failure(p, e);
+}
+
 static kvs_status read_chunks(pipeline *p, int in_fd)
 {
     kvs_error err = {0};
@@ -244,7 +257,8 @@ static kvs_status read_chunks(pipeline *p, int in_fd)
         if (cur->len < unit) { /* short read: end of input, this chunk is final */
             st = check_final_size(p, cur->len, i, &err);
             if (st == KVS_OK) publish(p, cur, i, 1);
-            break;
+            else fail_in_order(p, i, &err);
+            return st;
         }
         if (i + 1 >= KVS_MAX_CHUNKS) {
             st = kvs_fail(&err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT,

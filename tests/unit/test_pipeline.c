@@ -1,0 +1,286 @@
+/* The parallel fd engine: agreement with the push/pull stream, every thread
+ * count, pipes and files, and refusal of damage without releasing it. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kvseal/kvseal.h"
+#include "testutil.h"
+
+static char dir[] = "/tmp/kvs-pipe-XXXXXX";
+static kvs_provider *key;
+
+static void setup(void)
+{
+    char path[300];
+    kvs_error err = {0};
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/k.pem", dir);
+    ck_assert_int_eq(kvs_rsa_keygen(2048, path, NULL, &err), KVS_OK);
+    ck_assert_int_eq(kvs_rsa_provider_from_pem(path, NULL, NULL, &key, &err), KVS_OK);
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    kvs_provider_free(key);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *path_of(const char *name)
+{
+    static char bufs[4][300];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, 300, "%s/%s", dir, name);
+    return b;
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static uint8_t *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *d = malloc(*n + 1);
+    ck_assert_uint_eq(fread(d, 1, *n, f), *n);
+    fclose(f);
+    return d;
+}
+
+/* Feeds a buffer into a pipe from a thread, so the engine reads a pipe. */
+typedef struct feeder {
+    int fd;
+    const uint8_t *data;
+    size_t n;
+} feeder;
+
+static void *feed_main(void *arg)
+{
+    feeder *f = arg;
+    size_t off = 0;
+    while (off < f->n) {
+        ssize_t w = write(f->fd, f->data + off, f->n - off > 7777 ? 7777 : f->n - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    close(f->fd);
+    return NULL;
+}
+
+/* Drains a pipe into a file from a thread. */
+typedef struct drainer {
+    int fd;
+    const char *path;
+} drainer;
+
+static void *drain_main(void *arg)
+{
+    drainer *d = arg;
+    int out = open(d->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    uint8_t buf[65536];
+    ssize_t r;
+    while ((r = read(d->fd, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)r) != r) break;
+    close(out);
+    close(d->fd);
+    return NULL;
+}
+
+typedef kvs_status (*run_fn)(int in, int out, unsigned threads, kvs_error *err);
+
+static kvs_status enc_run(int in, int out, unsigned threads, kvs_error *err)
+{
+    kvs_encrypt_options o = {4096, NULL, 0, 0, threads};
+    return kvs_encrypt_fd(in, out, &o, &key, 1, err);
+}
+
+static kvs_status dec_run(int in, int out, unsigned threads, kvs_error *err)
+{
+    kvs_decrypt_options o = {NULL, 0, threads};
+    return kvs_decrypt_fd(in, out, &o, &key, 1, NULL, err);
+}
+
+/* Run fn from in_path (file, or piped when pipe_in) to out_path (file, or
+ * piped when pipe_out). */
+static kvs_status run_io(run_fn fn, const char *in_path, const char *out_path, int pipe_in,
+                         int pipe_out, unsigned threads, kvs_error *err)
+{
+    size_t n = 0;
+    uint8_t *data = NULL;
+    int in, out, pin[2], pout[2];
+    pthread_t tf, td;
+    feeder f;
+    drainer d;
+    if (pipe_in) {
+        data = read_file(in_path, &n);
+        ck_assert_int_eq(pipe(pin), 0);
+        f = (feeder){pin[1], data, n};
+        pthread_create(&tf, NULL, feed_main, &f);
+        in = pin[0];
+    } else {
+        in = open(in_path, O_RDONLY);
+    }
+    if (pipe_out) {
+        ck_assert_int_eq(pipe(pout), 0);
+        d = (drainer){pout[0], out_path};
+        pthread_create(&td, NULL, drain_main, &d);
+        out = pout[1];
+    } else {
+        out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    }
+    kvs_status st = fn(in, out, threads, err);
+    close(in);
+    close(out);
+    if (pipe_in) pthread_join(tf, NULL);
+    if (pipe_out) pthread_join(td, NULL);
+    free(data);
+    return st;
+}
+
+static const size_t sizes[] = {0, 1, 4095, 4096, 4097, 10 * 4096, 10 * 4096 + 1, 300000};
+
+START_TEST(roundtrip_every_mode)
+{
+    size_t n = sizes[_i];
+    uint8_t *pt = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 13 + _i);
+    write_file(path_of("p"), pt, n);
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        for (int mode = 0; mode < 4; mode++) {
+            kvs_error err = {0};
+            int pipe_in = mode & 1, pipe_out = (mode >> 1) & 1;
+            ck_assert_int_eq(run_io(enc_run, path_of("p"), path_of("c"), pipe_in, pipe_out, threads, &err), KVS_OK);
+            ck_assert_int_eq(run_io(dec_run, path_of("c"), path_of("p2"), pipe_out, pipe_in, 5 - threads, &err), KVS_OK);
+            size_t m = 0;
+            uint8_t *back = read_file(path_of("p2"), &m);
+            ck_assert_uint_eq(m, n);
+            if (n) ck_assert_mem_eq(back, pt, n);
+            free(back);
+            /* the push/pull decryptor reads what the engine wrote */
+            kvs_decryptor *dec = NULL;
+            size_t cn = 0, used = 0, got = 0, total = 0;
+            uint8_t *ct = read_file(path_of("c"), &cn), tmp[8192];
+            ck_assert_int_eq(kvs_decryptor_new(NULL, &key, 1, &dec, &err), KVS_OK);
+            for (size_t off = 0; off < cn; off += used) {
+                ck_assert_int_eq(kvs_decryptor_push(dec, ct + off, cn - off, &used), KVS_OK);
+                while (kvs_decryptor_pull(dec, tmp, sizeof tmp, &got) == KVS_OK && got) total += got;
+            }
+            ck_assert_int_eq(kvs_decryptor_finish(dec), KVS_OK);
+            while (kvs_decryptor_pull(dec, tmp, sizeof tmp, &got) == KVS_OK && got) total += got;
+            ck_assert(kvs_decryptor_done(dec));
+            ck_assert_uint_eq(total, n);
+            kvs_decryptor_free(dec);
+            free(ct);
+        }
+    }
+    free(pt);
+}
+END_TEST
+
+static void make_ciphertext(size_t n)
+{
+    uint8_t *pt = malloc(n);
+    kvs_error err = {0};
+    for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)i;
+    write_file(path_of("p"), pt, n);
+    free(pt);
+    ck_assert_int_eq(run_io(enc_run, path_of("p"), path_of("c"), 0, 0, 2, &err), KVS_OK);
+}
+
+START_TEST(damaged_chunk_stops_pipe_output_before_it)
+{
+    size_t n = 40 * 4096, cn = 0;
+    make_ciphertext(n);
+    uint8_t *ct = read_file(path_of("c"), &cn);
+    size_t payload = cn - (n + 40 * 16);
+    ct[payload + 20 * (4096 + 16) + 5] ^= 1; /* chunk 20 */
+    write_file(path_of("bad"), ct, cn);
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        kvs_error err = {0};
+        ck_assert_int_eq(run_io(dec_run, path_of("bad"), path_of("out"), 0, 1, threads, &err), KVS_ERR_AUTH);
+        ck_assert_ptr_nonnull(strstr(err.detail, "chunk 20"));
+        size_t m = 0;
+        uint8_t *out = read_file(path_of("out"), &m);
+        ck_assert_uint_le(m, 20 * 4096); /* never chunk 20 or later through a pipe */
+        free(out);
+    }
+    free(ct);
+}
+END_TEST
+
+START_TEST(truncated_and_trailing)
+{
+    size_t n = 8 * 4096, cn = 0;
+    make_ciphertext(n);
+    uint8_t *ct = read_file(path_of("c"), &cn);
+    kvs_error err = {0};
+    write_file(path_of("t"), ct, cn - (4096 + 16)); /* drop the final chunk */
+    ck_assert_int_eq(run_io(dec_run, path_of("t"), path_of("out"), 0, 0, 2, &err), KVS_ERR_TRUNCATED);
+    write_file(path_of("t"), ct, cn - 3);
+    ck_assert_int_eq(run_io(dec_run, path_of("t"), path_of("out"), 1, 0, 2, &err), KVS_ERR_AUTH);
+    uint8_t *longer = malloc(cn + 4);
+    memcpy(longer, ct, cn);
+    memcpy(longer + cn, "junk", 4);
+    write_file(path_of("t"), longer, cn + 4);
+    ck_assert_int_eq(run_io(dec_run, path_of("t"), path_of("out"), 1, 1, 3, &err), KVS_ERR_TRAILING_DATA);
+    write_file(path_of("t"), ct, 0);
+    ck_assert_int_eq(run_io(dec_run, path_of("t"), path_of("out"), 0, 0, 2, &err), KVS_ERR_NOT_KVSEAL);
+    free(longer);
+    free(ct);
+}
+END_TEST
+
+START_TEST(verify_only)
+{
+    size_t n = 5 * 4096 + 3, cn = 0;
+    make_ciphertext(n);
+    kvs_error err = {0};
+    kvs_decrypt_options o = {NULL, 0, 2};
+    int in = open(path_of("c"), O_RDONLY);
+    kvs_header *h = NULL;
+    ck_assert_int_eq(kvs_decrypt_fd(in, -1, &o, &key, 1, &h, &err), KVS_OK);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->chunk_size, 4096);
+    kvs_header_free(h);
+    close(in);
+    uint8_t *ct = read_file(path_of("c"), &cn);
+    ct[cn - 1] ^= 0x80;
+    write_file(path_of("c"), ct, cn);
+    in = open(path_of("c"), O_RDONLY);
+    ck_assert_int_eq(kvs_decrypt_fd(in, -1, &o, &key, 1, NULL, &err), KVS_ERR_AUTH);
+    close(in);
+    free(ct);
+}
+END_TEST
+
+static Suite *pipeline_suite(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *tc = tcase_create("pipeline");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, roundtrip_every_mode, 0, (int)(sizeof sizes / sizeof sizes[0]));
+    tcase_add_test(tc, damaged_chunk_stops_pipe_output_before_it);
+    tcase_add_test(tc, truncated_and_trailing);
+    tcase_add_test(tc, verify_only);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return kvs_test_run_suite(pipeline_suite());
+}
