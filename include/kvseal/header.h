@@ -42,6 +42,8 @@ typedef struct kvs_header {
     kvs_context_pair *context; /* strings owned by the header */
     char created[64];          /* "" when absent */
     uint32_t header_len;       /* length of the JSON text */
+    int unlocked_recipient;    /* recipient whose DEK verified the tag, or -1
+                                  (a header that was only parsed) */
 } kvs_header;
 
 /* Offset of chunk 0: 8 + 4 + header_len + 32. */

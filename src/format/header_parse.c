@@ -313,6 +313,7 @@ static kvs_status parse_text(const uint8_t *json, size_t len, kvs_header **out, 
         return st;
     }
     h->header_len = (uint32_t)len;
+    h->unlocked_recipient = -1;
     *out = h;
     return KVS_OK;
 }

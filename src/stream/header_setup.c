@@ -113,6 +113,7 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
     if (st == KVS_OK)
         st = kvs_unlock_header(out->header, bytes, len - KVS_TAG_LEN, bytes + len - KVS_TAG_LEN,
                                keys, n_keys, out->keys, NULL, &out->recipient, err);
+    if (st == KVS_OK) out->header->unlocked_recipient = out->recipient;
     /* Context is authenticated by the tag, so it is compared only after it. */
     if (st == KVS_OK && opts)
         st = kvs_header_check_context(out->header, opts->required_context,
