@@ -1,0 +1,52 @@
+/* The shared Key Vault client: one per process and configuration.
+ *
+ * Holds the HTTPS connections, the credential, the authentication challenge
+ * per vault host, access tokens per (authority, scope, tenant), public keys
+ * per key version and the DEK cache. Every function locks the client, so
+ * providers on several threads may share it. */
+#ifndef KVS_AZURE_CLIENT_H
+#define KVS_AZURE_CLIENT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "azure/kvurl.h"
+#include "kvseal/keys.h"
+#include "kvseal/keyvault.h"
+
+typedef struct kvs_kv_client kvs_kv_client;
+
+/* The client for cfg's effective settings (cfg members, else environment,
+ * else defaults), made on first use and shared; release when done. */
+kvs_status kvs_kv_client_acquire(const kvs_keyvault_config *cfg, kvs_kv_client **out,
+                                 kvs_error *err);
+void kvs_kv_client_release(kvs_kv_client *c);
+
+/* KVS_OK if tokens may go to the key's host; else fail_status with a message
+ * that names the host and KVSEAL_ALLOWED_HOSTS. No request is made. */
+kvs_status kvs_kv_client_check_host(kvs_kv_client *c, const kvs_kv_keyref *key,
+                                    kvs_kv_hostinfo *info, kvs_status fail_status,
+                                    kvs_error *err);
+
+typedef enum kvs_kv_op { KVS_KV_OP_GET, KVS_KV_OP_WRAP, KVS_KV_OP_UNWRAP } kvs_kv_op;
+
+/* One vault operation on key (GET key, or POST wrapkey/unwrapkey with a JSON
+ * body that may hold a secret), with the challenge flow, cached tokens and
+ * retries, bounded by the retry budget. On KVS_OK *json is the parsed 200
+ * body: free it with kvs_json_free_wiped. */
+kvs_status kvs_kv_client_call(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
+                              const char *body, size_t body_len, cJSON **json,
+                              kvs_error *err);
+
+/* Public-key cache by versioned kid. get returns a new reference or NULL. */
+EVP_PKEY *kvs_kv_client_key_get(kvs_kv_client *c, const char *kid);
+void kvs_kv_client_key_put(kvs_kv_client *c, const char *kid, EVP_PKEY *pkey);
+
+/* DEK cache (see keys/dek_cache.h). */
+int kvs_kv_client_dek_get(kvs_kv_client *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN]);
+void kvs_kv_client_dek_put(kvs_kv_client *c, const kvs_recipient *r,
+                           const uint8_t dek[KVS_DEK_LEN]);
+
+#endif

@@ -1,0 +1,74 @@
+/* Hardened HTTPS over libcurl for Key Vault, Entra ID and managed identity.
+ *
+ * https only (plain http solely for managed identity endpoints on loopback or
+ * link-local 169.254.0.0/16, when the request allows it), TLS 1.2 minimum,
+ * peer and host verification always on, no redirects, connect and total
+ * timeouts, capped response sizes, one reused connection per scheme/host/port.
+ * Response bodies live in secure memory. Headers holding secrets are wiped
+ * after use and never logged. Not thread-safe: the owner serialises calls. */
+#ifndef KVS_AZURE_HTTP_H
+#define KVS_AZURE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "azure/sbuf.h"
+#include "kvseal/status.h"
+
+#define KVS_HTTP_MAX_RESPONSE ((size_t)1 << 20)
+
+typedef struct kvs_http kvs_http;
+
+typedef struct kvs_http_config {
+    const char *ca_file;    /* extra trusted CAs (PEM) or NULL */
+    unsigned connect_timeout_s;
+    unsigned request_timeout_s;
+} kvs_http_config;
+
+kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *err);
+void kvs_http_free(kvs_http *h);
+
+typedef struct kvs_http_req {
+    const char *method;          /* "GET" or "POST" */
+    const char *url;
+    const char *content_type;    /* for a POST body; NULL: application/json */
+    const char *const *headers;  /* extra non-secret header lines, NULL-terminated */
+    const char *secret_header;   /* one header line holding a secret, or NULL */
+    const char *body;            /* POST body (NULL: empty) */
+    size_t body_len;
+    int allow_plain_http;        /* managed identity: http to loopback / link-local */
+    int imds;                    /* also retry 404 and 410 */
+    int vault;                   /* count in the vault request statistics */
+} kvs_http_req;
+
+typedef struct kvs_http_resp {
+    long status;                 /* 0 when no response arrived */
+    kvs_sbuf body;               /* secure, capped at KVS_HTTP_MAX_RESPONSE */
+    char www_authenticate[4096];
+    int www_authenticate_cut;    /* the header was longer than the buffer */
+    char retry_after[128];
+    char retry_after_ms[32];
+    char request_id[128];        /* x-ms-request-id */
+    char client_request_id[40];  /* the x-ms-client-request-id sent */
+    char host[300];              /* host[:port] the request went to */
+} kvs_http_resp;
+
+void kvs_http_resp_init(kvs_http_resp *r);
+void kvs_http_resp_free(kvs_http_resp *r);
+
+/* Send req, retrying 408/429/500/502/503/504 (plus 404/410 for IMDS) and
+ * connection failures with exponential back-off and jitter, honouring
+ * Retry-After, until deadline_ms (kvs_mono_ms clock). Returns KVS_OK once any
+ * final HTTP response arrived (check resp->status), else KVS_ERR_NETWORK
+ * (DNS, connect, TLS, timeout, oversized response) or KVS_ERR_USAGE (a URL
+ * that is not https). */
+kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadline_ms,
+                             kvs_http_resp *resp, kvs_error *err);
+
+/* Random UUID v4 text (36 characters + NUL). */
+void kvs_uuid4(char out[37]);
+
+/* Wipe a string in place (header lines built around secrets). */
+void kvs_wipe_str(char *s);
+
+#endif

@@ -1,0 +1,184 @@
+/* Internal interfaces shared by the kvseal command-line tool (src/cli).
+ *
+ * Conventions: a command returns a process exit code (see exitcode.c). Every
+ * failure is reported as exactly one line on stderr, "kvseal: <cmd>: <msg>",
+ * by the function that detects it; callers then only propagate the code. */
+#ifndef KVS_CLI_H
+#define KVS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kvseal/kvseal.h"
+
+/* Exit codes (docs/CLI.md). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_USAGE = 1,    /* usage or configuration */
+    CLI_EXIT_INPUT = 2,    /* not a valid or authentic kvseal file */
+    CLI_EXIT_KEY = 3,      /* no recipient could be unwrapped */
+    CLI_EXIT_IO = 4,       /* local I/O */
+    CLI_EXIT_INTERNAL = 5, /* internal failure or out of memory */
+    CLI_EXIT_SIGINT = 130,
+    CLI_EXIT_SIGTERM = 143
+};
+
+/* Most keys accepted by -r / -k. */
+#define CLI_MAX_KEYS KVS_MAX_RECIPIENTS
+
+/* Flags accepted both before the command name and after it. */
+typedef struct cli_globals {
+    int quiet;
+    int verbose;
+} cli_globals;
+
+extern cli_globals g_cli;
+
+/* ---- subcommands (cmd_*.c); argv[0] is the command name ---- */
+int cli_cmd_encrypt(int argc, char **argv);
+int cli_cmd_decrypt(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_keygen(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
+
+/* ---- exitcode.c ---- */
+int cli_exit_code(kvs_status status);
+/* Print "kvseal: <cmd>: <formatted message>" (one line, control characters
+ * replaced) and return exit_code. */
+int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Report a library failure: optional subject (a file name) and the error's
+ * message; returns cli_exit_code(status). */
+int cli_error_status(const char *cmd, const char *subject, const kvs_error *err);
+/* Informational line on stderr (suppressed by --quiet). */
+void cli_info(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- options.c ---- */
+/* getopt_long with kvseal's error reporting: returns the option value, -1 at
+ * the end of options, or '?' after printing a usage error. The global -q/-v
+ * flags are handled here and never returned. */
+struct option;
+#define CLI_COMMON_SHORTOPTS ":hqv"
+#define CLI_COMMON_LONGOPTS                                                                \
+    {"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, 'q'},                   \
+        {"verbose", no_argument, NULL, 'v'}
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+/* Size: decimal bytes with an optional K/KiB, M/MiB or G/GiB suffix (powers of
+ * 1024). Returns 0 or CLI_EXIT_USAGE after printing the reason. */
+int cli_parse_size(const char *cmd, const char *opt, const char *arg, uint64_t *out);
+/* Plain decimal in [min, max]. Returns 0 or CLI_EXIT_USAGE after printing. */
+int cli_parse_uint(const char *cmd, const char *opt, const char *arg, uint64_t min,
+                   uint64_t max, uint64_t *out);
+
+typedef struct cli_context_list {
+    kvs_context_pair pairs[KVS_MAX_CONTEXT];
+    char *storage[KVS_MAX_CONTEXT]; /* "key\0value", owns the pair strings */
+    size_t n;
+} cli_context_list;
+
+/* Add one "key=value" argument. Returns 0 or CLI_EXIT_USAGE after printing. */
+int cli_context_add(const char *cmd, cli_context_list *l, const char *arg);
+void cli_context_free(cli_context_list *l);
+
+/* ---- secrets.c ---- */
+typedef struct cli_secret {
+    char *buf;  /* NUL-terminated, in kvs_secure_alloc memory; NULL if none */
+    size_t cap; /* allocation length */
+} cli_secret;
+
+/* Read a passphrase from a file or an environment variable (at most one of
+ * file/env non-NULL; both NULL leaves s empty). One trailing newline is
+ * stripped. Returns 0 or an exit code after printing. */
+int cli_secret_read(const char *cmd, const char *file, const char *env, cli_secret *s);
+void cli_secret_free(cli_secret *s);
+
+/* ---- keyspec.c ---- */
+/* Turn a KEY argument into a provider: a PEM file path today; an https://
+ * Key Vault key URL is reserved for the Key Vault provider. */
+kvs_status cli_provider_from_spec(const char *spec, const char *passphrase,
+                                  kvs_provider **out, kvs_error *err);
+
+typedef struct cli_keys {
+    const char *spec[CLI_MAX_KEYS];
+    kvs_provider *prov[CLI_MAX_KEYS];
+    size_t n;
+} cli_keys;
+
+/* Remember a KEY argument; returns 0 or CLI_EXIT_USAGE if there are too many. */
+int cli_keys_add(const char *cmd, const char *opt, cli_keys *k, const char *spec);
+/* Load every remembered key. Returns 0 or an exit code after printing. */
+int cli_keys_load(const char *cmd, cli_keys *k, const char *passphrase);
+/* Read the passphrase (if any option names one), load every key, wipe the
+ * passphrase. Returns 0 or an exit code after printing. */
+int cli_keys_load_secret(const char *cmd, cli_keys *k, const char *pass_file,
+                         const char *pass_env);
+void cli_keys_free(cli_keys *k);
+
+/* ---- output.c ---- */
+/* NULL or "-" names stdin/stdout. */
+int cli_is_stdio(const char *name);
+
+typedef enum cli_target_kind {
+    CLI_TARGET_STDOUT, /* write to fd 1, streaming */
+    CLI_TARGET_FILE,   /* temp file beside the target, renamed on success */
+    CLI_TARGET_STREAM, /* an existing device or FIFO, opened and written in place */
+    CLI_TARGET_DIR     /* an existing directory: one output per input */
+} cli_target_kind;
+
+/* Classify the -o argument. */
+cli_target_kind cli_target_classify(const char *out);
+
+/* Refuse an existing target without --force (prints, returns CLI_EXIT_USAGE). */
+int cli_check_overwrite(const char *cmd, const char *path, int force);
+/* Refuse writing `what` to a terminal fd without --force. */
+int cli_check_not_tty(const char *cmd, int fd, int force, const char *what);
+
+/* Last path component of path (trailing slashes ignored), copied into buf. */
+int cli_basename(const char *path, char *buf, size_t cap);
+/* dir + "/" + name + suffix into a new malloc() string, or NULL. */
+char *cli_path_join(const char *dir, const char *name, const char *suffix);
+
+/* What one encrypt/decrypt job does, in the two shapes the library offers. */
+typedef struct cli_io_ops {
+    /* Input fd to output fd; file outputs are wrapped in an atomic temp file
+     * that the signal handlers know about. */
+    kvs_status (*run_fd)(void *ctx, int in_fd, int out_fd, kvs_error *err);
+    /* Optional, called after a job succeeded (verbose reporting). */
+    void (*after)(void *ctx, const char *in, const char *out);
+    void *ctx;
+    const char *what; /* "ciphertext", "plaintext": for the terminal check */
+} cli_io_ops;
+
+/* Run one job from in (NULL/"-" = stdin) to out (NULL/"-" = stdout, else a
+ * file path or an existing device). Prints its own failure; returns an exit
+ * code. */
+int cli_run_io(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
+               int force);
+
+/* Output file name for an input's basename, written to buf; -1 if none. */
+typedef int (*cli_out_name_fn)(const char *base, char *buf, size_t cap);
+
+/* Run ops over inputs (n == 0: stdin). Several inputs, or any input with an
+ * -o naming an existing directory, write one file per input into that
+ * directory, named by name_fn. Every input is attempted; the exit code is
+ * that of the first failure. */
+int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, size_t n,
+                   const char *out, int force, cli_out_name_fn name_fn);
+
+/* Open an input path read-only (or return 0 for stdin). -1 on failure with
+ * err set. */
+int cli_open_input(const char *in, kvs_error *err);
+
+/* Temp output registry for SIGINT/SIGTERM: the handler unlinks the registered
+ * path (async-signal-safe) and exits 130/143. */
+void cli_install_signal_handlers(void);
+void cli_register_temp_path(const char *path);
+void cli_unregister_temp_path(void);
+
+/* Terminal-safe printing of untrusted header text (escapes control bytes). */
+void cli_print_escaped(FILE *f, const char *s);
+
+#endif

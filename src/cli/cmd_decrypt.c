@@ -1,0 +1,219 @@
+/* kvseal decrypt */
+#define _DEFAULT_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/kvopts.h"
+#include "core/error.h"
+
+static const char *const CMD = "decrypt";
+
+static const char usage_text[] =
+    "Usage: kvseal decrypt [-k KEY ...] [options] [-o OUT] [IN ...]\n"
+    "\n"
+    "Decrypt IN (default: standard input) with the first key that unlocks it.\n"
+    "\n"
+    "  -k, --key KEY            private key PEM file, or a Key Vault key URL (only\n"
+    "                           that key); repeat to try several, in order. Without\n"
+    "                           -k: any Key Vault key the file names on an allowed host\n"
+    "  -o, --output OUT         output file, '-' for standard output (default), or an\n"
+    "                           existing directory: IN without .kvs (else IN.out)\n"
+    "      --context KEY=VALUE  require this header context pair; repeatable\n"
+    "      --offset N           decrypt plaintext bytes from N on (seekable IN only)\n"
+    "      --length N           ... at most N bytes (suffixes K, M, G accepted)\n"
+    "      --threads N          worker threads (default: online CPUs)\n"
+    "  -f, --force              replace an existing OUT; allow a terminal as output\n"
+    "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
+    "      --passphrase-env V   ... from environment variable V\n"
+    CLI_KV_USAGE_COMMON
+    "  -q, --quiet / -v, --verbose\n"
+    "  -h, --help\n"
+    "\n"
+    "A file OUT appears only after everything verified. On standard output,\n"
+    "plaintext is streamed chunk by chunk, each chunk after it verified: a later\n"
+    "failure leaves a verified prefix behind and exits non-zero.\n";
+
+enum { OPT_CONTEXT = 256, OPT_OFFSET, OPT_LENGTH, OPT_THREADS, OPT_PASS_FILE, OPT_PASS_ENV };
+
+static const struct option long_options[] = {
+    CLI_COMMON_LONGOPTS,
+    {"key", required_argument, NULL, 'k'},
+    {"output", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, 'f'},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"offset", required_argument, NULL, OPT_OFFSET},
+    {"length", required_argument, NULL, OPT_LENGTH},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
+    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_KV_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct decrypt_args {
+    cli_keys keys;
+    cli_context_list context;
+    const char *out;
+    const char *pass_file;
+    const char *pass_env;
+    uint64_t offset, length;
+    int has_offset, has_length;
+    unsigned threads;
+    int force;
+} decrypt_args;
+
+typedef struct decrypt_job {
+    kvs_decrypt_options opts;
+    cli_keys *keys;
+    uint64_t offset, length;
+    kvs_header *header; /* from the fd path, for --verbose */
+} decrypt_job;
+
+static int parse_number(const char *opt, const char *arg, uint64_t *v, int *seen)
+{
+    *seen = 1;
+    return cli_parse_size(CMD, opt, arg, v);
+}
+
+static int parse_option(int c, decrypt_args *a)
+{
+    uint64_t v = 0;
+    switch (c) {
+    case 'k':
+        return cli_keys_add(CMD, "-k", &a->keys, optarg);
+    case 'o':
+        a->out = optarg;
+        return 0;
+    case 'f':
+        a->force = 1;
+        return 0;
+    case OPT_CONTEXT:
+        return cli_context_add(CMD, &a->context, optarg);
+    case OPT_OFFSET:
+        return parse_number("--offset", optarg, &a->offset, &a->has_offset);
+    case OPT_LENGTH:
+        return parse_number("--length", optarg, &a->length, &a->has_length);
+    case OPT_THREADS:
+        if (cli_parse_uint(CMD, "--threads", optarg, 0, 1024, &v) != 0)
+            return CLI_EXIT_USAGE;
+        a->threads = (unsigned)v;
+        return 0;
+    case OPT_PASS_FILE:
+        a->pass_file = optarg;
+        return 0;
+    case OPT_PASS_ENV:
+        a->pass_env = optarg;
+        return 0;
+    default: {
+        int rc = cli_kv_option(CMD, c, optarg);
+        return rc >= 0 ? rc : CLI_EXIT_USAGE;
+    }
+    }
+}
+
+/* Returns -1 to continue, else an exit code (after --help: 0). */
+static int parse_args(int argc, char **argv, decrypt_args *a)
+{
+    optind = 1;
+    int c;
+    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "k:o:f", long_options)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c == '?' || parse_option(c, a) != 0)
+            return CLI_EXIT_USAGE;
+    }
+    return -1; /* no -k: any Azure Key Vault recipient (kvopts.c) */
+}
+
+static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
+{
+    decrypt_job *j = ctx;
+    kvs_header_free(j->header);
+    j->header = NULL;
+    return kvs_decrypt_fd(in_fd, out_fd, &j->opts, j->keys->prov, j->keys->n,
+                          g_cli.verbose ? &j->header : NULL, err);
+}
+
+static kvs_status job_range(void *ctx, int in_fd, int out_fd, kvs_error *err)
+{
+    decrypt_job *j = ctx;
+    struct stat st;
+    /* Random access needs a real file, not a pipe. */
+    if (fstat(in_fd, &st) != 0 || !S_ISREG(st.st_mode) || lseek(in_fd, 0, SEEK_CUR) < 0)
+        return kvs_fail(err, KVS_ERR_USAGE, "--offset/--length need a seekable input file");
+    return kvs_decrypt_range_fd(in_fd, j->offset, j->length, out_fd, &j->opts, j->keys->prov,
+                                j->keys->n, err);
+}
+
+/* --verbose: which recipient unlocked the file (whole-file decrypts only). */
+static void report_recipient(void *ctx, const char *in, const char *out)
+{
+    decrypt_job *j = ctx;
+    const kvs_header *h = j->header;
+    (void)in;
+    (void)out;
+    if (!g_cli.verbose || !h || h->unlocked_recipient < 0)
+        return;
+    const kvs_recipient *r = &h->recipients[h->unlocked_recipient];
+    cli_info(CMD, "unlocked by recipient %d (%s %s)", h->unlocked_recipient, r->type, r->key_id);
+}
+
+/* "x.kvs" -> "x"; anything else (or ".kvs" alone) -> name + ".out". */
+static int out_name(const char *base, char *buf, size_t cap)
+{
+    size_t len = strlen(base);
+    int n;
+    if (len > 4 && strcmp(base + len - 4, ".kvs") == 0)
+        n = snprintf(buf, cap, "%.*s", (int)(len - 4), base);
+    else
+        n = snprintf(buf, cap, "%s.out", base);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+
+static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
+{
+    int ranged = a->has_offset || a->has_length;
+    decrypt_job job = {
+        .opts = {.required_context = a->context.pairs,
+                 .n_required_context = a->context.n,
+                 .threads = a->threads},
+        .keys = &a->keys,
+        .offset = a->offset,
+        /* No --length: to the end (the library clips; avoid offset+length overflow). */
+        .length = a->has_length ? a->length : UINT64_MAX - a->offset,
+        .header = NULL,
+    };
+    cli_io_ops ops = {.run_fd = ranged ? job_range : job_fd,
+                      .after = report_recipient,
+                      .ctx = &job,
+                      .what = "plaintext"};
+    int rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    kvs_header_free(job.header);
+    if (g_cli.verbose)
+        cli_kv_report(CMD);
+    return rc;
+}
+
+int cli_cmd_decrypt(int argc, char **argv)
+{
+    decrypt_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) {
+        cli_kv_set_decrypting(1);
+        rc = a.keys.n == 0 ? cli_kv_add_any(CMD, &a.keys)
+                           : cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+        if (rc == 0)
+            rc = run(&a, argv + optind, (size_t)(argc - optind));
+    }
+    cli_keys_free(&a.keys);
+    cli_context_free(&a.context);
+    return rc;
+}

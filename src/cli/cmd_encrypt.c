@@ -1,0 +1,200 @@
+/* kvseal encrypt */
+#define _DEFAULT_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/kvopts.h"
+
+static const char *const CMD = "encrypt";
+
+static const char usage_text[] =
+    "Usage: kvseal encrypt -r KEY [-r KEY ...] [options] [-o OUT] [IN ...]\n"
+    "\n"
+    "Encrypt IN (default: standard input) for one or more recipients.\n"
+    "\n"
+    "  -r, --recipient KEY      recipient key: a PEM file (public key, certificate\n"
+    "                           or private key) or a Key Vault key URL\n"
+    "                           https://VAULT.vault.azure.net/keys/NAME[/VERSION];\n"
+    "                           repeat for more (at most 64)\n"
+    "  -o, --output OUT         output file, '-' for standard output (default), or an\n"
+    "                           existing directory: one IN.kvs per input\n"
+    "      --chunk-size N       plaintext bytes per chunk: a power of two from 4K to\n"
+    "                           64M (suffixes K, M; default 1M)\n"
+    "      --context KEY=VALUE  authenticated, non-secret context; repeatable\n"
+    "      --no-created         do not record the creation time in the header\n"
+    "      --threads N          worker threads (default: online CPUs)\n"
+    "  -f, --force              replace an existing OUT; allow a terminal as output\n"
+    "      --passphrase-file F  passphrase for an encrypted private-key PEM given as -r\n"
+    "      --passphrase-env V   ... read from environment variable V instead\n"
+    CLI_KV_USAGE_ENCRYPT
+    "  -q, --quiet / -v, --verbose\n"
+    "  -h, --help\n";
+
+enum {
+    OPT_CHUNK = 256,
+    OPT_CONTEXT,
+    OPT_THREADS,
+    OPT_NO_CREATED,
+    OPT_PASS_FILE,
+    OPT_PASS_ENV
+};
+
+static const struct option long_options[] = {
+    CLI_COMMON_LONGOPTS,
+    {"recipient", required_argument, NULL, 'r'},
+    {"output", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, 'f'},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"no-created", no_argument, NULL, OPT_NO_CREATED},
+    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
+    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_KV_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct encrypt_args {
+    cli_keys keys;
+    cli_context_list context;
+    const char *out;
+    const char *pass_file;
+    const char *pass_env;
+    uint32_t chunk_size;
+    unsigned threads;
+    int omit_created;
+    int force;
+} encrypt_args;
+
+typedef struct encrypt_job {
+    kvs_encrypt_options opts;
+    cli_keys *keys;
+} encrypt_job;
+
+static int parse_chunk_size(const char *arg, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (cli_parse_size(CMD, "--chunk-size", arg, &v) != 0)
+        return CLI_EXIT_USAGE;
+    if (v < KVS_CHUNK_MIN || v > KVS_CHUNK_MAX || (v & (v - 1)) != 0)
+        return cli_error(CMD, CLI_EXIT_USAGE,
+                         "--chunk-size: %s is not a power of two from 4K to 64M", arg);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_threads(const char *arg, unsigned *out)
+{
+    uint64_t v = 0;
+    if (cli_parse_uint(CMD, "--threads", arg, 0, 1024, &v) != 0)
+        return CLI_EXIT_USAGE;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_option(int c, encrypt_args *a)
+{
+    switch (c) {
+    case 'r':
+        return cli_keys_add(CMD, "-r", &a->keys, optarg);
+    case 'o':
+        a->out = optarg;
+        return 0;
+    case 'f':
+        a->force = 1;
+        return 0;
+    case OPT_CHUNK:
+        return parse_chunk_size(optarg, &a->chunk_size);
+    case OPT_CONTEXT:
+        return cli_context_add(CMD, &a->context, optarg);
+    case OPT_THREADS:
+        return parse_threads(optarg, &a->threads);
+    case OPT_NO_CREATED:
+        a->omit_created = 1;
+        return 0;
+    case OPT_PASS_FILE:
+        a->pass_file = optarg;
+        return 0;
+    case OPT_PASS_ENV:
+        a->pass_env = optarg;
+        return 0;
+    default: {
+        int rc = cli_kv_option(CMD, c, optarg);
+        return rc >= 0 ? rc : CLI_EXIT_USAGE;
+    }
+    }
+}
+
+/* Returns -1 to continue, else an exit code (after --help: 0). */
+static int parse_args(int argc, char **argv, encrypt_args *a)
+{
+    optind = 1;
+    int c;
+    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "r:o:f", long_options)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c == '?' || parse_option(c, a) != 0)
+            return CLI_EXIT_USAGE;
+    }
+    if (a->keys.n == 0)
+        return cli_error(CMD, CLI_EXIT_USAGE, "no recipient given (-r KEY)");
+    return -1;
+}
+
+static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
+{
+    encrypt_job *j = ctx;
+    return kvs_encrypt_fd(in_fd, out_fd, &j->opts, j->keys->prov, j->keys->n, err);
+}
+
+static int out_name(const char *base, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s.kvs", base);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static void report_recipients(const cli_keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        cli_info(CMD, "recipient %zu: %s", i, kvs_provider_identify(k->prov[i]));
+}
+
+
+static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
+{
+    if (g_cli.verbose)
+        report_recipients(&a->keys);
+    encrypt_job job = {
+        .opts = {.chunk_size = a->chunk_size,
+                 .context = a->context.pairs,
+                 .n_context = a->context.n,
+                 .omit_created = a->omit_created,
+                 .threads = a->threads},
+        .keys = &a->keys,
+    };
+    cli_io_ops ops = {.run_fd = job_fd, .after = NULL,
+                      .ctx = &job, .what = "ciphertext"};
+    int rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    if (g_cli.verbose)
+        cli_kv_report(CMD);
+    return rc;
+}
+
+int cli_cmd_encrypt(int argc, char **argv)
+{
+    encrypt_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) {
+        rc = cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+        if (rc == 0)
+            rc = run(&a, argv + optind, (size_t)(argc - optind));
+    }
+    cli_keys_free(&a.keys);
+    cli_context_free(&a.context);
+    return rc;
+}

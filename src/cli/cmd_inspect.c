@@ -1,0 +1,258 @@
+/* kvseal inspect: show a file's header without any key. */
+#define _DEFAULT_SOURCE
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char *const CMD = "inspect";
+
+static const char usage_text[] =
+    "Usage: kvseal inspect [--json] FILE\n"
+    "\n"
+    "Show the header of a kvseal file ('-' for standard input). No key is needed;\n"
+    "nothing is decrypted and the header tag is NOT checked (use verify for that).\n"
+    "\n"
+    "      --json     machine-readable output (members documented in docs/CLI.md)\n"
+    "  -q, --quiet / -v, --verbose\n"
+    "  -h, --help\n";
+
+enum { OPT_JSON = 256 };
+
+static const struct option long_options[] = {
+    CLI_COMMON_LONGOPTS,
+    {"json", no_argument, NULL, OPT_JSON},
+    {NULL, 0, NULL, 0},
+};
+
+/* Everything inspect reports. */
+typedef struct inspect_info {
+    const char *file;
+    const kvs_header *h;
+    int have_size;        /* input is a regular file */
+    uint64_t file_size;
+    int have_geometry;    /* geometry computed and valid */
+    uint64_t plaintext_size, chunks;
+    const char *geometry_error; /* set when the size is impossible */
+} inspect_info;
+
+/* Member naming a recipient's key, as in the file format. */
+static const char *key_id_member(const kvs_recipient *r)
+{
+    return strcmp(r->type, KVS_RECIPIENT_AZURE) == 0 ? "kid" : "key_id";
+}
+
+/* ---- text ---- */
+
+static void text_field(const char *label, const char *value)
+{
+    printf("%-16s ", label);
+    cli_print_escaped(stdout, value);
+    fputc('\n', stdout);
+}
+
+static void text_u64(const char *label, uint64_t v)
+{
+    printf("%-16s %llu\n", label, (unsigned long long)v);
+}
+
+static void text_recipients(const kvs_header *h)
+{
+    text_u64("recipients:", h->n_recipients);
+    for (size_t i = 0; i < h->n_recipients; i++) {
+        const kvs_recipient *r = &h->recipients[i];
+        printf("  [%zu] type=", i);
+        cli_print_escaped(stdout, r->type);
+        fputs(" alg=", stdout);
+        cli_print_escaped(stdout, r->alg);
+        printf(" %s=", key_id_member(r));
+        cli_print_escaped(stdout, r->key_id);
+        printf(" wrapped_key=%zu bytes\n", r->wrapped_len);
+    }
+}
+
+static void text_context(const kvs_header *h)
+{
+    text_u64("context:", h->n_context);
+    for (size_t i = 0; i < h->n_context; i++) {
+        fputs("  ", stdout);
+        cli_print_escaped(stdout, h->context[i].key);
+        fputc('=', stdout);
+        cli_print_escaped(stdout, h->context[i].value);
+        fputc('\n', stdout);
+    }
+}
+
+static void print_text(const inspect_info *in)
+{
+    const kvs_header *h = in->h;
+    text_field("file:", in->file);
+    printf("%-16s %d\n", "format version:", KVSEAL_FORMAT_VERSION);
+    text_field("suite:", KVS_SUITE);
+    text_u64("chunk size:", h->chunk_size);
+    text_field("created:", h->created[0] ? h->created : "(not recorded)");
+    text_context(h);
+    text_recipients(h);
+    text_u64("header length:", h->header_len);
+    text_u64("payload offset:", kvs_header_payload_offset(h));
+    if (in->have_size)
+        text_u64("file size:", in->file_size);
+    if (in->have_geometry) {
+        text_u64("plaintext size:", in->plaintext_size);
+        text_u64("chunks:", in->chunks);
+    }
+    text_field("header tag:", "not checked (use 'kvseal verify')");
+}
+
+/* ---- JSON ---- */
+
+static int add_u64(cJSON *obj, const char *name, int present, uint64_t v)
+{
+    cJSON *item = present ? cJSON_CreateNumber((double)v) : cJSON_CreateNull();
+    return item && cJSON_AddItemToObject(obj, name, item) ? 0 : -1;
+}
+
+static cJSON *json_recipient(size_t index, const kvs_recipient *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o || add_u64(o, "index", 1, index) != 0 || !cJSON_AddStringToObject(o, "type", r->type)
+        || !cJSON_AddStringToObject(o, "alg", r->alg)
+        || !cJSON_AddStringToObject(o, key_id_member(r), r->key_id)
+        || add_u64(o, "wrapped_key_len", 1, r->wrapped_len) != 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int json_add_lists(cJSON *root, const kvs_header *h)
+{
+    cJSON *ctx = cJSON_AddObjectToObject(root, "context");
+    cJSON *recips = cJSON_AddArrayToObject(root, "recipients");
+    if (!ctx || !recips)
+        return -1;
+    for (size_t i = 0; i < h->n_context; i++) {
+        if (!cJSON_AddStringToObject(ctx, h->context[i].key, h->context[i].value))
+            return -1;
+    }
+    for (size_t i = 0; i < h->n_recipients; i++) {
+        cJSON *r = json_recipient(i, &h->recipients[i]);
+        if (!r || !cJSON_AddItemToArray(recips, r)) {
+            cJSON_Delete(r);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static cJSON *json_build(const inspect_info *in)
+{
+    const kvs_header *h = in->h;
+    cJSON *root = cJSON_CreateObject();
+    int ok = root && cJSON_AddStringToObject(root, "file", in->file)
+             && add_u64(root, "format_version", 1, KVSEAL_FORMAT_VERSION) == 0
+             && cJSON_AddStringToObject(root, "suite", KVS_SUITE)
+             && add_u64(root, "chunk_size", 1, h->chunk_size) == 0
+             && (h->created[0] ? cJSON_AddStringToObject(root, "created", h->created) != NULL
+                               : cJSON_AddNullToObject(root, "created") != NULL)
+             && json_add_lists(root, h) == 0
+             && add_u64(root, "header_len", 1, h->header_len) == 0
+             && add_u64(root, "payload_offset", 1, kvs_header_payload_offset(h)) == 0
+             && add_u64(root, "file_size", in->have_size, in->file_size) == 0
+             && add_u64(root, "plaintext_size", in->have_geometry, in->plaintext_size) == 0
+             && add_u64(root, "chunks", in->have_geometry, in->chunks) == 0
+             && cJSON_AddFalseToObject(root, "header_authenticated")
+             && (!in->geometry_error
+                 || cJSON_AddStringToObject(root, "error", in->geometry_error));
+    if (!ok) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+static int print_json(const inspect_info *in)
+{
+    cJSON *root = json_build(in);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return cli_error(CMD, CLI_EXIT_INTERNAL, "out of memory");
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    cJSON_free(text);
+    return CLI_EXIT_OK;
+}
+
+/* ---- command ---- */
+
+static void measure(int fd, inspect_info *in)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+        return; /* a pipe: size unknown */
+    in->have_size = 1;
+    in->file_size = (uint64_t)st.st_size;
+    kvs_status s = kvs_header_payload_geometry(in->h, in->file_size, &in->plaintext_size,
+                                               &in->chunks);
+    if (s == KVS_OK)
+        in->have_geometry = 1;
+    else
+        in->geometry_error = s == KVS_ERR_TRUNCATED
+                                 ? "file size is impossible for this header (truncated)"
+                                 : "file size is impossible for this header";
+}
+
+static int inspect_file(const char *file, int json)
+{
+    kvs_error err;
+    kvs_error_clear(&err);
+    int fd = cli_open_input(file, &err);
+    if (fd < 0)
+        return cli_error_status(CMD, file, &err);
+    kvs_header *h = NULL;
+    kvs_status st = kvs_header_read_fd(fd, &h, &err);
+    if (st != KVS_OK) {
+        if (fd != STDIN_FILENO)
+            close(fd);
+        return cli_error_status(CMD, cli_is_stdio(file) ? NULL : file, &err);
+    }
+    inspect_info in = {.file = file, .h = h};
+    measure(fd, &in);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    int rc = CLI_EXIT_OK;
+    if (json)
+        rc = print_json(&in);
+    else
+        print_text(&in);
+    fflush(stdout); /* the report first, then the error line */
+    if (rc == CLI_EXIT_OK && in.geometry_error)
+        rc = cli_error(CMD, CLI_EXIT_INPUT, "%s: %s (file size %llu)", file, in.geometry_error,
+                       (unsigned long long)in.file_size);
+    kvs_header_free(h);
+    return rc;
+}
+
+int cli_cmd_inspect(int argc, char **argv)
+{
+    int json = 0, c;
+    optind = 1;
+    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS, long_options)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c != OPT_JSON)
+            return CLI_EXIT_USAGE;
+        json = 1;
+    }
+    if (argc - optind != 1)
+        return cli_error(CMD, CLI_EXIT_USAGE, "expected one FILE (see 'kvseal inspect --help')");
+    return inspect_file(argv[optind], json);
+}

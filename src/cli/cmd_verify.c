@@ -1,0 +1,145 @@
+/* kvseal verify: authenticate a whole file, write no plaintext. */
+#define _DEFAULT_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/kvopts.h"
+
+static const char *const CMD = "verify";
+
+static const char usage_text[] =
+    "Usage: kvseal verify -k KEY [-k KEY ...] [options] FILE [FILE ...]\n"
+    "\n"
+    "Check that FILE ('-' for standard input) decrypts and authenticates\n"
+    "completely, without writing any plaintext. Prints \"OK: FILE\" per file.\n"
+    "\n"
+    "  -k, --key KEY            private key PEM file, or a Key Vault key URL;\n"
+    "                           repeat to try several, in order\n"
+    "      --context KEY=VALUE  require this header context pair; repeatable\n"
+    "      --threads N          worker threads (default: online CPUs)\n"
+    "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
+    "      --passphrase-env V   ... from environment variable V\n"
+    CLI_KV_USAGE_COMMON
+    "  -q, --quiet / -v, --verbose\n"
+    "  -h, --help\n";
+
+enum { OPT_CONTEXT = 256, OPT_THREADS, OPT_PASS_FILE, OPT_PASS_ENV };
+
+static const struct option long_options[] = {
+    CLI_COMMON_LONGOPTS,
+    {"key", required_argument, NULL, 'k'},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
+    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_KV_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct verify_args {
+    cli_keys keys;
+    cli_context_list context;
+    const char *pass_file;
+    const char *pass_env;
+    unsigned threads;
+} verify_args;
+
+static int parse_option(int c, verify_args *a)
+{
+    uint64_t v = 0;
+    switch (c) {
+    case 'k':
+        return cli_keys_add(CMD, "-k", &a->keys, optarg);
+    case OPT_CONTEXT:
+        return cli_context_add(CMD, &a->context, optarg);
+    case OPT_THREADS:
+        if (cli_parse_uint(CMD, "--threads", optarg, 0, 1024, &v) != 0)
+            return CLI_EXIT_USAGE;
+        a->threads = (unsigned)v;
+        return 0;
+    case OPT_PASS_FILE:
+        a->pass_file = optarg;
+        return 0;
+    case OPT_PASS_ENV:
+        a->pass_env = optarg;
+        return 0;
+    default: {
+        int rc = cli_kv_option(CMD, c, optarg);
+        return rc >= 0 ? rc : CLI_EXIT_USAGE;
+    }
+    }
+}
+
+/* Returns -1 to continue, else an exit code (after --help: 0). */
+static int parse_args(int argc, char **argv, verify_args *a)
+{
+    optind = 1;
+    int c;
+    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "k:", long_options)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c == '?' || parse_option(c, a) != 0)
+            return CLI_EXIT_USAGE;
+    }
+    if (a->keys.n == 0)
+        return cli_error(CMD, CLI_EXIT_USAGE, "no key given (-k)");
+    if (optind >= argc)
+        return cli_error(CMD, CLI_EXIT_USAGE, "no FILE given (see 'kvseal verify --help')");
+    return -1;
+}
+
+static int verify_one(const verify_args *a, const char *file)
+{
+    kvs_decrypt_options opts = {.required_context = a->context.pairs,
+                                .n_required_context = a->context.n,
+                                .threads = a->threads};
+    kvs_error err;
+    kvs_error_clear(&err);
+    int fd = cli_open_input(file, &err);
+    if (fd < 0)
+        return cli_error_status(CMD, file, &err);
+    kvs_status st = kvs_decrypt_fd(fd, -1, &opts, a->keys.prov, a->keys.n, NULL, &err);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    if (st != KVS_OK)
+        return cli_error_status(CMD, cli_is_stdio(file) ? NULL : file, &err);
+    if (!g_cli.quiet) {
+        fputs("OK: ", stdout);
+        cli_print_escaped(stdout, file);
+        fputc('\n', stdout);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Check every file; the exit code is that of the first failure. */
+static int verify_all(const verify_args *a, char *const *files, size_t n)
+{
+    int first = CLI_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        int rc = verify_one(a, files[i]);
+        if (first == CLI_EXIT_OK)
+            first = rc;
+    }
+    return first;
+}
+
+int cli_cmd_verify(int argc, char **argv)
+{
+    verify_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) {
+        cli_kv_set_decrypting(1);
+        rc = cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+        if (rc == 0)
+            rc = verify_all(&a, argv + optind, (size_t)(argc - optind));
+    }
+    cli_keys_free(&a.keys);
+    cli_context_free(&a.context);
+    return rc;
+}

@@ -1,0 +1,328 @@
+/* Output targets: stdout, atomic files, devices, directories; temp-file
+ * cleanup on signals; safe printing of untrusted text. */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+
+int cli_is_stdio(const char *name)
+{
+    return name == NULL || strcmp(name, "-") == 0;
+}
+
+cli_target_kind cli_target_classify(const char *out)
+{
+    struct stat st;
+    if (cli_is_stdio(out))
+        return CLI_TARGET_STDOUT;
+    if (stat(out, &st) != 0)
+        return CLI_TARGET_FILE;
+    if (S_ISDIR(st.st_mode))
+        return CLI_TARGET_DIR;
+    /* Renaming a temp file over /dev/null or a FIFO would replace the node:
+     * write into it instead. */
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+        return CLI_TARGET_STREAM;
+    return CLI_TARGET_FILE;
+}
+
+int cli_check_overwrite(const char *cmd, const char *path, int force)
+{
+    struct stat st;
+    if (!force && lstat(path, &st) == 0)
+        return cli_error(cmd, CLI_EXIT_USAGE, "output %s exists (use --force to replace it)",
+                         path);
+    return 0;
+}
+
+int cli_check_not_tty(const char *cmd, int fd, int force, const char *what)
+{
+    if (!force && isatty(fd))
+        return cli_error(cmd, CLI_EXIT_USAGE,
+                         "refusing to write %s to a terminal (use -o FILE, or --force)", what);
+    return 0;
+}
+
+int cli_basename(const char *path, char *buf, size_t cap)
+{
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    size_t len = end - start;
+    if (len == 0 || len >= cap || (len == 1 && path[start] == '/'))
+        return -1;
+    memcpy(buf, path + start, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+char *cli_path_join(const char *dir, const char *name, const char *suffix)
+{
+    size_t dlen = strlen(dir);
+    const char *sep = (dlen > 0 && dir[dlen - 1] == '/') ? "" : "/";
+    size_t len = dlen + 1 + strlen(name) + strlen(suffix) + 1;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s%s%s%s", dir, sep, name, suffix);
+    return p;
+}
+
+int cli_open_input(const char *in, kvs_error *err)
+{
+    if (cli_is_stdio(in))
+        return STDIN_FILENO;
+    int fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        kvs_fail(err, KVS_ERR_IO, "cannot open input: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        kvs_fail(err, KVS_ERR_IO, "input is a directory");
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static char g_temp_path[4096];
+static volatile sig_atomic_t g_temp_set;
+
+static void on_fatal_signal(int sig)
+{
+    /* Only async-signal-safe calls here. */
+    if (g_temp_set)
+        unlink(g_temp_path);
+    _exit(128 + sig);
+}
+
+void cli_install_signal_handlers(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+void cli_register_temp_path(const char *path)
+{
+    g_temp_set = 0;
+    size_t len = strlen(path);
+    if (len >= sizeof g_temp_path)
+        return; /* cannot clean up what does not fit; the library still does on error */
+    memcpy(g_temp_path, path, len + 1);
+    g_temp_set = 1;
+}
+
+void cli_unregister_temp_path(void)
+{
+    g_temp_set = 0;
+}
+
+/* ---- running one job ----------------------------------------------------- */
+
+static int job_failed(const char *cmd, const char *in, const kvs_error *err)
+{
+    return cli_error_status(cmd, cli_is_stdio(in) ? NULL : in, err);
+}
+
+/* Input to an already open stream (stdout, device, FIFO). */
+static int run_stream(const char *cmd, const cli_io_ops *ops, const char *in, int out_fd,
+                      int force)
+{
+    if (cli_check_not_tty(cmd, out_fd, force, ops->what) != 0)
+        return CLI_EXIT_USAGE;
+    kvs_error err;
+    kvs_error_clear(&err);
+    int in_fd = cli_open_input(in, &err);
+    if (in_fd < 0)
+        return job_failed(cmd, in, &err);
+    kvs_status st = ops->run_fd(ops->ctx, in_fd, out_fd, &err);
+    if (in_fd != STDIN_FILENO)
+        close(in_fd);
+    return st == KVS_OK ? CLI_EXIT_OK : job_failed(cmd, in, &err);
+}
+
+/* Stream input into the library's atomic temp file, commit on success. */
+static kvs_status run_atomic(const cli_io_ops *ops, int in_fd, const char *out,
+                             const kvs_output_options *oo, kvs_error *err)
+{
+    kvs_atomic_file *af = NULL;
+    int out_fd = -1;
+    kvs_status st = kvs_atomic_open(out, oo, &af, &out_fd, err);
+    if (st != KVS_OK)
+        return st;
+    /* So that SIGINT/SIGTERM remove the temp file too. */
+    const char *temp = kvs_atomic_temp_path(af);
+    if (temp)
+        cli_register_temp_path(temp);
+    st = ops->run_fd(ops->ctx, in_fd, out_fd, err);
+    if (st == KVS_OK)
+        st = kvs_atomic_commit(af, err);
+    cli_unregister_temp_path();
+    kvs_atomic_abort(af); /* removes the temp file unless committed; frees */
+    return st;
+}
+
+static int run_file(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
+                    int force)
+{
+    if (cli_check_overwrite(cmd, out, force) != 0)
+        return CLI_EXIT_USAGE;
+    kvs_output_options oo = {.overwrite = force ? 1 : 0};
+    kvs_error err;
+    kvs_error_clear(&err);
+    int in_fd = cli_open_input(in, &err);
+    if (in_fd < 0)
+        return job_failed(cmd, in, &err);
+    kvs_status st = run_atomic(ops, in_fd, out, &oo, &err);
+    if (in_fd != STDIN_FILENO)
+        close(in_fd);
+    return st == KVS_OK ? CLI_EXIT_OK : job_failed(cmd, in, &err);
+}
+
+int cli_run_io(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
+               int force)
+{
+    switch (cli_target_classify(out)) {
+    case CLI_TARGET_STDOUT:
+        return run_stream(cmd, ops, in, STDOUT_FILENO, force);
+    case CLI_TARGET_STREAM: {
+        int fd = open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return cli_error(cmd, CLI_EXIT_IO, "%s: %s", out, strerror(errno));
+        int rc = run_stream(cmd, ops, in, fd, force);
+        if (close(fd) != 0 && rc == CLI_EXIT_OK)
+            rc = cli_error(cmd, CLI_EXIT_IO, "%s: %s", out, strerror(errno));
+        return rc;
+    }
+    case CLI_TARGET_FILE:
+        return run_file(cmd, ops, in, out, force);
+    case CLI_TARGET_DIR:
+        break;
+    }
+    return cli_error(cmd, CLI_EXIT_USAGE, "output %s is a directory", out);
+}
+
+/* ---- printing untrusted text ---------------------------------------------- */
+
+void cli_print_escaped(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p; p++) {
+        if (*p == '\\') {
+            fputs("\\\\", f);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(f, "\\x%02x", *p);
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            /* C1 controls (U+0080..U+009F) include CSI: escape them too. */
+            fprintf(f, "\\u%04x", p[1]);
+            p++;
+        } else {
+            fputc(*p, f);
+        }
+    }
+}
+
+/* ---- several inputs ---------------------------------------------------------- */
+
+static int run_one(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
+                   int force)
+{
+    if (g_cli.verbose)
+        cli_info(cmd, "%s -> %s", cli_is_stdio(in) ? "(stdin)" : in,
+                 cli_is_stdio(out) ? "(stdout)" : out);
+    int rc = cli_run_io(cmd, ops, in, out, force);
+    if (rc == CLI_EXIT_OK && ops->after)
+        ops->after(ops->ctx, in, out);
+    return rc;
+}
+
+/* Output path for one input in directory mode (malloc), or NULL after printing. */
+static char *dir_output(const char *cmd, const char *in, const char *dir,
+                        cli_out_name_fn name_fn)
+{
+    char base[1024], name[1100];
+    if (cli_is_stdio(in)) {
+        cli_error(cmd, CLI_EXIT_USAGE,
+                  "standard input cannot be written into a directory (-o %s)", dir);
+        return NULL;
+    }
+    if (cli_basename(in, base, sizeof base) != 0 || name_fn(base, name, sizeof name) != 0) {
+        cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot derive an output name", in);
+        return NULL;
+    }
+    char *out = cli_path_join(dir, name, "");
+    if (!out)
+        cli_error(cmd, CLI_EXIT_INTERNAL, "out of memory");
+    return out;
+}
+
+/* Before writing anything: every output name derivable and, without
+ * --force, none of them existing; so a usage error writes nothing. */
+static int check_dir_outputs(const char *cmd, char *const *inputs, size_t n, const char *dir,
+                             int force, cli_out_name_fn name_fn)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *out = dir_output(cmd, inputs[i], dir, name_fn);
+        if (!out)
+            return CLI_EXIT_USAGE;
+        int rc = cli_check_overwrite(cmd, out, force);
+        free(out);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_into_dir(const char *cmd, const cli_io_ops *ops, const char *in,
+                        const char *dir, int force, cli_out_name_fn name_fn)
+{
+    char *out = dir_output(cmd, in, dir, name_fn);
+    if (!out)
+        return CLI_EXIT_USAGE;
+    int rc = run_one(cmd, ops, in, out, force);
+    free(out);
+    return rc;
+}
+
+int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, size_t n,
+                   const char *out, int force, cli_out_name_fn name_fn)
+{
+    if (n == 0)
+        return run_one(cmd, ops, NULL, out, force);
+    int to_dir = cli_target_classify(out) == CLI_TARGET_DIR;
+    if (!to_dir) {
+        if (n > 1)
+            return cli_error(cmd, CLI_EXIT_USAGE,
+                             "several inputs need -o naming an existing directory");
+        return run_one(cmd, ops, inputs[0], out, force);
+    }
+    int first = check_dir_outputs(cmd, inputs, n, out, force, name_fn);
+    if (first != CLI_EXIT_OK)
+        return first;
+    /* One bad input does not stop the others; report the first failure. */
+    for (size_t i = 0; i < n; i++) {
+        int one = run_into_dir(cmd, ops, inputs[i], out, force, name_fn);
+        if (first == CLI_EXIT_OK)
+            first = one;
+    }
+    return first;
+}

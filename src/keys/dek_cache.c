@@ -1,0 +1,104 @@
+/* Unwrapped data keys by wrapped value, in secure memory, bounded count. */
+#define _POSIX_C_SOURCE 200809L
+#include "keys/dek_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "core/secmem.h"
+
+typedef struct kvs_dek_entry {
+    uint8_t id[32];
+    uint8_t dek[KVS_DEK_LEN];
+    uint8_t used;
+} kvs_dek_entry;
+
+struct kvs_dek_cache {
+    kvs_dek_entry *e; /* secure memory, allocated on first put */
+    size_t cap;
+    size_t count;
+    size_t next; /* ring position of the next overwrite */
+};
+
+kvs_dek_cache *kvs_dek_cache_new(size_t max_entries)
+{
+    kvs_dek_cache *c = calloc(1, sizeof(*c));
+    if (c != NULL) c->cap = max_entries ? max_entries : KVS_DEK_CACHE_DEFAULT;
+    return c;
+}
+
+void kvs_dek_cache_free(kvs_dek_cache *c)
+{
+    if (c == NULL) return;
+    if (c->e != NULL) kvs_secure_free(c->e, c->cap * sizeof(kvs_dek_entry));
+    free(c);
+}
+
+/* Length-prefixed fields so no two recipients hash alike by concatenation. */
+static int kvs_dek_hash_field(EVP_MD_CTX *md, const void *p, size_t n)
+{
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    return EVP_DigestUpdate(md, len, sizeof(len)) == 1 && EVP_DigestUpdate(md, p, n) == 1;
+}
+
+static int kvs_dek_id(const kvs_recipient *r, uint8_t id[32])
+{
+    unsigned int n = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             kvs_dek_hash_field(md, r->type, strnlen(r->type, sizeof(r->type))) &&
+             kvs_dek_hash_field(md, r->alg, strnlen(r->alg, sizeof(r->alg))) &&
+             kvs_dek_hash_field(md, r->key_id, strnlen(r->key_id, sizeof(r->key_id))) &&
+             kvs_dek_hash_field(md, r->wrapped, r->wrapped_len) &&
+             EVP_DigestFinal_ex(md, id, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+static kvs_dek_entry *kvs_dek_find(kvs_dek_cache *c, const uint8_t id[32])
+{
+    for (size_t i = 0; c->e != NULL && i < c->cap; i++)
+        if (c->e[i].used && CRYPTO_memcmp(c->e[i].id, id, 32) == 0) return &c->e[i];
+    return NULL;
+}
+
+int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN])
+{
+    uint8_t id[32];
+    if (c == NULL || r == NULL || r->wrapped_len > sizeof(r->wrapped)) return 0;
+    if (kvs_dek_id(r, id) != 0) return 0;
+    kvs_dek_entry *e = kvs_dek_find(c, id);
+    if (e == NULL) return 0;
+    memcpy(dek, e->dek, KVS_DEK_LEN);
+    return 1;
+}
+
+void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
+                       const uint8_t dek[KVS_DEK_LEN])
+{
+    uint8_t id[32];
+    if (c == NULL || r == NULL || r->wrapped_len > sizeof(r->wrapped)) return;
+    if (kvs_dek_id(r, id) != 0) return;
+    if (c->e == NULL) {
+        c->e = kvs_secure_alloc(c->cap * sizeof(kvs_dek_entry));
+        if (c->e == NULL) return;
+    }
+    kvs_dek_entry *e = kvs_dek_find(c, id);
+    if (e == NULL) {
+        e = &c->e[c->next];
+        c->next = (c->next + 1) % c->cap;
+        if (!e->used) c->count++;
+    }
+    memcpy(e->id, id, sizeof(id));
+    memcpy(e->dek, dek, KVS_DEK_LEN);
+    e->used = 1;
+}
+
+size_t kvs_dek_cache_count(const kvs_dek_cache *c)
+{
+    return c ? c->count : 0;
+}

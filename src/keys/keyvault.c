@@ -1,0 +1,452 @@
+/* Azure Key Vault / Managed HSM key providers (include/kvseal/keyvault.h).
+ *
+ * Encrypt: GET the key once per version, check it, wrap locally with
+ * RSA-OAEP-256 (or remote wrapkey). Decrypt: unwrapkey with the recipient's
+ * versioned kid and alg, answered from the DEK cache when possible. */
+#define _POSIX_C_SOURCE 200809L
+#include "kvseal/keyvault.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/param_build.h>
+
+#include "azure/client.h"
+#include "azure/kvjson.h"
+#include "azure/kvurl.h"
+#include "azure/retry.h"
+#include "azure/sbuf.h"
+#include "azure/stats.h"
+#include "core/b64url.h"
+#include "core/error.h"
+#include "core/secmem.h"
+#include "crypto/crypto.h"
+
+typedef struct kvs_kv_prov {
+    kvs_kv_client *client;
+    int any;           /* decrypt-only provider for any allowed vault */
+    int restricted;    /* any, limited to key (and version if given) */
+    kvs_kv_keyref key; /* -r / -k key as the user gave it */
+    int remote_wrap;
+    EVP_PKEY *pub;     /* -r: public key of the resolved version */
+    unsigned bits;
+    char kid[KVS_MAX_KEY_ID_LEN + 1]; /* -r: versioned kid from the service */
+    char ident[KVS_MAX_KEY_ID_LEN + 64];
+} kvs_kv_prov;
+
+static const kvs_provider_ops kvs_kv_ops;
+
+/* ---- the key bundle ------------------------------------------------------ */
+
+static void kvs_fmt_time(int64_t t, char *out, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "%lld", (long long)t);
+}
+
+static int kvs_key_ops_has(const cJSON *ops, const char *op)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ops) {
+        if (cJSON_IsString(it) && strcasecmp(it->valuestring, op) == 0) return 1;
+    }
+    return 0;
+}
+
+static kvs_status kvs_check_attributes(const cJSON *bundle, const char *what, kvs_error *err)
+{
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(bundle, "attributes");
+    int enabled = 1;
+    int64_t nbf, exp, now = kvs_wall_s();
+    char when[32];
+    if (!cJSON_IsObject(attrs)) return KVS_OK;
+    if (kvs_json_bool(attrs, "enabled", &enabled) == 0 && !enabled)
+        return kvs_fail(err, KVS_ERR_KEY, "%s is disabled", what);
+    if (kvs_json_i64(attrs, "nbf", &nbf) == 0 && nbf > now) {
+        kvs_fmt_time(nbf, when, sizeof(when));
+        return kvs_fail(err, KVS_ERR_KEY, "%s is not valid before %s (nbf)", what, when);
+    }
+    if (kvs_json_i64(attrs, "exp", &exp) == 0 && exp <= now) {
+        kvs_fmt_time(exp, when, sizeof(when));
+        return kvs_fail(err, KVS_ERR_KEY, "%s expired at %s (exp)", what, when);
+    }
+    return KVS_OK;
+}
+
+static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_error *err)
+{
+    const char *kty = kvs_json_str(key, "kty");
+    if (kty == NULL || (strcmp(kty, "RSA") != 0 && strcmp(kty, "RSA-HSM") != 0))
+        return kvs_fail(err, KVS_ERR_KEY, "%s has kty '%.16s': kvseal needs an RSA or RSA-HSM key",
+                        what, kty ? kty : "(none)");
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(key, "key_ops");
+    if (!cJSON_IsArray(ops) || !kvs_key_ops_has(ops, "wrapKey"))
+        return kvs_fail(err, KVS_ERR_KEY, "%s does not allow wrapKey (its key_ops)", what);
+    if (!kvs_key_ops_has(ops, "unwrapKey"))
+        return kvs_fail(err, KVS_ERR_KEY, "%s does not allow unwrapKey (its key_ops): files "
+                        "wrapped with it could not be decrypted", what);
+    return KVS_OK;
+}
+
+static kvs_status kvs_rsa_from_ne(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
+                                  EVP_PKEY **out, kvs_error *err)
+{
+    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    int ok = bn && be && bld && BN_is_odd(be) && !BN_is_one(be) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+             (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
+             EVP_PKEY_fromdata_init(ctx) == 1 &&
+             EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    if (!ok) return kvs_fail_ossl(err, KVS_ERR_KEY, "the key's modulus or exponent is unusable");
+    return KVS_OK;
+}
+
+static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **out,
+                                 unsigned *bits, kvs_error *err)
+{
+    uint8_t n[KVS_MAX_WRAPPED_LEN + 1], e[16];
+    size_t nlen = 0, elen = 0;
+    const char *ns = kvs_json_str(key, "n"), *es = kvs_json_str(key, "e");
+    if (ns == NULL || es == NULL ||
+        kvs_b64_decode_lenient(ns, strlen(ns), n, sizeof(n), &nlen) != 0 ||
+        kvs_b64_decode_lenient(es, strlen(es), e, sizeof(e), &elen) != 0 || nlen == 0 ||
+        elen == 0)
+        return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no usable n and e", what);
+    kvs_status st = kvs_rsa_from_ne(n, nlen, e, elen, out, err);
+    if (st != KVS_OK) return st;
+    int b = EVP_PKEY_get_bits(*out);
+    if (b != 2048 && b != 3072 && b != 4096) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+        return kvs_fail(err, KVS_ERR_KEY, "%s is RSA-%d: kvseal needs 2048, 3072 or 4096 bits",
+                        what, b);
+    }
+    *bits = (unsigned)b;
+    return KVS_OK;
+}
+
+/* The kid the service returned must name the key that was asked for. */
+static kvs_status kvs_check_kid(const char *kid, const kvs_kv_keyref *asked, const char *what,
+                                kvs_kv_keyref *out, kvs_error *err)
+{
+    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_key_url(kid, out) != 0 ||
+        out->version[0] == '\0')
+        return kvs_fail(err, KVS_ERR_KEY, "%s: the service returned no versioned kid", what);
+    if (strcmp(out->host, asked->host) != 0 || out->port != asked->port ||
+        strcasecmp(out->name, asked->name) != 0 ||
+        (asked->version[0] && strcasecmp(out->version, asked->version) != 0))
+        return kvs_fail(err, KVS_ERR_KEY, "%s: the service answered for another key (%.200s)",
+                        what, kid);
+    return KVS_OK;
+}
+
+/* Fill p->kid, p->pub and p->bits from a GET key response. */
+static kvs_status kvs_prov_take_bundle(kvs_kv_prov *p, const cJSON *bundle, const char *what,
+                                       kvs_error *err)
+{
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(bundle, "key");
+    kvs_kv_keyref got;
+    if (!cJSON_IsObject(key))
+        return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no key", what);
+    kvs_status st = kvs_check_kid(kvs_json_str(key, "kid"), &p->key, what, &got, err);
+    if (st == KVS_OK) st = kvs_check_kty_ops(key, what, err);
+    if (st == KVS_OK) st = kvs_check_attributes(bundle, what, err);
+    if (st == KVS_OK) st = kvs_public_key(key, what, &p->pub, &p->bits, err);
+    if (st == KVS_OK && kvs_kv_format_key_url(&got, p->kid, sizeof(p->kid)) != 0)
+        st = kvs_fail(err, KVS_ERR_KEY, "%s: kid too long", what);
+    return st;
+}
+
+static kvs_status kvs_prov_fetch(kvs_kv_prov *p, const char *what, kvs_error *err)
+{
+    cJSON *bundle = NULL;
+    kvs_status st = kvs_kv_client_call(p->client, KVS_KV_OP_GET, &p->key, NULL, 0, &bundle, err);
+    if (st == KVS_OK) st = kvs_prov_take_bundle(p, bundle, what, err);
+    kvs_json_free_wiped(bundle);
+    if (st == KVS_OK) kvs_kv_client_key_put(p->client, p->kid, p->pub);
+    return st;
+}
+
+/* ---- wrap ---------------------------------------------------------------- */
+
+static void kvs_fill_recipient(kvs_recipient *out, const char *kid)
+{
+    memset(out->type, 0, sizeof(out->type));
+    memset(out->alg, 0, sizeof(out->alg));
+    memcpy(out->type, KVS_RECIPIENT_AZURE, sizeof(KVS_RECIPIENT_AZURE));
+    memcpy(out->alg, KVS_ALG_OAEP_256, sizeof(KVS_ALG_OAEP_256));
+    snprintf(out->key_id, sizeof(out->key_id), "%s", kid);
+}
+
+/* {"alg":"<alg>","value":"<b64url>"} in secure memory. */
+static int kvs_op_body(kvs_sbuf *b, const char *alg, const uint8_t *v, size_t n)
+{
+    return kvs_sbuf_puts(b, "{\"alg\":\"") || kvs_sbuf_puts(b, alg) ||
+           kvs_sbuf_puts(b, "\",\"value\":\"") || kvs_sbuf_put_b64url(b, v, n) ||
+           kvs_sbuf_puts(b, "\"}");
+}
+
+static kvs_status kvs_remote_wrap(kvs_kv_prov *p, const uint8_t dek[KVS_DEK_LEN],
+                                  kvs_recipient *out, kvs_error *err)
+{
+    kvs_kv_keyref ver, got;
+    kvs_sbuf body;
+    cJSON *res = NULL;
+    if (kvs_kv_parse_key_url(p->kid, &ver) != 0)
+        return kvs_fail(err, KVS_ERR_INTERNAL, "bad stored kid");
+    kvs_sbuf_init(&body, 4096);
+    kvs_status st = kvs_op_body(&body, KVS_ALG_OAEP_256, dek, KVS_DEK_LEN) != 0
+                        ? kvs_fail(err, KVS_ERR_NOMEM, "out of memory")
+                        : kvs_kv_client_call(p->client, KVS_KV_OP_WRAP, &ver, body.p, body.len,
+                                             &res, err);
+    kvs_sbuf_free(&body);
+    const char *v = res ? kvs_json_str(res, "value") : NULL;
+    if (st == KVS_OK) st = kvs_check_kid(kvs_json_str(res, "kid"), &ver, p->kid, &got, err);
+    if (st == KVS_OK &&
+        (v == NULL ||
+         kvs_b64_decode_lenient(v, strlen(v), out->wrapped, sizeof(out->wrapped),
+                                &out->wrapped_len) != 0 ||
+         out->wrapped_len != p->bits / 8))
+        st = kvs_fail(err, KVS_ERR_KEY, "wrapkey on %s returned no %u-byte value", p->kid,
+                      p->bits / 8);
+    kvs_json_free_wiped(res);
+    if (st == KVS_OK) kvs_fill_recipient(out, p->kid);
+    return st;
+}
+
+static kvs_status kvs_kv_wrap(kvs_provider *prov, const uint8_t dek[KVS_DEK_LEN],
+                              kvs_recipient *out, kvs_error *err)
+{
+    kvs_kv_prov *p = prov->impl;
+    if (p->any)
+        return kvs_fail(err, KVS_ERR_USAGE,
+                        "this Key Vault provider only decrypts: name a key URL to encrypt");
+    if (p->remote_wrap) return kvs_remote_wrap(p, dek, out, err);
+    kvs_status st = kvs_rsa_oaep_encrypt(p->pub, KVS_OAEP_SHA256, dek, KVS_DEK_LEN, out->wrapped,
+                                         sizeof(out->wrapped), &out->wrapped_len);
+    if (st != KVS_OK) return kvs_fail(err, st, "RSA-OAEP-256 wrap with %s failed", p->kid);
+    kvs_fill_recipient(out, p->kid);
+    return KVS_OK;
+}
+
+/* ---- match and unwrap ------------------------------------------------------ */
+
+/* The recipient's kid, if it is an azure-keyvault recipient this provider
+ * may unwrap (the host policy is applied by unwrap, with a clear error). */
+static int kvs_kv_recipient_key(const kvs_kv_prov *p, const kvs_recipient *r,
+                                kvs_kv_keyref *kid)
+{
+    kvs_oaep_hash h;
+    if (strncmp(r->type, KVS_RECIPIENT_AZURE, sizeof(r->type)) != 0) return 0;
+    if (memchr(r->alg, '\0', sizeof(r->alg)) == NULL || kvs_oaep_hash_from_alg(r->alg, &h) != 0)
+        return 0;
+    if (memchr(r->key_id, '\0', sizeof(r->key_id)) == NULL ||
+        kvs_kv_parse_key_url(r->key_id, kid) != 0 || kid->version[0] == '\0')
+        return 0;
+    if (p->any && !p->restricted) return 1;
+    return strcmp(kid->host, p->key.host) == 0 && kid->port == p->key.port &&
+           strcasecmp(kid->name, p->key.name) == 0 &&
+           (p->key.version[0] == '\0' || strcasecmp(kid->version, p->key.version) == 0);
+}
+
+static int kvs_kv_matches(const kvs_provider *prov, const kvs_recipient *r)
+{
+    kvs_kv_keyref kid;
+    return kvs_kv_recipient_key(prov->impl, r, &kid);
+}
+
+/* POST unwrapkey; the 32-byte result into dek. */
+static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
+                                    const kvs_kv_keyref *kid, uint8_t dek[KVS_DEK_LEN],
+                                    kvs_error *err)
+{
+    kvs_sbuf body;
+    cJSON *res = NULL;
+    uint8_t *buf = kvs_secure_alloc(KVS_MAX_WRAPPED_LEN);
+    size_t n = 0;
+    if (buf == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of secure memory");
+    kvs_sbuf_init(&body, 4096);
+    kvs_status st = kvs_op_body(&body, r->alg, r->wrapped, r->wrapped_len) != 0
+                        ? kvs_fail(err, KVS_ERR_NOMEM, "out of memory")
+                        : kvs_kv_client_call(p->client, KVS_KV_OP_UNWRAP, kid, body.p,
+                                             body.len, &res, err);
+    kvs_sbuf_free(&body);
+    const char *v = res ? kvs_json_str(res, "value") : NULL;
+    if (st == KVS_OK &&
+        (v == NULL ||
+         kvs_b64_decode_lenient(v, strlen(v), buf, KVS_MAX_WRAPPED_LEN, &n) != 0 ||
+         n != KVS_DEK_LEN))
+        st = kvs_fail(err, KVS_ERR_KEY, "unwrapkey on %.300s did not return exactly %d bytes",
+                      r->key_id, KVS_DEK_LEN);
+    if (st == KVS_OK) memcpy(dek, buf, KVS_DEK_LEN);
+    kvs_json_free_wiped(res);
+    kvs_secure_free(buf, KVS_MAX_WRAPPED_LEN);
+    return st;
+}
+
+static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
+                                uint8_t dek[KVS_DEK_LEN], kvs_error *err)
+{
+    kvs_kv_prov *p = prov->impl;
+    kvs_kv_keyref kid;
+    kvs_kv_hostinfo hi;
+    if (!kvs_kv_recipient_key(p, r, &kid))
+        return kvs_fail(err, KVS_ERR_NO_RECIPIENT, "recipient is not for %s", p->ident);
+    /* A file chooses the host: refuse hosts the user did not allow, before
+     * any request (and so before any token could leave). */
+    kvs_status st = kvs_kv_client_check_host(p->client, &kid, &hi, KVS_ERR_KEY_ACCESS, err);
+    if (st != KVS_OK) return st;
+    if (kvs_kv_client_dek_get(p->client, r, dek)) {
+        kvs_kv_stat_add(KVS_STAT_DEK_HIT);
+        return KVS_OK;
+    }
+    st = kvs_remote_unwrap(p, r, &kid, dek, err);
+    if (st == KVS_OK) kvs_kv_client_dek_put(p->client, r, dek);
+    return st;
+}
+
+static const char *kvs_kv_identify(const kvs_provider *prov)
+{
+    const kvs_kv_prov *p = prov->impl;
+    return p->ident;
+}
+
+static void kvs_kv_destroy(kvs_provider *prov)
+{
+    kvs_kv_prov *p = prov->impl;
+    if (p != NULL) {
+        EVP_PKEY_free(p->pub);
+        kvs_kv_client_release(p->client);
+        free(p);
+    }
+    free(prov);
+}
+
+static const kvs_provider_ops kvs_kv_ops = {
+    KVS_RECIPIENT_AZURE, kvs_kv_wrap, kvs_kv_matches, kvs_kv_unwrap, kvs_kv_identify,
+    kvs_kv_destroy,
+};
+
+/* ---- constructors ------------------------------------------------------------ */
+
+/* A provider holding a client reference; NULL (*st set) on failure. */
+static kvs_provider *kvs_kv_prov_alloc(const kvs_keyvault_config *cfg, kvs_status *st,
+                                       kvs_error *err)
+{
+    kvs_provider *prov = calloc(1, sizeof(*prov));
+    kvs_kv_prov *p = calloc(1, sizeof(*p));
+    if (prov == NULL || p == NULL) {
+        free(prov);
+        free(p);
+        *st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    prov->ops = &kvs_kv_ops;
+    prov->impl = p;
+    p->remote_wrap = cfg ? cfg->remote_wrap : 0;
+    *st = kvs_kv_client_acquire(cfg, &p->client, err);
+    if (*st != KVS_OK) {
+        kvs_kv_destroy(prov);
+        return NULL;
+    }
+    return prov;
+}
+
+static kvs_status kvs_parse_user_url(const char *url, kvs_kv_keyref *key, kvs_error *err)
+{
+    if (url == NULL || kvs_kv_parse_key_url(url, key) != 0)
+        return kvs_fail(err, KVS_ERR_USAGE,
+                        "'%.200s' is not a Key Vault key URL "
+                        "(https://{vault}.vault.azure.net/keys/{name}[/{version}])",
+                        url ? url : "");
+    return KVS_OK;
+}
+
+kvs_status kvs_keyvault_provider_new(const char *key_url, const kvs_keyvault_config *cfg,
+                                     kvs_provider **out, kvs_error *err)
+{
+    kvs_kv_keyref key;
+    kvs_kv_hostinfo hi;
+    char what[KVS_MAX_KEY_ID_LEN + 80];
+    if (out == NULL) return kvs_fail(err, KVS_ERR_USAGE, "keyvault provider: missing out");
+    *out = NULL;
+    kvs_status st = kvs_parse_user_url(key_url, &key, err);
+    if (st != KVS_OK) return st;
+    kvs_provider *prov = kvs_kv_prov_alloc(cfg, &st, err);
+    if (prov == NULL) return st;
+    kvs_kv_prov *p = prov->impl;
+    p->key = key;
+    kvs_kv_format_key_url(&key, p->ident, sizeof(p->ident));
+    snprintf(what, sizeof(what), "key %s", p->ident);
+    st = kvs_kv_client_check_host(p->client, &key, &hi, KVS_ERR_CONFIG, err);
+    if (st == KVS_OK && key.version[0] != '\0') {
+        /* Known version: the public key may already be cached. */
+        char kid[KVS_MAX_KEY_ID_LEN + 1];
+        kvs_kv_format_key_url(&key, kid, sizeof(kid));
+        p->pub = kvs_kv_client_key_get(p->client, kid);
+        if (p->pub != NULL) {
+            memcpy(p->kid, kid, sizeof(kid));
+            p->bits = (unsigned)EVP_PKEY_get_bits(p->pub);
+        }
+    }
+    if (st == KVS_OK && p->pub == NULL) st = kvs_prov_fetch(p, what, err);
+    if (st != KVS_OK) {
+        kvs_kv_destroy(prov);
+        return st;
+    }
+    snprintf(p->ident, sizeof(p->ident), "%s", p->kid);
+    *out = prov;
+    return KVS_OK;
+}
+
+kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const char *restrict_url,
+                                         kvs_provider **out, kvs_error *err)
+{
+    kvs_kv_keyref key;
+    kvs_kv_hostinfo hi;
+    if (out == NULL) return kvs_fail(err, KVS_ERR_USAGE, "keyvault provider: missing out");
+    *out = NULL;
+    memset(&key, 0, sizeof(key));
+    kvs_status st = restrict_url ? kvs_parse_user_url(restrict_url, &key, err) : KVS_OK;
+    if (st != KVS_OK) return st;
+    kvs_provider *prov = kvs_kv_prov_alloc(cfg, &st, err);
+    if (prov == NULL) return st;
+    kvs_kv_prov *p = prov->impl;
+    p->any = 1;
+    p->restricted = restrict_url != NULL;
+    p->key = key;
+    if (p->restricted) {
+        st = kvs_kv_client_check_host(p->client, &key, &hi, KVS_ERR_CONFIG, err);
+        kvs_kv_format_key_url(&key, p->ident, sizeof(p->ident));
+    } else {
+        snprintf(p->ident, sizeof(p->ident), "azure-keyvault (any allowed vault)");
+    }
+    if (st != KVS_OK) {
+        kvs_kv_destroy(prov);
+        return st;
+    }
+    *out = prov;
+    return KVS_OK;
+}
+
+int kvs_keyvault_is_provider(const kvs_provider *p)
+{
+    return p != NULL && p->ops == &kvs_kv_ops;
+}
