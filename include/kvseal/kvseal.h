@@ -3,6 +3,7 @@
 #define KVSEAL_H
 
 #include "kvseal/envelope.h"
+#include "kvseal/keyvault.h"
 #include "kvseal/header.h"
 #include "kvseal/keys.h"
 #include "kvseal/status.h"

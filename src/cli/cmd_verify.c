@@ -11,13 +11,14 @@
 static const char *const CMD = "verify";
 
 static const char usage_text[] =
-    "Usage: kvseal verify -k KEY [-k KEY ...] [options] FILE [FILE ...]\n"
+    "Usage: kvseal verify [-k KEY ...] [options] FILE [FILE ...]\n"
     "\n"
     "Check that FILE ('-' for standard input) decrypts and authenticates\n"
     "completely, without writing any plaintext. Prints \"OK: FILE\" per file.\n"
     "\n"
     "  -k, --key KEY            private key PEM file, or a Key Vault key URL;\n"
-    "                           repeat to try several, in order\n"
+    "                           repeat to try several, in order; without -k:\n"
+    "                           any Key Vault key the file names on an allowed host\n"
     "      --context KEY=VALUE  require this header context pair; repeatable\n"
     "      --threads N          worker threads (default: online CPUs)\n"
     "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
@@ -86,8 +87,6 @@ static int parse_args(int argc, char **argv, verify_args *a)
         if (c == '?' || parse_option(c, a) != 0)
             return CLI_EXIT_USAGE;
     }
-    if (a->keys.n == 0)
-        return cli_error(CMD, CLI_EXIT_USAGE, "no key given (-k)");
     if (optind >= argc)
         return cli_error(CMD, CLI_EXIT_USAGE, "no FILE given (see 'kvseal verify --help')");
     return -1;
@@ -135,7 +134,9 @@ int cli_cmd_verify(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) {
         cli_kv_set_decrypting(1);
-        rc = cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+        /* as decrypt: without -k, any Key Vault recipient on an allowed host */
+        rc = a.keys.n == 0 ? cli_kv_add_any(CMD, &a.keys)
+                           : cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
         if (rc == 0)
             rc = verify_all(&a, argv + optind, (size_t)(argc - optind));
     }

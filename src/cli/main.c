@@ -51,7 +51,8 @@ static void print_version(void)
 }
 
 /* Secrets live in this process: no core dumps, no ptrace by same-uid
- * processes; a closed pipe is an I/O error (EPIPE), not a silent death. */
+ * processes; a closed pipe or a file size limit is an I/O error (EPIPE,
+ * EFBIG), not a silent death. */
 static void harden_process(void)
 {
     struct rlimit rl = {0, 0};
@@ -62,6 +63,7 @@ static void harden_process(void)
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGPIPE, &sa, NULL);
+    (void)sigaction(SIGXFSZ, &sa, NULL); /* a file size limit is EFBIG: exit 4 */
     cli_install_signal_handlers();
 }
 

@@ -120,7 +120,7 @@ int cli_context_add(const char *cmd, cli_context_list *l, const char *arg)
     if (l->n >= KVS_MAX_CONTEXT)
         return cli_error(cmd, CLI_EXIT_USAGE, "--context: at most %d pairs", KVS_MAX_CONTEXT);
     for (size_t i = 0; i < l->n; i++) {
-        if (strlen(l->pairs[i].key) == klen && memcmp(l->pairs[i].key, arg, klen) == 0)
+        if (strlen(l->pairs[i].key) == klen && memcmp(l->pairs[i].key, arg, klen) == 0) /* not secret */
             return cli_error(cmd, CLI_EXIT_USAGE, "--context: key '%.*s' given twice",
                              (int)klen, arg);
     }

@@ -15,7 +15,9 @@ typedef struct range_job {
     const kvs_header *h;
     kvs_gcm *gcm;
     uint64_t chunks;
+    uint64_t file_size; /* as measured once: the last chunk's length follows */
     uint8_t *stored, *plain;
+    size_t touched; /* most plaintext bytes held: what needs wiping */
 } range_job;
 
 static uint64_t stored_offset(const range_job *j, uint64_t i)
@@ -28,11 +30,8 @@ static kvs_status open_chunk(range_job *j, uint64_t i, size_t *plain_len, kvs_er
 {
     uint64_t start = stored_offset(j, i);
     size_t len = (size_t)j->h->chunk_size + KVS_CHUNK_TAG_LEN;
-    if (i == j->chunks - 1) {
-        struct stat sb;
-        if (fstat(j->fd, &sb) != 0) return kvs_fail(err, KVS_ERR_IO, "stat failed: %s", strerror(errno));
-        len = (size_t)((uint64_t)sb.st_size - start);
-    }
+    if (i == j->chunks - 1) len = (size_t)(j->file_size - start); /* geometry: 16..len */
+    if (len - KVS_CHUNK_TAG_LEN > j->touched) j->touched = len - KVS_CHUNK_TAG_LEN;
     kvs_status st = kvs_pread_full(j->fd, j->stored, len, start, err);
     if (st != KVS_OK) return st;
     st = kvs_chunk_open_checked(j->gcm, i, i == j->chunks - 1, j->stored, len, j->plain, err);
@@ -64,7 +63,8 @@ static kvs_status run_range(range_job *j, uint64_t offset, uint64_t length, int 
     uint64_t plain_size = 0;
     if (fstat(j->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a regular file");
-    kvs_status st = kvs_header_payload_geometry(j->h, (uint64_t)sb.st_size, &plain_size, &j->chunks);
+    j->file_size = (uint64_t)sb.st_size;
+    kvs_status st = kvs_header_payload_geometry(j->h, j->file_size, &plain_size, &j->chunks);
     if (st != KVS_OK)
         return kvs_fail(err, st, st == KVS_ERR_TRUNCATED ? "truncated file: its size ends inside a chunk"
                                                          : "malformed payload: its size fits no chunk layout");
@@ -75,7 +75,7 @@ static kvs_status run_range(range_job *j, uint64_t offset, uint64_t length, int 
     size_t final_len = 0;
     /* §8: the final chunk is always authenticated, so truncation is caught. */
     st = open_chunk(j, j->chunks - 1, &final_len, err);
-    OPENSSL_cleanse(j->plain, j->h->chunk_size);
+    OPENSSL_cleanse(j->plain, final_len);
     if (st != KVS_OK) return st;
     return offset < end ? copy_range(j, offset, end, out_fd, err) : KVS_OK;
 }
@@ -87,13 +87,13 @@ kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int
     kvs_opened_header oh;
     kvs_status st = kvs_open_header_fd(in_fd, opts, keys, n_keys, &oh, err);
     if (st != KVS_OK) return st;
-    range_job j = {in_fd, oh.header, kvs_gcm_new(oh.keys->payload_key), 0, NULL, NULL};
+    range_job j = {in_fd, oh.header, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};
     size_t cap = (size_t)oh.header->chunk_size + KVS_CHUNK_TAG_LEN;
     j.stored = malloc(cap);
     j.plain = malloc(cap);
     if (!j.gcm || !j.stored || !j.plain) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     else st = run_range(&j, offset, length, out_fd, err);
-    if (j.plain) OPENSSL_cleanse(j.plain, cap);
+    if (j.plain) OPENSSL_cleanse(j.plain, j.touched);
     free(j.plain);
     free(j.stored);
     kvs_gcm_free(j.gcm);

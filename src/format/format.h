@@ -20,6 +20,9 @@ kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *head
  * a kvseal file (§7 step 1). */
 kvs_status kvs_prefix_short(const uint8_t *prefix, size_t got, kvs_error *err);
 
+/* Non-zero if the NUL-terminated s is valid UTF-8 (RFC 3629). */
+int kvs_utf8_valid(const char *s);
+
 /* Raw-text checks done before JSON parsing (§4.1): UTF-8, no NUL, depth,
  * no \u0000 escapes, chunk_size written as a plain integer. */
 kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err);

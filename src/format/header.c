@@ -49,6 +49,10 @@ kvs_status kvs_header_set_context(kvs_header *h, const kvs_context_pair *pairs, 
             strlen(pairs[i].value) > KVS_MAX_CONTEXT_LEN)
             return kvs_fail(err, KVS_ERR_LIMIT, "context keys and values are at most %d bytes",
                             KVS_MAX_CONTEXT_LEN);
+        /* FORMAT.md §1: header text is UTF-8; refuse it here rather than
+         * write a file no decoder accepts. */
+        if (!kvs_utf8_valid(pairs[i].key) || !kvs_utf8_valid(pairs[i].value))
+            return kvs_fail(err, KVS_ERR_USAGE, "context keys and values must be valid UTF-8");
         for (size_t j = 0; j < i; j++)
             if (strcmp(pairs[j].key, pairs[i].key) == 0)
                 return kvs_fail(err, KVS_ERR_USAGE, "context key '%s' given twice",
@@ -66,7 +70,7 @@ kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *head
                             kvs_error *err)
 {
     /* FORMAT.md §2: magic, then header_len with 2 <= header_len <= 65536. */
-    if (memcmp(prefix, kvs_magic, KVS_MAGIC_LEN) != 0)
+    if (memcmp(prefix, kvs_magic, KVS_MAGIC_LEN) != 0) /* not secret */
         return kvs_fail(err, KVS_ERR_NOT_KVSEAL, "not a kvseal file");
     uint32_t len = (uint32_t)prefix[8] << 24 | (uint32_t)prefix[9] << 16 |
                    (uint32_t)prefix[10] << 8 | prefix[11];
@@ -79,7 +83,7 @@ kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *head
 
 kvs_status kvs_prefix_short(const uint8_t *prefix, size_t got, kvs_error *err)
 {
-    if (got >= KVS_MAGIC_LEN && memcmp(prefix, kvs_magic, KVS_MAGIC_LEN) == 0)
+    if (got >= KVS_MAGIC_LEN && memcmp(prefix, kvs_magic, KVS_MAGIC_LEN) == 0) /* not secret */
         return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
     return kvs_fail(err, KVS_ERR_NOT_KVSEAL, "not a kvseal file");
 }

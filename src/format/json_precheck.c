@@ -3,6 +3,7 @@
  * once per nesting level, so each of those is refused here first. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "format/format.h"
@@ -27,6 +28,18 @@ static size_t utf8_sequence_len(const uint8_t *p, size_t avail)
     return len;
 }
 
+int kvs_utf8_valid(const char *s)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence_len(p + i, len - i);
+        if (n == 0) return 0;
+        i += n;
+    }
+    return 1;
+}
+
 static kvs_status check_utf8(const uint8_t *s, size_t len, kvs_error *err)
 {
     for (size_t i = 0; i < len;) {
@@ -40,11 +53,42 @@ static kvs_status check_utf8(const uint8_t *s, size_t len, kvs_error *err)
     return KVS_OK;
 }
 
-static int is_zero_escape(const uint8_t *s, size_t len, size_t i)
+static int hex_value(uint8_t c)
 {
-    /* s[i] is the 'u' after a backslash */
-    return i + 4 < len && s[i + 1] == '0' && s[i + 2] == '0' && s[i + 3] == '0' &&
-           s[i + 4] == '0';
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The 4 hex digits after "\u" at s[i] (the 'u'), or -1. */
+static long u_escape(const uint8_t *s, size_t len, size_t i)
+{
+    long v = 0;
+    if (i + 4 >= len) return -1;
+    for (size_t k = 1; k <= 4; k++) {
+        int h = hex_value(s[i + k]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Check the escape whose backslash is at s[i]; returns the bytes it spans
+ * after the backslash, or 0 if it is refused (§4.1: only RFC 8259 escapes,
+ * no \u0000, surrogates only as a high-low pair). cJSON would turn a bad
+ * hex digit into U+0000 and cut the string there. */
+static size_t escape_len(const uint8_t *s, size_t len, size_t i)
+{
+    if (i + 1 >= len) return 0;
+    uint8_t c = s[i + 1];
+    if (c != 'u') return (c && strchr("\"\\/bfnrt", c)) ? 1 : 0;
+    long v = u_escape(s, len, i + 1);
+    if (v <= 0 || (v >= 0xDC00 && v <= 0xDFFF)) return 0;
+    if (v < 0xD800 || v > 0xDBFF) return 5;
+    if (i + 7 >= len || s[i + 6] != '\\' || s[i + 7] != 'u') return 0;
+    long low = u_escape(s, len, i + 7);
+    return low >= 0xDC00 && low <= 0xDFFF ? 11 : 0;
 }
 
 static kvs_status check_structure(const uint8_t *s, size_t len, kvs_error *err)
@@ -59,9 +103,11 @@ static kvs_status check_structure(const uint8_t *s, size_t len, kvs_error *err)
             return kvs_fail(err, KVS_ERR_FORMAT, "header contains a control character");
         if (in_string) {
             if (c == '\\') {
-                if (i + 1 < len && s[i + 1] == 'u' && is_zero_escape(s, len, i + 1))
-                    return kvs_fail(err, KVS_ERR_FORMAT, "header contains a \\u0000 escape");
-                i++; /* skip the escaped character */
+                size_t n = escape_len(s, len, i);
+                if (n == 0)
+                    return kvs_fail(err, KVS_ERR_FORMAT,
+                                    "header has an invalid escape (or \\u0000) in a string");
+                i += n; /* skip the escape */
             } else if (c == '"') {
                 in_string = 0;
             }

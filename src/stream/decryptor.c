@@ -23,6 +23,7 @@ struct kvs_decryptor {
     size_t stored_len, stored_cap;
     uint8_t *plain;  /* verified plaintext waiting to be pulled */
     size_t plain_pos, plain_len;
+    size_t plain_touched; /* most plaintext bytes held: what needs wiping */
     uint64_t index;
     int finished;
     int final_opened;
@@ -34,7 +35,7 @@ struct kvs_decryptor {
 static kvs_status failed(kvs_decryptor *d, kvs_status st)
 {
     d->state = DEC_FAILED;
-    if (d->plain) OPENSSL_cleanse(d->plain, d->stored_cap);
+    if (d->plain) OPENSSL_cleanse(d->plain, d->plain_touched);
     d->plain_len = d->plain_pos = 0;
     return st;
 }
@@ -111,6 +112,7 @@ static kvs_status open_stored(kvs_decryptor *d, int final)
     if (st != KVS_OK) return failed(d, st);
     d->plain_pos = 0;
     d->plain_len = d->stored_len - KVS_CHUNK_TAG_LEN;
+    if (d->plain_len > d->plain_touched) d->plain_touched = d->plain_len;
     d->stored_len = 0;
     d->index++;
     if (final) d->final_opened = 1;
@@ -190,7 +192,7 @@ kvs_status kvs_decryptor_pull(kvs_decryptor *d, void *out, size_t cap, size_t *w
     d->plain_pos += n;
     *written = n;
     if (d->final_opened && d->plain_pos == d->plain_len) {
-        OPENSSL_cleanse(d->plain, d->stored_cap);
+        OPENSSL_cleanse(d->plain, d->plain_touched);
         d->state = DEC_DONE;
     }
     return KVS_OK;
@@ -229,7 +231,7 @@ void kvs_decryptor_free(kvs_decryptor *d)
     free(d->hdr);
     kvs_opened_header_clear(&d->opened);
     kvs_gcm_free(d->gcm);
-    if (d->plain) OPENSSL_cleanse(d->plain, d->stored_cap);
+    if (d->plain) OPENSSL_cleanse(d->plain, d->plain_touched);
     free(d->plain);
     free(d->stored);
     free(d);

@@ -12,6 +12,7 @@ struct kvs_encryptor {
     uint32_t chunk_size;
     uint8_t *in;       /* plaintext of the chunk being filled */
     size_t in_len;
+    size_t in_touched; /* most plaintext bytes held: what needs wiping */
     uint8_t *out;      /* pending output: header, then one sealed chunk */
     size_t out_cap, out_pos, out_len;
     uint64_t index;    /* next chunk number */
@@ -24,7 +25,7 @@ struct kvs_encryptor {
 static kvs_status fail(kvs_encryptor *e, kvs_status st, const char *msg)
 {
     e->failed = 1;
-    OPENSSL_cleanse(e->in, e->chunk_size);
+    OPENSSL_cleanse(e->in, e->in_touched);
     e->out_len = e->out_pos = 0;
     return kvs_fail(&e->err, st, "%s", msg);
 }
@@ -89,6 +90,7 @@ kvs_status kvs_encryptor_push(kvs_encryptor *e, const void *in, size_t len, size
         if (take > len - *consumed) take = len - *consumed;
         memcpy(e->in + e->in_len, p + *consumed, take);
         e->in_len += take;
+        if (e->in_len > e->in_touched) e->in_touched = e->in_len;
         *consumed += take;
     }
     return KVS_OK;
@@ -130,7 +132,7 @@ const kvs_error *kvs_encryptor_error(const kvs_encryptor *e)
 void kvs_encryptor_free(kvs_encryptor *e)
 {
     if (!e) return;
-    if (e->in) OPENSSL_cleanse(e->in, e->chunk_size);
+    if (e->in) OPENSSL_cleanse(e->in, e->in_touched);
     free(e->in);
     free(e->out);
     kvs_gcm_free(e->gcm);

@@ -44,10 +44,13 @@ typedef struct pipeline {
     size_t n_slots;
     uint64_t next_work, next_write;
     uint64_t processed; /* chunks sealed or opened successfully */
+    size_t touched;     /* most bytes any buffer held: all that needs wiping
+                           (wiping untouched pages would fault them in) */
     uint64_t total;  /* chunks in the file, once the reader has seen the end */
     int reader_done;
     int failed;
     kvs_error err;   /* first failure */
+    int in_fd;
     int out_fd;
     int positional;  /* pwrite at computed offsets instead of the ordered writer */
     uint64_t out_base;
@@ -67,6 +70,12 @@ static void set_failure(pipeline *p, const kvs_error *e)
 static size_t stored_size(const pipeline *p)
 {
     return p->chunk_size + KVS_CHUNK_TAG_LEN;
+}
+
+/* Bytes of a slot's buffer in use: sealing appends the tag to the input. */
+static size_t buffer_used(const pipeline *p, const slot *s)
+{
+    return s->len + (p->encrypt ? KVS_CHUNK_TAG_LEN : 0);
 }
 
 /* Output bytes of a processed slot, and where they go in the output. */
@@ -148,7 +157,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         kvs_status st = process(p, gcm, s, &scratch, &err);
         if (st == KVS_OK && p->positional) st = write_slot(p, s, &err);
-        if (st != KVS_OK) OPENSSL_cleanse(s->buf, stored_size(p));
+        if (st != KVS_OK) OPENSSL_cleanse(s->buf, buffer_used(p, s));
         pthread_mutex_lock(&p->mu);
         if (st != KVS_OK && !p->failed) {
             p->failed = 1;
@@ -158,8 +167,9 @@ static void *worker_main(void *arg)
         s->state = p->positional ? SLOT_FREE : SLOT_DONE;
         pthread_cond_broadcast(&p->cv);
     }
+    size_t wipe = p->touched;
     pthread_mutex_unlock(&p->mu);
-    if (scratch) OPENSSL_cleanse(scratch, stored_size(p));
+    if (scratch) OPENSSL_cleanse(scratch, wipe);
     free(scratch);
     kvs_gcm_free(gcm);
     return NULL;
@@ -180,7 +190,7 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&p->mu);
         kvs_status st = write_slot(p, s, &err);
-        if (!p->encrypt) OPENSSL_cleanse(s->buf, stored_size(p));
+        if (!p->encrypt) OPENSSL_cleanse(s->buf, output_len(p, s));
         pthread_mutex_lock(&p->mu);
         if (st != KVS_OK && !p->failed) {
             p->failed = 1;
@@ -246,13 +256,23 @@ static void fail_in_order(pipeline *p, uint64_t i, const kvs_error *e)
     set_failure(p, e);
 }
 
-static kvs_status read_chunks(pipeline *p, int in_fd)
+/* Read one unit into s, noting how much of a buffer now needs wiping. */
+static kvs_status read_slot(pipeline *p, slot *s, size_t unit, kvs_error *err)
+{
+    kvs_status st = kvs_read_full(p->in_fd, s->buf, unit, &s->len, err);
+    pthread_mutex_lock(&p->mu);
+    if (buffer_used(p, s) > p->touched) p->touched = buffer_used(p, s);
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+static kvs_status read_chunks(pipeline *p)
 {
     kvs_error err = {0};
     size_t unit = p->encrypt ? p->chunk_size : stored_size(p);
     slot *cur = acquire_slot(p, 0);
     if (!cur) return KVS_ERR_STATE;
-    kvs_status st = kvs_read_full(in_fd, cur->buf, unit, &cur->len, &err);
+    kvs_status st = read_slot(p, cur, unit, &err);
     for (uint64_t i = 0; st == KVS_OK; i++) {
         if (cur->len < unit) { /* short read: end of input, this chunk is final */
             st = check_final_size(p, cur->len, i, &err);
@@ -267,7 +287,7 @@ static kvs_status read_chunks(pipeline *p, int in_fd)
         }
         slot *next = acquire_slot(p, i + 1);
         if (!next) return KVS_ERR_STATE;
-        st = kvs_read_full(in_fd, next->buf, unit, &next->len, &err);
+        st = read_slot(p, next, unit, &err);
         if (st != KVS_OK) break;
         publish(p, cur, i, next->len == 0);
         if (next->len == 0) break; /* a full chunk was the last */
@@ -310,7 +330,7 @@ static kvs_status alloc_slots(pipeline *p, unsigned threads, kvs_error *err)
 static void free_slots(pipeline *p)
 {
     for (size_t i = 0; p->slots && i < p->n_slots; i++) {
-        if (p->slots[i].buf) OPENSSL_cleanse(p->slots[i].buf, stored_size(p));
+        if (p->slots[i].buf) OPENSSL_cleanse(p->slots[i].buf, p->touched);
         free(p->slots[i].buf);
     }
     free(p->slots);
@@ -334,7 +354,8 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
         if (!writer_started) st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start the writer thread");
     }
     if (st == KVS_OK) {
-        read_chunks(p, in_fd);
+        p->in_fd = in_fd;
+        read_chunks(p);
     } else {
         set_failure(p, err);
     }

@@ -204,7 +204,8 @@ expect_clean "wrong key stdin->file: exit 3" 3 "$F" sh -c '"$1" decrypt -k "$2" 
     "$BIN" "$K/k3.pem" "$F/out" "$R/two.kvs"
 # Without -k only Azure Key Vault recipients are tried: none in this file.
 expect_clean "decrypt without -k: exit 3" 3 "$F" "$BIN" decrypt -o "$F/out" "$R/two.kvs"
-expect_clean "verify without -k" 1 "$F" "$BIN" verify "$R/two.kvs"
+# without -k verify, like decrypt, tries Key Vault recipients only: none here
+expect_clean "verify without -k (no Key Vault recipient)" 3 "$F" "$BIN" verify "$R/two.kvs"
 expect_clean "encrypt without -r" 1 "$F" "$BIN" encrypt -o "$F/out" "$P"
 expect_clean "missing key file" 1 "$F" "$BIN" decrypt -k "$K/nope.pem" -o "$F/out" "$R/two.kvs"
 expect "encrypt to public key" 0 "$BIN" encrypt -r "$K/k5.pub.pem" -o "$R/pub.kvs" "$P"

@@ -63,6 +63,18 @@ START_TEST(valid_full)
 }
 END_TEST
 
+START_TEST(escapes_accepted)
+{
+    kvs_header *h = NULL;
+    kvs_error err = {0};
+    ck_assert_int_eq(parse(with("4096", SALT, RSA_RECIP,
+                                ",\"created\":\"\\ud83d\\ude00 \\u00e9\\n\\\"\\/\""),
+                           &h, &err), KVS_OK);
+    ck_assert_str_eq(h->created, "\xf0\x9f\x98\x80 \xc3\xa9\n\"/");
+    kvs_header_free(h);
+}
+END_TEST
+
 START_TEST(long_created_is_shortened)
 {
     kvs_header *h = NULL;
@@ -100,6 +112,13 @@ static const char *bad_headers[] = {
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"context\":{\"a\":\"\xc0\xaf\"}}",
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"context\":{\"a\":\"\xed\xa0\x80\"}}",
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"context\":{\"a\":\"tab\there\"}}",
+    /* escapes: bad hex digit (cJSON reads it as U+0000), lone surrogates, unknown escape */
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":\"\\u12G4\"}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":\"\\ud800\"}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":\"\\udc00\\ud800\"}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":\"\\ud800\\u0041\"}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":\"\\x41\"}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":\"\\u00\"}",
     /* chunk_size */
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":\"4096\",\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "]}",
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096.0,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "]}",
@@ -335,6 +354,7 @@ static Suite *header_suite(void)
     tcase_add_test(tc, valid_minimal);
     tcase_add_test(tc, valid_full);
     tcase_add_test(tc, long_created_is_shortened);
+    tcase_add_test(tc, escapes_accepted);
     tcase_add_loop_test(tc, refused, 0, (int)(sizeof bad_headers / sizeof bad_headers[0]));
     tcase_add_loop_test(tc, chunk_size_refused, 0, (int)(sizeof chunk_sizes_bad / sizeof chunk_sizes_bad[0]));
     tcase_add_test(tc, chunk_size_powers_accepted);
