@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets with clang (ASan + UBSan) into build/fuzz and run
+# each for SECONDS (default 60).
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: see KVSEAL_FUZZ_TARGETS
+#                                             in cmake/Fuzz.cmake (default: all)
+#
+# Seeds come from tests/fuzz/corpus/<target> (read-only); what the fuzzer
+# learns goes to build/fuzz/corpus/<target> and is kept between runs. A
+# crashing, leaking, timing-out or memory-exhausting input is saved to
+# tests/fuzz/regressions/<target>/ - commit it once the bug is fixed, and the
+# normal test run (ctest -L fuzz) replays it forever. Exits non-zero if any
+# target failed. Environment: KVSEAL_FUZZ_JOBS (build jobs), CC (default clang),
+# KVSEAL_FUZZ_ARGS (extra libFuzzer flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=${1:-60}
+[[ $# -gt 0 ]] && shift
+if ! [[ $secs =~ ^[0-9]+$ ]] || [[ $secs -lt 1 ]]; then
+    echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2
+    exit 2
+fi
+all=(header decrypt kvjson challenge kvurl b64url pem)
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
+
+build=build/fuzz
+jobs=${KVSEAL_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+export CC=${CC:-clang}
+
+echo "== building fuzz targets with $CC into $build"
+cmake -S . -B "$build" -DKVSEAL_FUZZ=ON -DKVSEAL_TESTS=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.cmake.log" 2>&1 ||
+    { cat "$build.cmake.log" >&2; exit 1; }
+cmake --build "$build" -j"$jobs" --target "${targets[@]/#/fuzz_}" >"$build.build.log" 2>&1 ||
+    { tail -50 "$build.build.log" >&2; exit 1; }
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=0
+summary=()
+for t in "${targets[@]}"; do
+    bin=$build/fuzz_$t
+    seeds=tests/fuzz/corpus/$t
+    regress=tests/fuzz/regressions/$t
+    work=$build/corpus/$t
+    log=$build/fuzz_$t.log
+    mkdir -p "$work" "$regress"
+    dict=()
+    [[ -f tests/fuzz/dict/$t.dict ]] && dict=(-dict="tests/fuzz/dict/$t.dict")
+    echo "== fuzz_$t for ${secs}s"
+    rc=0
+    # shellcheck disable=SC2086
+    "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2560 -print_final_stats=1 \
+        -artifact_prefix="$regress/" "${dict[@]}" ${KVSEAL_FUZZ_ARGS:-} \
+        "$work" "$seeds" "$regress" >"$log" 2>&1 || rc=$?
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    cov=$(sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1, ft \2/p' <<<"$done_line")
+    if [[ $rc -ne 0 ]]; then
+        failed=$((failed + 1))
+        echo "FAIL: fuzz_$t exited $rc; input saved under $regress/; log: $log" >&2
+        grep -E 'ERROR|FUZZ_CHECK|runtime error|SUMMARY|Test unit written' "$log" | head -20 >&2 || true
+        summary+=("$(printf '%-10s FAILED (exit %d)' "$t" "$rc")")
+    else
+        summary+=("$(printf '%-10s %10s execs  %7s exec/s  %s' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}")")
+    fi
+done
+
+echo "== summary (${secs}s per target)"
+printf '%s\n' "${summary[@]}"
+if [[ $failed -gt 0 ]]; then
+    echo "$failed target(s) failed" >&2
+    exit 1
+fi

@@ -1,0 +1,33 @@
+/* Generated from keys/fuzz_rsa2048.pem: a throwaway 2048-bit test key that
+ * protects nothing. Regenerate both together. */
+#include "fuzz.h"
+
+const char fuzz_rsa2048_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC3YEaRjBfxOWoo\n"
+    "CBLrQwXv5hG75Ty5tyMSe+k91iw+a6w6UBjykAqjBthm5dMuiScRNYGzpvTCpOr2\n"
+    "X1nZOT2yiWYFeOlYp+45UU36NcGIoTZ+FqtftjfR37HRAfDoPYCrvvxCG0Gj63rF\n"
+    "N8eH5INJrVX6dZFRseKPpsCDJ4LHkTcQtEi/444VxpDtB6rRUO9/S4wuRgGMNZSl\n"
+    "kAGUpucfKbepnfsgzMxFWzHIVnlu1bG2WVcp37yKCFKxGwUTdYF5v0SlYeROUZ9u\n"
+    "CN4JYhKYx/l6RZ6RR1mIFWnPQNufjMZO58/AWPgZJ/llXi02tYNKxZTTJTYWfWey\n"
+    "2FOVG8X/AgMBAAECggEAErFBMEf4DtJb9F2yVAH+gnBQ4XbiJEo7TICOC4wf8XL3\n"
+    "WPBeQqeVNf4WJBMMXmODtHjgUkhUDd1SyC97EK4JkH/6AtfK7YscuQIFMVq2ci+A\n"
+    "xwSXjoecFAw564THolzWl2s9+p0dqVBxMNZZRAxyp5mAOKowWIQKBLuqRxRJe/8w\n"
+    "sppaTP1E5hgpbZGkivRYPKv55kLrPDFMqj2ppHxzZTS55bMP5qpwMzSJ3FYGDaqh\n"
+    "Fat/QdPs6PGEj09PRcah9x7QgoXSzuZifxb3OWVfCKEndR25jJyEP8VdyZCXITFM\n"
+    "G69UCJ2qnmHMLnrQst5x+ehSV9939g5tQWwkoR3VEQKBgQDpd/JEgEOvlRQKMn2f\n"
+    "NnkrfqdrlUCDtXXVDdCPxyBbC7yl41n0rWo/BCGk7cqKqU5o+4e+lWzbgGqK/DLR\n"
+    "c4E+SqbmRgE8B+0fJZP3rcOaUXuulzZR4Eep1rIQkAaDRLSvkVoXlKxDagTv/p4B\n"
+    "ZaXFtqi73mqaL39FiALnWHAecQKBgQDJEr/MNfv1It4J0G/KoPWSVqmV1IVd/YJE\n"
+    "xikZPQ3D+r41h8Q932DVHo4GcwwjW/LSJ5uCaw49h3HE1thGvlOm7ChhsYsG7+o+\n"
+    "Woa08ux+N9kAhASaERW51jqSya87/KLP1D3jtG7KQbdG7vYBLZSuJBwSS40cGkAq\n"
+    "t/PnnndDbwKBgQDD44w2xZgFHoRt+edFSyNnxyEaN2SmHf78AFdaC62uNq7WUWgM\n"
+    "z+Qxc3n3ND2ZEm1j0IgY9K8djSXX77uD2fI7Hc/jriEjCVN/qrv4OKfCN1QbLWy6\n"
+    "TgBTFHzbQLz2LxObq813s5rGBZKW+3//lBX/Sj9RQlEXhXq4EGK/UYjhQQKBgAr4\n"
+    "su55o53koSj37qGn1r59bBN43S4bvxfxmByAcFfZPre9CMA3iBkY6bcAYBEt2zoM\n"
+    "Xzfmj4hb86FB99skV3wsNqfeADAIt0dfuSn2d2ELuxOEIJwngn/5aIjJ6H3lcxzT\n"
+    "/+yE0+bFXzLHpzS5P/ugjMeSx8hYxleOYgipZOiRAoGAatzycEtiZ+8XlKVS20w4\n"
+    "xFrbW154Ywq5bxaDPvPkPaqXjSE1V2wbPsMJowE19F+wOAoTwJYt2F/UOSSzD/fe\n"
+    "+j94YoGqMssk1C1Yq+gI3zkIkNWgyEj8r3kT3k9TgWWXKLIMUsS08J9EPEdG3CYI\n"
+    "6vGEKuXQ/4Zs1jghkXNZYB0=\n"
+    "-----END PRIVATE KEY-----\n";
