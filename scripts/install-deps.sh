@@ -9,6 +9,7 @@ PACKAGES=(
   python3 python3-cryptography python3-cryptography-vectors
 )
 [ "${KVSEAL_WITH_CLANG:-0}" = 1 ] && PACKAGES+=(clang libclang-rt-14-dev valgrind)
+PACKAGES+=(time)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
