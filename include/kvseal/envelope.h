@@ -37,6 +37,17 @@ KVS_API kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t len
                                         kvs_provider *const *keys, size_t n_keys,
                                         kvs_error *err);
 
+/* Read the header at the start of fd and unlock it as kvs_decrypt_fd would
+ * (unwrap, verify the tag, check required context) without reading the
+ * payload. Key Vault providers keep the unwrapped key in their cache, so a
+ * later decryption of the file (or of any file with the same wrapped key)
+ * makes no request: restores unlock many files concurrently this way first.
+ * (Its first use then is not counted as a DEK cache hit in
+ * kvs_keyvault_stats.) header_out (may be NULL) receives the verified header. */
+KVS_API kvs_status kvs_unlock_fd(int fd, const kvs_decrypt_options *opts,
+                                 kvs_provider *const *keys, size_t n_keys,
+                                 kvs_header **header_out, kvs_error *err);
+
 /* Output policy of the path helpers. Output goes to a 0600 temp file beside
  * the target, is fsynced and renamed over it only after success; on failure
  * the temp file is removed and the target is untouched. */

@@ -19,9 +19,14 @@
  * host's authentication challenge names a resource that matches the host.
  * A key URL or kid naming any other host is refused before any request.
  *
- * Thread safety: providers may be used from several threads; calls that reach
- * the network are serialised per client. Blocking: a call may take up to the
- * configured retry budget (default 60 s) when the service throttles or fails. */
+ * Thread safety: providers may be used from several threads; up to 16 calls
+ * per client reach the network concurrently, each on its own connection, and
+ * concurrent unwraps of one wrapped key make one request. Blocking: a call
+ * may take up to the retry budget (default 60 s) when the service fails, and
+ * up to the throttle budget (default 900 s) while it throttles; throttled
+ * requests of all threads are paced together. A vault that did not answer is
+ * skipped (fails at once) for 60 s, so decryption moves on to other
+ * recipients quickly. */
 #ifndef KVSEAL_KEYVAULT_H
 #define KVSEAL_KEYVAULT_H
 
@@ -57,6 +62,10 @@ typedef struct kvs_keyvault_config {
     unsigned connect_timeout;
     unsigned request_timeout;
     unsigned retry_max_seconds;
+    /* Seconds one operation may take in total once the vault throttles it
+     * (429): throttling paces a big job rather than failing it.
+     * KVSEAL_THROTTLE_MAX_SECONDS (default 900). */
+    unsigned throttle_max_seconds;
 } kvs_keyvault_config;
 
 /* Provider for one key: key_url is https://{host}/keys/{name}[/{version}]
@@ -80,6 +89,32 @@ KVS_API kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg,
 /* Non-zero if p was made by one of the two constructors above. */
 KVS_API int kvs_keyvault_is_provider(const kvs_provider *p);
 
+/* Non-zero if p was made by kvs_keyvault_provider_new from a versionless key
+ * URL: it wraps with whatever version is current (kvs_rewrap_path then
+ * replaces the file's recipients of older versions of that key). */
+KVS_API int kvs_keyvault_provider_tracks_current(const kvs_provider *p);
+
+/* State of one key version in its vault, for audits. Times are epoch
+ * seconds, 0 when the service did not say. */
+typedef struct kvs_keyvault_version_info {
+    char kid[KVS_MAX_KEY_ID_LEN + 1];         /* the version asked about */
+    char current_kid[KVS_MAX_KEY_ID_LEN + 1]; /* the key's current version; "" when
+                                                 the vault would not say (the current
+                                                 version is disabled) */
+    int is_current;     /* kid is the current version */
+    int enabled;        /* the version's `enabled` attribute (0 if disabled) */
+    int usable;         /* enabled and inside its nbf/exp window now */
+    int64_t created, updated, nbf, exp;
+    char kty[16];       /* "RSA", "RSA-HSM"; "" if unknown (disabled) */
+} kvs_keyvault_version_info;
+
+/* GET the key (versionless: its current version) and, for a versioned
+ * key_url naming another version, that version too. A disabled version
+ * (403 KeyDisabled) is reported as enabled = 0, not as a failure; a missing
+ * key or version is KVS_ERR_KEY. Uses the shared client of cfg (may be NULL). */
+KVS_API kvs_status kvs_keyvault_key_info(const char *key_url, const kvs_keyvault_config *cfg,
+                                         kvs_keyvault_version_info *info, kvs_error *err);
+
 /* Process-wide counters of Key Vault work, for reporting. */
 typedef struct kvs_keyvault_counts {
     unsigned long get_key;        /* GET key operations that succeeded */
@@ -91,7 +126,9 @@ typedef struct kvs_keyvault_counts {
     unsigned long challenges;     /* 401 authentication challenges received */
     unsigned long retries;        /* requests repeated after throttling, 5xx or
                                      a network failure */
-    unsigned long dek_cache_hits; /* unwraps answered from the DEK cache */
+    unsigned long dek_cache_hits; /* unwraps the DEK cache saved (a key that
+                                     kvs_unlock_fd fetched ahead counts from
+                                     its second use on) */
 } kvs_keyvault_counts;
 
 KVS_API void kvs_keyvault_stats(kvs_keyvault_counts *out);

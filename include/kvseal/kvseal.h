@@ -6,6 +6,7 @@
 #include "kvseal/keyvault.h"
 #include "kvseal/header.h"
 #include "kvseal/keys.h"
+#include "kvseal/rewrap.h"
 #include "kvseal/status.h"
 #include "kvseal/stream.h"
 #include "kvseal/version.h"

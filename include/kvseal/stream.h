@@ -24,22 +24,75 @@
 extern "C" {
 #endif
 
+/* One data key shared by several files (kvs_dek_session_new). */
+typedef struct kvs_dek_session kvs_dek_session;
+
 typedef struct kvs_encrypt_options {
     uint32_t chunk_size;              /* 0 = KVS_CHUNK_DEFAULT */
     const kvs_context_pair *context;  /* authenticated, not secret */
     size_t n_context;
     int omit_created;                 /* non-zero: no `created` member */
     unsigned threads;                 /* fd/path helpers: 0 = online CPUs */
+    /* fd/path helpers (not range decryption): optional, called from the
+     * calling thread after each chunk-sized read, with the input bytes read
+     * so far (for decryption: after the header). Reading runs at most the
+     * engine's ring of chunks ahead of output. Keep it cheap; it must not
+     * call back into this operation. */
+    void (*progress)(uint64_t bytes_done, void *arg);
+    void *progress_arg;
+    /* Optional: take the DEK and its wrapped recipients from this session
+     * instead of drawing a fresh DEK; the salt is still fresh per file, so
+     * every file's header and payload keys differ (FORMAT.md §3). The
+     * session's recipients are used and the recipients argument is ignored. */
+    kvs_dek_session *dek_session;
 } kvs_encrypt_options;
 
 typedef struct kvs_decrypt_options {
     const kvs_context_pair *required_context; /* each must match the header exactly */
     size_t n_required_context;
     unsigned threads;                         /* fd/path helpers: 0 = online CPUs */
+    /* As in kvs_encrypt_options: input bytes after the header read so far. */
+    void (*progress)(uint64_t bytes_done, void *arg);
+    void *progress_arg;
+    /* Optional: once the header is unlocked, receives (status KVS_OK) the
+     * failures of the recipients tried before the one that worked, one line,
+     * "" if none: e.g. the primary vault was unreachable. Keys are tried in
+     * the order given, and for each key the file's recipients in header
+     * order (FORMAT.md §7 step 3). */
+    kvs_error *unlock_notes;
 } kvs_decrypt_options;
 
 typedef struct kvs_encryptor kvs_encryptor;
 typedef struct kvs_decryptor kvs_decryptor;
+
+/* Shared data keys for backup sets: many files in one run under one DEK, so
+ * a restore of the set costs one unwrap. The DEK is drawn and wrapped for
+ * every recipient once, and replaced (new DEK, wrapped again) before a file
+ * would exceed a limit: max_files files, max_bytes plaintext bytes (counted
+ * when a file ends, so the file that crosses it still completes under the
+ * DEK) or max_age_s seconds since the DEK was drawn. Zero members take the
+ * defaults below. Sharing widens what one leaked DEK exposes to the files
+ * under it; the limits bound that. The providers must outlive the session.
+ * Thread-safe. */
+#define KVS_SHARE_DEK_MAX_FILES 10000ull
+#define KVS_SHARE_DEK_MAX_BYTES (64ull << 30) /* 64 GiB */
+#define KVS_SHARE_DEK_MAX_AGE_S 3600ull       /* 1 hour */
+
+typedef struct kvs_dek_session_limits {
+    uint64_t max_files;
+    uint64_t max_bytes;
+    uint64_t max_age_s;
+} kvs_dek_session_limits;
+
+/* Draws the first DEK and wraps it now (so key errors surface here). limits
+ * may be NULL. */
+KVS_API kvs_status kvs_dek_session_new(kvs_provider *const *recipients, size_t n_recipients,
+                                       const kvs_dek_session_limits *limits,
+                                       kvs_dek_session **out, kvs_error *err);
+/* DEKs drawn so far (1 + replacements). */
+KVS_API unsigned long kvs_dek_session_deks(const kvs_dek_session *s);
+/* Wipes the DEK. NULL is a no-op. */
+KVS_API void kvs_dek_session_free(kvs_dek_session *s);
 
 /* Draws a fresh DEK and salt, wraps the DEK for every recipient provider. */
 KVS_API kvs_status kvs_encryptor_new(const kvs_encrypt_options *opts,

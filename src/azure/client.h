@@ -3,7 +3,11 @@
  * Holds the HTTPS connections, the credential, the authentication challenge
  * per vault host, access tokens per (authority, scope, tenant), public keys
  * per key version and the DEK cache. Every function locks the client, so
- * providers on several threads may share it. */
+ * providers on several threads may share it; vault requests themselves run
+ * concurrently (up to 16 per client, each on its own connection), paced
+ * together when the vault throttles (azure/pacer.h). A vault that did not
+ * answer (network failure or 5xx after every retry) is skipped for 60 s, so
+ * a run with many files moves on to other recipients quickly. */
 #ifndef KVS_AZURE_CLIENT_H
 #define KVS_AZURE_CLIENT_H
 
@@ -40,6 +44,17 @@ kvs_status kvs_kv_client_call(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyre
                               const char *body, size_t body_len, cJSON **json,
                               kvs_error *err);
 
+/* What a failed call's last answer said (0 / "" when there was none). */
+typedef struct kvs_kv_call_info {
+    long http_status;
+    char inner[64]; /* innererror.code, e.g. "KeyDisabled" */
+} kvs_kv_call_info;
+
+/* kvs_kv_client_call that also reports the answer's status and inner code. */
+kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
+                                 const char *body, size_t body_len, cJSON **json,
+                                 kvs_kv_call_info *info, kvs_error *err);
+
 /* Public-key cache by versioned kid. get returns a new reference or NULL. */
 EVP_PKEY *kvs_kv_client_key_get(kvs_kv_client *c, const char *kid);
 void kvs_kv_client_key_put(kvs_kv_client *c, const char *kid, EVP_PKEY *pkey);
@@ -48,5 +63,12 @@ void kvs_kv_client_key_put(kvs_kv_client *c, const char *kid, EVP_PKEY *pkey);
 int kvs_kv_client_dek_get(kvs_kv_client *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN]);
 void kvs_kv_client_dek_put(kvs_kv_client *c, const kvs_recipient *r,
                            const uint8_t dek[KVS_DEK_LEN]);
+/* Single flight: 1 = cache hit that saved an unwrap, 2 = hit on a key
+ * unwrapped ahead of decryption (kvs_dek_set_prefetching; not a saving), both
+ * with dek filled. 0 = the caller unwraps, then
+ * must call kvs_kv_client_dek_finish (dek NULL on failure). Waits while
+ * another thread unwraps the same recipient. */
+int kvs_kv_client_dek_begin(kvs_kv_client *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN]);
+void kvs_kv_client_dek_finish(kvs_kv_client *c, const kvs_recipient *r, const uint8_t *dek);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "azure/kverror.h"
 #include "azure/kvurl.h"
+#include "azure/pacer.h"
 #include "azure/retry.h"
 #include "azure/stats.h"
 #include "core/error.h"
@@ -35,6 +36,7 @@ struct kvs_http {
     STACK_OF(X509) *extra_ca;
     long connect_ms;
     long request_ms;
+    int64_t throttle_ms;
     uint64_t tick;
     kvs_http_conn pool[KVS_HTTP_POOL];
 };
@@ -145,6 +147,7 @@ kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *e
     if (h == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     h->connect_ms = (long)cfg->connect_timeout_s * 1000;
     h->request_ms = (long)cfg->request_timeout_s * 1000;
+    h->throttle_ms = (int64_t)cfg->throttle_max_s * 1000;
     if (cfg->ca_file != NULL && cfg->ca_file[0] != '\0') {
         kvs_status st = kvs_load_ca_file(cfg->ca_file, &h->extra_ca, err);
         if (st != KVS_OK) {
@@ -500,15 +503,36 @@ static uint32_t kvs_jitter(void)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* The server's wish if it stated one, else exponential back-off. */
-static int64_t kvs_retry_delay(const kvs_http_resp *resp, unsigned attempt)
+/* The delay the server asked for, or -1. */
+static int64_t kvs_retry_after_of(const kvs_http_resp *resp)
 {
     int64_t ms;
     if (resp->status != 0) {
         if (kvs_retry_after_ms_parse(resp->retry_after_ms, &ms) == 0) return ms;
         if (kvs_retry_after_parse(resp->retry_after, kvs_wall_s(), &ms) == 0) return ms;
     }
-    return kvs_backoff_ms(attempt, kvs_jitter());
+    return -1;
+}
+
+/* The server's wish if it stated one, else exponential back-off; a 429 to a
+ * paced request is left to the pacer (which also tells the other callers). */
+static int64_t kvs_retry_delay(const kvs_http_req *req, const kvs_http_resp *resp,
+                               uint64_t ticket, unsigned attempt)
+{
+    int64_t asked = kvs_retry_after_of(resp);
+    int throttled = resp->status == 429;
+    if (req->pacer != NULL && throttled)
+        return kvs_pacer_done(req->pacer, resp->host, ticket, 1, asked, attempt);
+    if (req->pacer != NULL) (void)kvs_pacer_done(req->pacer, resp->host, ticket, 0, -1, attempt);
+    return asked >= 0 ? asked : kvs_backoff_ms(attempt, kvs_jitter());
+}
+
+/* Throttling is the service pacing a big job, not a failure: once throttled,
+ * a request may go on until the throttle budget, not only the retry budget. */
+static int64_t kvs_effective_deadline(const kvs_http *h, int64_t start, int64_t deadline,
+                                      int throttled)
+{
+    return throttled && start + h->throttle_ms > deadline ? start + h->throttle_ms : deadline;
 }
 
 kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadline_ms,
@@ -525,17 +549,21 @@ kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadl
     kvs_uuid4(resp->client_request_id); /* one id across the retries of one call */
 
     unsigned attempt;
+    int64_t start = kvs_mono_ms(), limit = deadline_ms;
     for (attempt = 0;; attempt++) {
-        int64_t left = deadline_ms - kvs_mono_ms();
+        uint64_t ticket = req->pacer ? kvs_pacer_acquire(req->pacer, resp->host, limit) : 0;
+        int64_t left = limit - kvs_mono_ms();
         if (left < 1) left = 1;
         long timeout = h->request_ms < left ? h->request_ms : (long)left;
         st = kvs_http_once(h, req, &t, timeout, resp, &a, err);
         if (st != KVS_OK) return st;
         int again = a.rc == CURLE_OK ? kvs_retryable_status(resp->status, req->imds)
                                      : kvs_transport_retryable(a.rc);
+        if (a.rc != CURLE_OK) resp->status = 0;
+        int64_t delay = kvs_retry_delay(req, resp, ticket, attempt);
         if (!again) break;
-        int64_t delay = kvs_retry_delay(resp, attempt);
-        if (kvs_mono_ms() + delay >= deadline_ms) break; /* budget spent */
+        if (resp->status == 429) limit = kvs_effective_deadline(h, start, deadline_ms, 1);
+        if (kvs_mono_ms() + delay >= limit) break; /* budget spent */
         kvs_sleep_ms(delay);
         kvs_kv_stat_add(KVS_STAT_RETRY);
         if (attempt >= 1000) break;

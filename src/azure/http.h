@@ -23,7 +23,11 @@ typedef struct kvs_http_config {
     const char *ca_file;    /* extra trusted CAs (PEM) or NULL */
     unsigned connect_timeout_s;
     unsigned request_timeout_s;
+    unsigned throttle_max_s; /* once throttled, a request may take this long
+                                in total (0: only the caller's deadline) */
 } kvs_http_config;
+
+struct kvs_pacer;
 
 kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *err);
 void kvs_http_free(kvs_http *h);
@@ -39,6 +43,7 @@ typedef struct kvs_http_req {
     int allow_plain_http;        /* managed identity: http to loopback / link-local */
     int imds;                    /* also retry 404 and 410 */
     int vault;                   /* count in the vault request statistics */
+    struct kvs_pacer *pacer;     /* shared pacing of throttled hosts, or NULL */
 } kvs_http_req;
 
 typedef struct kvs_http_resp {
@@ -58,7 +63,9 @@ void kvs_http_resp_free(kvs_http_resp *r);
 
 /* Send req, retrying 408/429/500/502/503/504 (plus 404/410 for IMDS) and
  * connection failures with exponential back-off and jitter, honouring
- * Retry-After, until deadline_ms (kvs_mono_ms clock). Returns KVS_OK once any
+ * Retry-After, until deadline_ms (kvs_mono_ms clock). Once a 429 arrived the
+ * deadline extends to throttle_max_s after the start, and with req->pacer the
+ * retries are paced by what the pacer learned (azure/pacer.h). Returns KVS_OK once any
  * final HTTP response arrived (check resp->status), else KVS_ERR_NETWORK
  * (DNS, connect, TLS, timeout, oversized response) or KVS_ERR_USAGE (a URL
  * that is not https). */

@@ -42,6 +42,8 @@ int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_keygen(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_rewrap(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
 
 /* ---- exitcode.c ---- */
 int cli_exit_code(kvs_status status);
@@ -180,5 +182,45 @@ void cli_unregister_temp_path(void);
 
 /* Terminal-safe printing of untrusted header text (escapes control bytes). */
 void cli_print_escaped(FILE *f, const char *s);
+
+/* ---- progress.c ---- */
+enum { CLI_OPT_PROGRESS = 0x5000, CLI_OPT_NO_PROGRESS }; /* clear of other option values */
+#define CLI_PROGRESS_LONGOPTS                                                              \
+    {"progress", no_argument, NULL, CLI_OPT_PROGRESS},                                     \
+        {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS}
+#define CLI_PROGRESS_USAGE                                                                 \
+    "      --progress           show bytes done, rate and time left on stderr\n"          \
+    "                           (default: only when stderr is a terminal)\n"              \
+    "      --no-progress        never show progress\n"
+
+typedef enum cli_progress_mode {
+    CLI_PROGRESS_AUTO, /* only when stderr is a terminal, the output is not, no -q */
+    CLI_PROGRESS_ON,   /* --progress: always, also into files and pipes */
+    CLI_PROGRESS_OFF   /* --no-progress */
+} cli_progress_mode;
+
+/* Handle --progress / --no-progress: returns 1 if c was one of them. */
+int cli_progress_option(int c, cli_progress_mode *mode);
+
+/* One job's meter. */
+typedef struct cli_progress {
+    const char *cmd;
+    int on, forced, drawn;
+    uint64_t total; /* input bytes when known (a regular file), else 0 */
+    uint64_t done;
+    double start, next_draw;
+    size_t width;   /* length of the line drawn last */
+} cli_progress;
+
+/* Start a meter for a job reading in_fd and writing out_fd (-1: none). */
+void cli_progress_start(cli_progress *p, const char *cmd, cli_progress_mode mode, int in_fd,
+                        int out_fd);
+/* The library's progress callback; arg is the cli_progress. Redraws at most
+ * a few times a second. */
+void cli_progress_update(uint64_t bytes_done, void *arg);
+/* End the line: after success with a summary (always with --progress; in
+ * auto mode only if something was drawn), after failure with just a newline
+ * so that the error message gets its own line. */
+void cli_progress_finish(cli_progress *p, int ok);
 
 #endif

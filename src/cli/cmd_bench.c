@@ -148,8 +148,8 @@ typedef struct engine_result {
 static void engine_run(kvs_provider *key, int in_fd, int mid_fd, int out_fd, uint64_t bytes,
                        unsigned threads, engine_result *r)
 {
-    kvs_encrypt_options eo = {0, NULL, 0, 0, threads};
-    kvs_decrypt_options dopt = {NULL, 0, threads};
+    kvs_encrypt_options eo = {.threads = threads};
+    kvs_decrypt_options dopt = {.threads = threads};
     memset(r, 0, sizeof *r);
     lseek(in_fd, 0, SEEK_SET);
     if (ftruncate(mid_fd, 0) != 0 || ftruncate(out_fd, 0) != 0) {

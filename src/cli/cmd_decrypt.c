@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/kvopts.h"
+#include "cli/restore.h"
 #include "core/error.h"
 
 static const char *const CMD = "decrypt";
@@ -26,9 +27,11 @@ static const char usage_text[] =
     "      --offset N           decrypt plaintext bytes from N on (seekable IN only)\n"
     "      --length N           ... at most N bytes (suffixes K, M, G accepted)\n"
     "      --threads N          worker threads (default: online CPUs)\n"
+    CLI_PROGRESS_USAGE
     "  -f, --force              replace an existing OUT; allow a terminal as output\n"
     "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
     "      --passphrase-env V   ... from environment variable V\n"
+    CLI_RESTORE_USAGE
     CLI_KV_USAGE_COMMON
     "  -q, --quiet / -v, --verbose\n"
     "  -h, --help\n"
@@ -50,6 +53,8 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
     {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_PROGRESS_LONGOPTS,
+    CLI_RESTORE_LONGOPTS,
     CLI_KV_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -64,6 +69,7 @@ typedef struct decrypt_args {
     int has_offset, has_length;
     unsigned threads;
     int force;
+    cli_progress_mode progress;
 } decrypt_args;
 
 typedef struct decrypt_job {
@@ -71,6 +77,7 @@ typedef struct decrypt_job {
     cli_keys *keys;
     uint64_t offset, length;
     kvs_header *header; /* from the fd path, for --verbose */
+    cli_progress_mode progress;
 } decrypt_job;
 
 static int parse_number(const char *opt, const char *arg, uint64_t *v, int *seen)
@@ -109,7 +116,11 @@ static int parse_option(int c, decrypt_args *a)
         a->pass_env = optarg;
         return 0;
     default: {
-        int rc = cli_kv_option(CMD, c, optarg);
+        if (cli_progress_option(c, &a->progress))
+            return 0;
+        int rc = cli_restore_option(CMD, c, optarg);
+        if (rc < 0)
+            rc = cli_kv_option(CMD, c, optarg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -136,8 +147,15 @@ static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
     decrypt_job *j = ctx;
     kvs_header_free(j->header);
     j->header = NULL;
-    return kvs_decrypt_fd(in_fd, out_fd, &j->opts, j->keys->prov, j->keys->n,
-                          g_cli.verbose ? &j->header : NULL, err);
+    cli_progress meter;
+    cli_progress_start(&meter, CMD, j->progress, in_fd, out_fd);
+    kvs_decrypt_options opts = j->opts;
+    opts.progress = meter.on ? cli_progress_update : NULL;
+    opts.progress_arg = &meter;
+    kvs_status st = kvs_decrypt_fd(in_fd, out_fd, &opts, j->keys->prov, j->keys->n,
+                                   g_cli.verbose ? &j->header : NULL, err);
+    cli_progress_finish(&meter, st == KVS_OK);
+    return st;
 }
 
 static kvs_status job_range(void *ctx, int in_fd, int out_fd, kvs_error *err)
@@ -183,18 +201,23 @@ static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
     decrypt_job job = {
         .opts = {.required_context = a->context.pairs,
                  .n_required_context = a->context.n,
-                 .threads = a->threads},
+                 .threads = a->threads,
+                 .unlock_notes = cli_restore_notes()},
         .keys = &a->keys,
         .offset = a->offset,
         /* No --length: to the end (the library clips; avoid offset+length overflow). */
         .length = a->has_length ? a->length : UINT64_MAX - a->offset,
         .header = NULL,
+        .progress = a->progress,
     };
     cli_io_ops ops = {.run_fd = ranged ? job_range : job_fd,
                       .after = report_recipient,
                       .ctx = &job,
                       .what = "plaintext"};
+    cli_restore *restore = ranged ? NULL
+                                  : cli_restore_start(CMD, &ops, inputs, n_inputs, &a->keys, &job.opts);
     int rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    cli_restore_stop(restore);
     kvs_header_free(job.header);
     if (g_cli.verbose)
         cli_kv_report(CMD);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/kvopts.h"
+#include "cli/sharedek.h"
 
 static const char *const CMD = "encrypt";
 
@@ -25,9 +26,11 @@ static const char usage_text[] =
     "      --context KEY=VALUE  authenticated, non-secret context; repeatable\n"
     "      --no-created         do not record the creation time in the header\n"
     "      --threads N          worker threads (default: online CPUs)\n"
+    CLI_PROGRESS_USAGE
     "  -f, --force              replace an existing OUT; allow a terminal as output\n"
     "      --passphrase-file F  passphrase for an encrypted private-key PEM given as -r\n"
     "      --passphrase-env V   ... read from environment variable V instead\n"
+    CLI_SHARE_DEK_USAGE
     CLI_KV_USAGE_ENCRYPT
     "  -q, --quiet / -v, --verbose\n"
     "  -h, --help\n";
@@ -52,6 +55,8 @@ static const struct option long_options[] = {
     {"no-created", no_argument, NULL, OPT_NO_CREATED},
     {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
     {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_PROGRESS_LONGOPTS,
+    CLI_SHARE_DEK_LONGOPTS,
     CLI_KV_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -66,11 +71,13 @@ typedef struct encrypt_args {
     unsigned threads;
     int omit_created;
     int force;
+    cli_progress_mode progress;
 } encrypt_args;
 
 typedef struct encrypt_job {
     kvs_encrypt_options opts;
     cli_keys *keys;
+    cli_progress_mode progress;
 } encrypt_job;
 
 static int parse_chunk_size(const char *arg, uint32_t *out)
@@ -121,7 +128,11 @@ static int parse_option(int c, encrypt_args *a)
         a->pass_env = optarg;
         return 0;
     default: {
-        int rc = cli_kv_option(CMD, c, optarg);
+        if (cli_progress_option(c, &a->progress))
+            return 0;
+        int rc = cli_share_dek_option(CMD, c, optarg);
+        if (rc < 0)
+            rc = cli_kv_option(CMD, c, optarg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -148,7 +159,14 @@ static int parse_args(int argc, char **argv, encrypt_args *a)
 static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
 {
     encrypt_job *j = ctx;
-    return kvs_encrypt_fd(in_fd, out_fd, &j->opts, j->keys->prov, j->keys->n, err);
+    cli_progress meter;
+    cli_progress_start(&meter, CMD, j->progress, in_fd, out_fd);
+    kvs_encrypt_options opts = j->opts;
+    opts.progress = meter.on ? cli_progress_update : NULL;
+    opts.progress_arg = &meter;
+    kvs_status st = kvs_encrypt_fd(in_fd, out_fd, &opts, j->keys->prov, j->keys->n, err);
+    cli_progress_finish(&meter, st == KVS_OK);
+    return st;
 }
 
 static int out_name(const char *base, char *buf, size_t cap)
@@ -175,10 +193,15 @@ static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
                  .omit_created = a->omit_created,
                  .threads = a->threads},
         .keys = &a->keys,
+        .progress = a->progress,
     };
     cli_io_ops ops = {.run_fd = job_fd, .after = NULL,
                       .ctx = &job, .what = "ciphertext"};
+    int shared = cli_share_dek_begin(CMD, &a->keys, &job.opts.dek_session);
+    if (shared != 0)
+        return shared;
     int rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    cli_share_dek_end(CMD, job.opts.dek_session);
     if (g_cli.verbose)
         cli_kv_report(CMD);
     return rc;

@@ -21,6 +21,7 @@ static const char usage_text[] =
     "                           any Key Vault key the file names on an allowed host\n"
     "      --context KEY=VALUE  require this header context pair; repeatable\n"
     "      --threads N          worker threads (default: online CPUs)\n"
+    CLI_PROGRESS_USAGE
     "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
     "      --passphrase-env V   ... from environment variable V\n"
     CLI_KV_USAGE_COMMON
@@ -36,6 +37,7 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
     {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_PROGRESS_LONGOPTS,
     CLI_KV_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -46,6 +48,7 @@ typedef struct verify_args {
     const char *pass_file;
     const char *pass_env;
     unsigned threads;
+    cli_progress_mode progress;
 } verify_args;
 
 static int parse_option(int c, verify_args *a)
@@ -68,6 +71,8 @@ static int parse_option(int c, verify_args *a)
         a->pass_env = optarg;
         return 0;
     default: {
+        if (cli_progress_option(c, &a->progress))
+            return 0;
         int rc = cli_kv_option(CMD, c, optarg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
@@ -102,7 +107,12 @@ static int verify_one(const verify_args *a, const char *file)
     int fd = cli_open_input(file, &err);
     if (fd < 0)
         return cli_error_status(CMD, file, &err);
+    cli_progress meter;
+    cli_progress_start(&meter, CMD, a->progress, fd, -1);
+    opts.progress = meter.on ? cli_progress_update : NULL;
+    opts.progress_arg = &meter;
     kvs_status st = kvs_decrypt_fd(fd, -1, &opts, a->keys.prov, a->keys.n, NULL, &err);
+    cli_progress_finish(&meter, st == KVS_OK);
     if (fd != STDIN_FILENO)
         close(fd);
     if (st != KVS_OK)

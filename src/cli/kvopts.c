@@ -32,6 +32,11 @@ int cli_kv_option(const char *cmd, int c, const char *arg)
     }
 }
 
+const kvs_keyvault_config *cli_kv_config(void)
+{
+    return &g_kv_config;
+}
+
 void cli_kv_set_decrypting(int on)
 {
     g_kv_decrypting = on;

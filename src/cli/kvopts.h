@@ -41,6 +41,9 @@ kvs_status cli_kv_provider_from_url(const char *url, kvs_provider **out, kvs_err
  * recipient of an allowed host. Returns 0 or an exit code after printing. */
 int cli_kv_add_any(const char *cmd, cli_keys *k);
 
+/* The Key Vault configuration the options set (audit asks vaults directly). */
+const kvs_keyvault_config *cli_kv_config(void);
+
 /* --verbose: one line with the Key Vault calls made, if any. */
 void cli_kv_report(const char *cmd);
 

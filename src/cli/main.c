@@ -25,6 +25,8 @@ static const cli_command commands[] = {
     {"decrypt", cli_cmd_decrypt, "decrypt (all of a file, or a byte range)"},
     {"inspect", cli_cmd_inspect, "show a file's header (no key needed)"},
     {"verify", cli_cmd_verify, "authenticate a whole file without writing plaintext"},
+    {"rewrap", cli_cmd_rewrap, "change recipients (rotate keys) without re-encrypting"},
+    {"audit", cli_cmd_audit, "report which key versions protect files, and their state"},
     {"keygen", cli_cmd_keygen, "generate a local RSA private key"},
     {"bench", cli_cmd_bench, "measure AES-GCM, the engine and RSA on this machine"},
 };

@@ -44,6 +44,15 @@ kvs_status kvs_fail(kvs_error *err, kvs_status status, const char *fmt, ...)
     return status;
 }
 
+int kvs_ossl_out_of_memory(void)
+{
+    int oom = 0;
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0)
+        if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE) oom = 1;
+    return oom;
+}
+
 kvs_status kvs_fail_ossl(kvs_error *err, kvs_status status, const char *what)
 {
     unsigned long code = ERR_get_error();

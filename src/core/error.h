@@ -13,6 +13,10 @@ kvs_status kvs_fail(kvs_error *err, kvs_status status, const char *fmt, ...)
  * OpenSSL's error queue. */
 kvs_status kvs_fail_ossl(kvs_error *err, kvs_status status, const char *what);
 
+/* Drain OpenSSL's error queue; non-zero if any entry was an allocation
+ * failure (so callers report "out of memory", not "bad input"). */
+int kvs_ossl_out_of_memory(void);
+
 /* Copy src into dst (both may be NULL) and return src->status. */
 kvs_status kvs_error_copy(kvs_error *dst, const kvs_error *src);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/fdio.h"
@@ -85,6 +86,9 @@ kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int
                                 size_t n_keys, kvs_error *err)
 {
     kvs_opened_header oh;
+    /* chunks are read at absolute offsets, so the header is read from 0 too */
+    if (lseek(in_fd, 0, SEEK_SET) != 0)
+        return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a seekable file");
     kvs_status st = kvs_open_header_fd(in_fd, opts, keys, n_keys, &oh, err);
     if (st != KVS_OK) return st;
     range_job j = {in_fd, oh.header, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};

@@ -43,6 +43,11 @@ kvs_status kvs_header_parse(const uint8_t *json, size_t len, kvs_header **out,
 kvs_status kvs_header_encode(const kvs_header *h, uint8_t **out, size_t *out_len,
                              kvs_error *err);
 
+/* Append r to a cJSON array as a §5 recipient object: 0, or -1 when out of
+ * memory (the header rewrite of kvs_rewrap_path builds on this). */
+struct cJSON;
+int kvs_recipient_json_append(struct cJSON *array, const kvs_recipient *r);
+
 /* Deep copy of header fields into a fresh allocation. */
 kvs_header *kvs_header_new(void);
 kvs_status kvs_header_set_context(kvs_header *h, const kvs_context_pair *pairs, size_t n,

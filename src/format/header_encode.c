@@ -18,7 +18,7 @@ static int add_b64(cJSON *obj, const char *name, const uint8_t *data, size_t len
     return rc;
 }
 
-static int add_recipient(cJSON *array, const kvs_recipient *r)
+int kvs_recipient_json_append(cJSON *array, const kvs_recipient *r)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return -1;
@@ -40,7 +40,7 @@ static cJSON *build_json(const kvs_header *h)
              add_b64(root, "salt", h->salt, KVS_SALT_LEN) == 0;
     cJSON *rs = ok ? cJSON_AddArrayToObject(root, "recipients") : NULL;
     ok = rs != NULL;
-    for (size_t i = 0; ok && i < h->n_recipients; i++) ok = add_recipient(rs, &h->recipients[i]) == 0;
+    for (size_t i = 0; ok && i < h->n_recipients; i++) ok = kvs_recipient_json_append(rs, &h->recipients[i]) == 0;
     if (ok && h->n_context > 0) {
         cJSON *ctx = cJSON_AddObjectToObject(root, "context");
         ok = ctx != NULL;

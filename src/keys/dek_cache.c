@@ -14,6 +14,7 @@ typedef struct kvs_dek_entry {
     uint8_t id[32];
     uint8_t dek[KVS_DEK_LEN];
     uint8_t used;
+    uint8_t prefetched; /* stored ahead of decryption, not used yet */
 } kvs_dek_entry;
 
 struct kvs_dek_cache {
@@ -66,19 +67,42 @@ static kvs_dek_entry *kvs_dek_find(kvs_dek_cache *c, const uint8_t id[32])
     return NULL;
 }
 
-int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN])
+/* The entry for r with its DEK copied out, or NULL. */
+static kvs_dek_entry *kvs_dek_lookup(kvs_dek_cache *c, const kvs_recipient *r,
+                                     uint8_t dek[KVS_DEK_LEN])
 {
     uint8_t id[32];
-    if (c == NULL || r == NULL || r->wrapped_len > sizeof(r->wrapped)) return 0;
-    if (kvs_dek_id(r, id) != 0) return 0;
+    if (c == NULL || r == NULL || r->wrapped_len > sizeof(r->wrapped)) return NULL;
+    if (kvs_dek_id(r, id) != 0) return NULL;
     kvs_dek_entry *e = kvs_dek_find(c, id);
+    if (e != NULL) memcpy(dek, e->dek, KVS_DEK_LEN);
+    return e;
+}
+
+/* Leaves a prefetched key marked: only its use by a decryption clears it. */
+int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN])
+{
+    return kvs_dek_lookup(c, r, dek) != NULL;
+}
+
+int kvs_dek_cache_get_counted(kvs_dek_cache *c, const kvs_recipient *r,
+                              uint8_t dek[KVS_DEK_LEN])
+{
+    kvs_dek_entry *e = kvs_dek_lookup(c, r, dek);
     if (e == NULL) return 0;
-    memcpy(dek, e->dek, KVS_DEK_LEN);
-    return 1;
+    int first_use = e->prefetched;
+    e->prefetched = 0;
+    return first_use ? 2 : 1;
 }
 
 void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
                        const uint8_t dek[KVS_DEK_LEN])
+{
+    kvs_dek_cache_put_marked(c, r, dek, 0);
+}
+
+void kvs_dek_cache_put_marked(kvs_dek_cache *c, const kvs_recipient *r,
+                              const uint8_t dek[KVS_DEK_LEN], int prefetched)
 {
     uint8_t id[32];
     if (c == NULL || r == NULL || r->wrapped_len > sizeof(r->wrapped)) return;
@@ -96,9 +120,28 @@ void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
     memcpy(e->id, id, sizeof(id));
     memcpy(e->dek, dek, KVS_DEK_LEN);
     e->used = 1;
+    e->prefetched = prefetched != 0;
 }
 
 size_t kvs_dek_cache_count(const kvs_dek_cache *c)
 {
     return c ? c->count : 0;
+}
+
+static _Thread_local int kvs_dek_prefetch_flag;
+
+void kvs_dek_set_prefetching(int on)
+{
+    kvs_dek_prefetch_flag = on;
+}
+
+int kvs_dek_prefetching(void)
+{
+    return kvs_dek_prefetch_flag;
+}
+
+int kvs_dek_cache_id(const kvs_recipient *r, uint8_t id[32])
+{
+    if (r == NULL || r->wrapped_len > sizeof(r->wrapped)) return -1;
+    return kvs_dek_id(r, id);
 }

@@ -29,5 +29,19 @@ int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_
 void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
                        const uint8_t dek[KVS_DEK_LEN]);
 size_t kvs_dek_cache_count(const kvs_dek_cache *c);
+/* The cache key of r (SHA-256 over its fields): 0, or -1 on failure. */
+int kvs_dek_cache_id(const kvs_recipient *r, uint8_t id[32]);
+
+/* Unwraps done ahead of decryption (kvs_unlock_fd) store their keys marked
+ * as prefetched: the first lookup that uses one is not an avoided unwrap.
+ * get_counted: 1 = hit that saved an unwrap, 2 = hit on a prefetched key
+ * (now unmarked), 0 = miss. put_marked: put with the mark. */
+int kvs_dek_cache_get_counted(kvs_dek_cache *c, const kvs_recipient *r,
+                              uint8_t dek[KVS_DEK_LEN]);
+void kvs_dek_cache_put_marked(kvs_dek_cache *c, const kvs_recipient *r,
+                              const uint8_t dek[KVS_DEK_LEN], int prefetched);
+/* This thread is unlocking ahead of decryption (set by kvs_unlock_fd). */
+void kvs_dek_set_prefetching(int on);
+int kvs_dek_prefetching(void);
 
 #endif

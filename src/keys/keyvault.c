@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/secmem.h"
 #include "crypto/crypto.h"
+#include "keys/dek_cache.h"
 
 typedef struct kvs_kv_prov {
     kvs_kv_client *client;
@@ -313,12 +314,14 @@ static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
      * any request (and so before any token could leave). */
     kvs_status st = kvs_kv_client_check_host(p->client, &kid, &hi, KVS_ERR_KEY_ACCESS, err);
     if (st != KVS_OK) return st;
-    if (kvs_kv_client_dek_get(p->client, r, dek)) {
-        kvs_kv_stat_add(KVS_STAT_DEK_HIT);
+    int hit = kvs_kv_client_dek_begin(p->client, r, dek);
+    if (hit) {
+        /* Unwrapped ahead for this decryption, or by a prefetch: no saving. */
+        if (hit == 1 && !kvs_dek_prefetching()) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
         return KVS_OK;
     }
     st = kvs_remote_unwrap(p, r, &kid, dek, err);
-    if (st == KVS_OK) kvs_kv_client_dek_put(p->client, r, dek);
+    kvs_kv_client_dek_finish(p->client, r, st == KVS_OK ? dek : NULL);
     return st;
 }
 
@@ -449,4 +452,11 @@ kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const c
 int kvs_keyvault_is_provider(const kvs_provider *p)
 {
     return p != NULL && p->ops == &kvs_kv_ops;
+}
+
+int kvs_keyvault_provider_tracks_current(const kvs_provider *p)
+{
+    if (!kvs_keyvault_is_provider(p)) return 0;
+    const kvs_kv_prov *kp = p->impl;
+    return !kp->any && kp->key.version[0] == '\0';
 }

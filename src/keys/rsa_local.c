@@ -218,8 +218,9 @@ static kvs_status load_pkey(const char *path, const char *passphrase, EVP_PKEY *
     if (st != KVS_OK) return st;
     *out = decode_pem(pem, len, passphrase, is_private, &needed_pass);
     kvs_secure_free(pem, PEM_MAX_BYTES + 1);
-    ERR_clear_error();
+    int oom = kvs_ossl_out_of_memory();
     if (*out) return KVS_OK;
+    if (oom) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory loading %s", path);
     if (needed_pass && !passphrase)
         return kvs_fail(err, KVS_ERR_CONFIG,
                         "%s is encrypted: give its passphrase with --passphrase-file or --passphrase-env",

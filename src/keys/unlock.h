@@ -17,4 +17,12 @@ kvs_status kvs_unlock_header(const kvs_header *h, const uint8_t *prefix_and_json
                              size_t n_providers, kvs_file_keys *keys, uint8_t *dek_out,
                              int *used, kvs_error *err);
 
+/* kvs_unlock_header that, on success, also writes into notes (may be NULL)
+ * the failures of recipients tried before the one that worked ("" if none),
+ * with status KVS_OK. */
+kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_json, size_t len,
+                                const uint8_t tag[KVS_TAG_LEN], kvs_provider *const *providers,
+                                size_t n_providers, kvs_file_keys *keys, uint8_t *dek_out,
+                                int *used, kvs_error *err, kvs_error *notes);
+
 #endif

@@ -39,6 +39,7 @@ typedef struct kvs_sealed_header {
     size_t len;
     uint32_t chunk_size;
     kvs_file_keys *keys;
+    uint64_t dek_generation; /* with a DEK session: which of its DEKs */
 } kvs_sealed_header;
 
 kvs_status kvs_seal_header(const kvs_encrypt_options *opts, kvs_provider *const *recipients,

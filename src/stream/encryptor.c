@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "stream/chunk.h"
+#include "stream/dek_session.h"
 
 struct kvs_encryptor {
     kvs_gcm *gcm;
@@ -20,6 +21,9 @@ struct kvs_encryptor {
     int final_sealed;
     int failed;
     kvs_error err;
+    kvs_dek_session *session; /* shared DEK: told the plaintext size at the end */
+    uint64_t dek_generation;
+    uint64_t total_in;
 };
 
 static kvs_status fail(kvs_encryptor *e, kvs_status st, const char *msg)
@@ -45,6 +49,8 @@ kvs_status kvs_encryptor_new(const kvs_encrypt_options *opts, kvs_provider *cons
         e->in = malloc(sh.chunk_size);
         e->out = malloc(e->out_cap);
         e->gcm = kvs_gcm_new(sh.keys->payload_key);
+        e->session = opts ? opts->dek_session : NULL;
+        e->dek_generation = sh.dek_generation;
     }
     if (!e || !e->in || !e->out || !e->gcm) {
         kvs_sealed_header_clear(&sh);
@@ -71,6 +77,7 @@ static kvs_status seal_buffered(kvs_encryptor *e, int final)
     e->in_len = 0;
     e->index++;
     if (final) e->final_sealed = 1;
+    if (final && e->session) kvs_dek_session_add_bytes(e->session, e->dek_generation, e->total_in);
     return KVS_OK;
 }
 
@@ -92,6 +99,7 @@ kvs_status kvs_encryptor_push(kvs_encryptor *e, const void *in, size_t len, size
         e->in_len += take;
         if (e->in_len > e->in_touched) e->in_touched = e->in_len;
         *consumed += take;
+        e->total_in += take;
     }
     return KVS_OK;
 }

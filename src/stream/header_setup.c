@@ -7,6 +7,7 @@
 #include "core/secmem.h"
 #include "keys/unlock.h"
 #include "stream/chunk.h"
+#include "stream/dek_session.h"
 
 static kvs_status check_chunk_size(uint32_t n, kvs_error *err)
 {
@@ -36,17 +37,23 @@ static kvs_status wrap_for_all(kvs_header *h, const uint8_t *dek,
     return KVS_OK;
 }
 
-/* Fill h (fresh DEK wrapped for every recipient), derive keys into out. */
-static kvs_status build_header(kvs_provider *const *recipients,
+/* Fill h (fresh DEK wrapped for every recipient, or the session's shared
+ * DEK and recipients; always a fresh salt), derive keys into out. */
+static kvs_status build_header(kvs_dek_session *session, kvs_provider *const *recipients,
                                size_t n, kvs_header *h, kvs_sealed_header *out, kvs_error *err)
 {
     uint8_t *dek = kvs_secure_alloc(KVS_DEK_LEN);
     if (!dek) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-    kvs_status st = kvs_random_secret(dek, KVS_DEK_LEN);
+    kvs_status st = session ? KVS_OK : kvs_random_secret(dek, KVS_DEK_LEN);
     if (st == KVS_OK) st = kvs_random_public(h->salt, KVS_SALT_LEN);
     if (st != KVS_OK) st = kvs_fail(err, st, "the random generator failed");
-    if (st == KVS_OK) st = wrap_for_all(h, dek, recipients, n, err);
-    if (st == KVS_OK) st = kvs_derive_file_keys(dek, h->salt, out->keys);
+    if (st == KVS_OK && session)
+        st = kvs_dek_session_issue(session, dek, &h->recipients, &h->n_recipients,
+                                   &out->dek_generation, err);
+    else if (st == KVS_OK)
+        st = wrap_for_all(h, dek, recipients, n, err);
+    if (st == KVS_OK && kvs_derive_file_keys(dek, h->salt, out->keys) != KVS_OK)
+        st = kvs_fail(err, KVS_ERR_CRYPTO, "deriving the file keys failed");
     kvs_secure_free(dek, KVS_DEK_LEN);
     return st;
 }
@@ -71,7 +78,8 @@ kvs_status kvs_seal_header(const kvs_encrypt_options *opts, kvs_provider *const 
                            size_t n, kvs_sealed_header *out, kvs_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (n < 1 || n > KVS_MAX_RECIPIENTS)
+    kvs_dek_session *session = opts ? opts->dek_session : NULL;
+    if (!session && (n < 1 || n > KVS_MAX_RECIPIENTS))
         return kvs_fail(err, KVS_ERR_USAGE, "between 1 and %d recipients are required",
                         KVS_MAX_RECIPIENTS);
     uint32_t chunk = opts && opts->chunk_size ? opts->chunk_size : KVS_CHUNK_DEFAULT;
@@ -85,7 +93,7 @@ kvs_status kvs_seal_header(const kvs_encrypt_options *opts, kvs_provider *const 
         if (!opts || !opts->omit_created) set_created(h);
         if (opts) st = kvs_header_set_context(h, opts->context, opts->n_context, err);
     }
-    if (st == KVS_OK) st = build_header(recipients, n, h, out, err);
+    if (st == KVS_OK) st = build_header(session, recipients, n, h, out, err);
     if (st == KVS_OK) st = encode_and_tag(h, out, err);
     kvs_header_free(h);
     out->chunk_size = chunk;
@@ -111,8 +119,9 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
     if (st == KVS_OK && n_keys == 0)
         st = kvs_fail(err, KVS_ERR_NO_RECIPIENT, "no key was given to decrypt with");
     if (st == KVS_OK)
-        st = kvs_unlock_header(out->header, bytes, len - KVS_TAG_LEN, bytes + len - KVS_TAG_LEN,
-                               keys, n_keys, out->keys, NULL, &out->recipient, err);
+        st = kvs_unlock_header_ex(out->header, bytes, len - KVS_TAG_LEN,
+                                  bytes + len - KVS_TAG_LEN, keys, n_keys, out->keys, NULL,
+                                  &out->recipient, err, opts ? opts->unlock_notes : NULL);
     if (st == KVS_OK) out->header->unlocked_recipient = out->recipient;
     /* Context is authenticated by the tag, so it is compared only after it. */
     if (st == KVS_OK && opts)

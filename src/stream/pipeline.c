@@ -21,6 +21,7 @@
 #include "core/fdio.h"
 #include "kvseal/envelope.h"
 #include "stream/chunk.h"
+#include "stream/dek_session.h"
 
 #define MAX_THREADS 64
 
@@ -54,6 +55,9 @@ typedef struct pipeline {
     int out_fd;
     int positional;  /* pwrite at computed offsets instead of the ordered writer */
     uint64_t out_base;
+    uint64_t consumed; /* input bytes the reader has read (reader thread only) */
+    void (*progress)(uint64_t bytes_done, void *arg);
+    void *progress_arg;
 } pipeline;
 
 static void set_failure(pipeline *p, const kvs_error *e)
@@ -256,13 +260,16 @@ static void fail_in_order(pipeline *p, uint64_t i, const kvs_error *e)
     set_failure(p, e);
 }
 
-/* Read one unit into s, noting how much of a buffer now needs wiping. */
+/* Read one unit into s, noting how much of a buffer now needs wiping, and
+ * tell the caller's progress callback (outside the lock: it may be slow). */
 static kvs_status read_slot(pipeline *p, slot *s, size_t unit, kvs_error *err)
 {
     kvs_status st = kvs_read_full(p->in_fd, s->buf, unit, &s->len, err);
     pthread_mutex_lock(&p->mu);
     if (buffer_used(p, s) > p->touched) p->touched = buffer_used(p, s);
     pthread_mutex_unlock(&p->mu);
+    p->consumed += s->len;
+    if (st == KVS_OK && s->len > 0 && p->progress) p->progress(p->consumed, p->progress_arg);
     return st;
 }
 
@@ -346,9 +353,12 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     kvs_status st = alloc_slots(p, threads, err);
-    for (; st == KVS_OK && started < threads; started++)
+    while (st == KVS_OK && started < threads) {
         if (pthread_create(&workers[started], NULL, worker_main, p) != 0)
             st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start worker threads");
+        else
+            started++; /* only started threads are joined */
+    }
     if (st == KVS_OK && !p->positional) {
         writer_started = pthread_create(&writer, NULL, writer_main, p) == 0;
         if (!writer_started) st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start the writer thread");
@@ -368,9 +378,25 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     return st;
 }
 
+/* A regular input file that changes size while it is read would be sealed
+ * as a torn copy; report it (as tar does) so the caller keeps no such file. */
+static kvs_status check_input_unchanged(int fd, const struct stat *before, off_t start,
+                                        uint64_t consumed, kvs_error *err)
+{
+    struct stat after;
+    if (!S_ISREG(before->st_mode) || start < 0) return KVS_OK;
+    if (fstat(fd, &after) != 0 || after.st_size != before->st_size ||
+        consumed != (uint64_t)(before->st_size - start))
+        return kvs_fail(err, KVS_ERR_IO, "the input file changed size while it was read");
+    return KVS_OK;
+}
+
 kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_options *opts,
                           kvs_provider *const *recipients, size_t n_recipients, kvs_error *err)
 {
+    struct stat in_stat;
+    off_t in_start = lseek(in_fd, 0, SEEK_CUR);
+    if (fstat(in_fd, &in_stat) != 0) memset(&in_stat, 0, sizeof in_stat);
     kvs_sealed_header sh;
     pipeline p;
     memset(&p, 0, sizeof p);
@@ -378,14 +404,19 @@ kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_options *opts
     if (st != KVS_OK) return st;
     p.encrypt = 1;
     p.key = sh.keys->payload_key;
+    p.progress = opts ? opts->progress : NULL;
+    p.progress_arg = opts ? opts->progress_arg : NULL;
     p.chunk_size = sh.chunk_size;
     p.out_fd = out_fd;
     p.positional = is_positional(out_fd, &p.out_base);
     st = kvs_write_full(out_fd, sh.bytes, sh.len, err);
     p.out_base += sh.len;
     if (st == KVS_OK) st = run(&p, in_fd, opts ? opts->threads : 0, err);
+    if (st == KVS_OK) st = check_input_unchanged(in_fd, &in_stat, in_start, p.consumed, err);
     if (st == KVS_OK && p.positional && lseek(out_fd, 0, SEEK_END) < 0)
         st = kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
+    if (opts && opts->dek_session) /* the bytes count against the shared DEK */
+        kvs_dek_session_add_bytes(opts->dek_session, sh.dek_generation, p.consumed);
     kvs_sealed_header_clear(&sh);
     return st;
 }
@@ -402,6 +433,8 @@ kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts
     if (st != KVS_OK) return st;
     p.key = oh.keys->payload_key;
     p.chunk_size = oh.header->chunk_size;
+    p.progress = opts ? opts->progress : NULL;
+    p.progress_arg = opts ? opts->progress_arg : NULL;
     p.out_fd = out_fd;
     p.positional = out_fd < 0 || is_positional(out_fd, &p.out_base);
     st = run(&p, in_fd, opts ? opts->threads : 0, err);

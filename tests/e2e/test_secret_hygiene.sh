@@ -51,6 +51,7 @@ for c in $commands; do
         { name = $1; val = $2 }
         name ~ /pass|secret|token|password|pwd|pin|dek|private/ {
             if (val == "") next                       # a flag takes no value
+            if (val ~ /^(N|SIZE|T|DAYS)$/) next      # a number (--share-dek-max-files N)
             if (name ~ /-(file|env)$/ && val ~ /^(F|FILE|V|VAR|NAME|ENV)$/) next
             print name " " val
         }')

@@ -1,0 +1,467 @@
+/* kvseal audit: which key versions protect which files, and whether those
+ * versions are still current in their vaults (evidence for key rotation). */
+#define _DEFAULT_SOURCE
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/kvopts.h"
+#include "format/format.h"
+
+static const char *const CMD = "audit";
+
+/* Exit code when some file depends only on keys that need attention. */
+#define AUDIT_EXIT_FINDINGS 6
+#define AUDIT_SCHEMA "kvseal-audit/1"
+
+static const char usage_text[] =
+    "Usage: kvseal audit [--json] [--max-age DAYS] PATH...\n"
+    "\n"
+    "For every kvseal file (directories are walked), list each recipient's key and\n"
+    "version, whether the version is the vault's current one, and its age.\n"
+    "\n"
+    "      --json               one JSON document (schema kvseal-audit/1, docs/CLI.md)\n"
+    "      --max-age DAYS       versions created more than DAYS days ago count as stale\n"
+    CLI_KV_USAGE_COMMON
+    "  -q, --quiet / -v, --verbose\n"
+    "  -h, --help\n"
+    "\n"
+    "A file is ok when at least one of its Key Vault recipients is the current,\n"
+    "enabled version of its key (and not older than --max-age). Exit codes: 0 every\n"
+    "file ok (or protected only by offline keys); 6 some file depends only on\n"
+    "non-current, disabled, expired, missing or too old versions; otherwise 3 if\n"
+    "some key could not be checked, 2 if some file is invalid, 4 on I/O errors.\n";
+
+enum { OPT_JSON = 256, OPT_MAX_AGE };
+
+static const struct option long_options[] = {
+    CLI_COMMON_LONGOPTS,
+    {"json", no_argument, NULL, OPT_JSON},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    CLI_KV_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+/* One key version, asked once per run. */
+typedef struct key_state {
+    char kid[KVS_MAX_KEY_ID_LEN + 1];
+    kvs_status st;
+    kvs_keyvault_version_info info;
+    char error[KVS_ERROR_DETAIL_MAX];
+} key_state;
+
+typedef struct audit {
+    int json;
+    int has_max_age;
+    uint64_t max_age_days;
+    int64_t now;
+    key_state **keys; /* stable addresses: evaluations point at them */
+    size_t n_keys, cap_keys;
+    cJSON *files; /* --json */
+    size_t n_files, ok, stale, unknown, offline, invalid, skipped, io_errors;
+} audit;
+
+/* One recipient's state. */
+typedef struct rec_eval {
+    const char *status; /* current, not-current, disabled, expired, not-yet-valid,
+                           missing, unchecked, offline, unknown-type */
+    const key_state *ks;
+    int64_t age_days;   /* -1: unknown */
+    int too_old;
+    int ok;
+} rec_eval;
+
+/* ---- key versions ----------------------------------------------------------- */
+
+static const key_state *key_lookup(audit *a, const char *kid)
+{
+    for (size_t i = 0; i < a->n_keys; i++)
+        if (strcmp(a->keys[i]->kid, kid) == 0) return a->keys[i];
+    if (a->n_keys == a->cap_keys) {
+        size_t cap = a->cap_keys ? 2 * a->cap_keys : 16;
+        key_state **p = realloc(a->keys, cap * sizeof *p);
+        if (!p) return NULL;
+        a->keys = p;
+        a->cap_keys = cap;
+    }
+    key_state *k = calloc(1, sizeof *k);
+    if (!k) return NULL;
+    a->keys[a->n_keys++] = k;
+    kvs_error err;
+    kvs_error_clear(&err);
+    snprintf(k->kid, sizeof k->kid, "%s", kid);
+    k->st = kvs_keyvault_key_info(kid, cli_kv_config(), &k->info, &err);
+    if (k->st != KVS_OK) snprintf(k->error, sizeof k->error, "%s", kvs_error_message(&err));
+    return k;
+}
+
+static const char *version_status(const kvs_keyvault_version_info *in, int64_t now)
+{
+    if (!in->enabled) return "disabled";
+    if (in->exp && in->exp <= now) return "expired";
+    if (in->nbf && in->nbf > now) return "not-yet-valid";
+    return in->is_current ? "current" : "not-current";
+}
+
+static rec_eval evaluate(audit *a, const kvs_recipient *r)
+{
+    rec_eval e = {"unknown-type", NULL, -1, 0, 0};
+    if (strcmp(r->type, KVS_RECIPIENT_RSA) == 0) e.status = "offline";
+    if (strcmp(r->type, KVS_RECIPIENT_AZURE) != 0) return e;
+    e.ks = key_lookup(a, r->key_id);
+    if (!e.ks) {
+        e.status = "unchecked";
+        return e;
+    }
+    if (e.ks->st == KVS_ERR_KEY) e.status = "missing"; /* 404: key or version gone */
+    if (e.ks->st != KVS_OK && e.ks->st != KVS_ERR_KEY) e.status = "unchecked";
+    if (e.ks->st != KVS_OK) return e;
+    e.status = version_status(&e.ks->info, a->now);
+    if (e.ks->info.created > 0) e.age_days = (a->now - e.ks->info.created) / 86400;
+    e.too_old = a->has_max_age && e.ks->info.created > 0 &&
+                (uint64_t)(a->now - e.ks->info.created) > a->max_age_days * 86400u;
+    e.ok = strcmp(e.status, "current") == 0 && !e.too_old;
+    return e;
+}
+
+/* ok: some vault recipient is current; offline-only: no vault recipient;
+ * unknown: none ok and some could not be checked; else stale. */
+static const char *verdict(const rec_eval *ev, size_t n)
+{
+    int vault = 0, unchecked = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].ok) return "ok";
+        vault += ev[i].ks != NULL || strcmp(ev[i].status, "unchecked") == 0;
+        unchecked += strcmp(ev[i].status, "unchecked") == 0;
+    }
+    if (!vault) return "offline-only";
+    return unchecked ? "unknown" : "stale";
+}
+
+static void count_verdict(audit *a, const char *v)
+{
+    if (strcmp(v, "ok") == 0) a->ok++;
+    else if (strcmp(v, "stale") == 0) a->stale++;
+    else if (strcmp(v, "unknown") == 0) a->unknown++;
+    else if (strcmp(v, "offline-only") == 0) a->offline++;
+    else a->invalid++;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void fmt_time(int64_t t, char *out, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, cap, "%s", "");
+}
+
+/* The version part of a kid ("" if none). */
+static const char *version_of(const char *kid)
+{
+    const char *s = strrchr(kid, '/');
+    return s && strncmp(kid, "https://", 8) == 0 ? s + 1 : "";
+}
+
+/* JSON strings must be UTF-8: other bytes of a path become '?'. */
+static cJSON *json_text(const char *s)
+{
+    if (kvs_utf8_valid(s)) return cJSON_CreateString(s);
+    char *c = strdup(s);
+    if (!c) return NULL;
+    for (char *p = c; *p; p++)
+        if ((unsigned char)*p >= 0x80) *p = '?';
+    cJSON *j = cJSON_CreateString(c);
+    free(c);
+    return j;
+}
+
+static void json_time_or_null(cJSON *o, const char *name, int64_t t)
+{
+    char buf[32];
+    fmt_time(t, buf, sizeof buf);
+    if (buf[0]) cJSON_AddStringToObject(o, name, buf);
+    else cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *json_recipient(size_t idx, const kvs_recipient *r, const rec_eval *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "index", (double)idx);
+    cJSON_AddItemToObject(o, "type", json_text(r->type));
+    cJSON_AddStringToObject(o, "status", e->status);
+    cJSON_AddBoolToObject(o, "ok", e->ok);
+    if (strcmp(r->type, KVS_RECIPIENT_RSA) == 0) cJSON_AddStringToObject(o, "key_id", r->key_id);
+    if (strcmp(r->type, KVS_RECIPIENT_AZURE) != 0) return o;
+    cJSON_AddStringToObject(o, "kid", r->key_id);
+    cJSON_AddStringToObject(o, "version", version_of(r->key_id));
+    const key_state *k = e->ks;
+    int known = k && k->st == KVS_OK;
+    const char *cur = known ? version_of(k->info.current_kid) : "";
+    if (cur[0]) cJSON_AddStringToObject(o, "current_version", cur);
+    else cJSON_AddNullToObject(o, "current_version");
+    if (known) cJSON_AddBoolToObject(o, "enabled", k->info.enabled);
+    else cJSON_AddNullToObject(o, "enabled");
+    json_time_or_null(o, "created", known ? k->info.created : 0);
+    json_time_or_null(o, "updated", known ? k->info.updated : 0);
+    json_time_or_null(o, "expires", known ? k->info.exp : 0);
+    if (e->age_days >= 0) cJSON_AddNumberToObject(o, "age_days", (double)e->age_days);
+    else cJSON_AddNullToObject(o, "age_days");
+    cJSON_AddBoolToObject(o, "too_old", e->too_old);
+    if (k && k->st != KVS_OK) cJSON_AddItemToObject(o, "error", json_text(k->error));
+    return o;
+}
+
+static void json_file(audit *a, const char *path, const char *v, const kvs_header *h,
+                      const rec_eval *ev, const char *error)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return;
+    cJSON_AddItemToObject(o, "path", json_text(path));
+    cJSON_AddStringToObject(o, "verdict", v);
+    if (error) cJSON_AddItemToObject(o, "error", json_text(error));
+    if (h && h->created[0]) cJSON_AddItemToObject(o, "created", json_text(h->created));
+    else cJSON_AddNullToObject(o, "created");
+    cJSON *rs = cJSON_AddArrayToObject(o, "recipients");
+    for (size_t i = 0; h && rs && i < h->n_recipients; i++)
+        cJSON_AddItemToArray(rs, json_recipient(i, &h->recipients[i], &ev[i]));
+    cJSON_AddItemToArray(a->files, o);
+}
+
+static void text_recipient(size_t idx, const kvs_recipient *r, const rec_eval *e)
+{
+    printf("  [%zu] ", idx);
+    if (strcmp(r->type, KVS_RECIPIENT_AZURE) != 0) {
+        cli_print_escaped(stdout, r->type);
+        printf(" %s: %s\n", r->key_id, e->status);
+        return;
+    }
+    printf("%s: %s", r->key_id, e->status);
+    const key_state *k = e->ks;
+    if (k && k->st == KVS_OK) {
+        char when[32];
+        fmt_time(k->info.created, when, sizeof when);
+        if (!k->info.is_current && k->info.current_kid[0])
+            printf(" (current version %s)", version_of(k->info.current_kid));
+        if (when[0]) printf(", created %s, %lld days old", when, (long long)e->age_days);
+        if (e->too_old) fputs(", older than --max-age", stdout);
+    } else if (k) {
+        fputs(" (", stdout);
+        cli_print_escaped(stdout, k->error);
+        fputs(")", stdout);
+    }
+    fputc('\n', stdout);
+}
+
+static void text_file(const char *path, const char *v, const kvs_header *h, const rec_eval *ev,
+                      const char *error)
+{
+    cli_print_escaped(stdout, path);
+    printf(": %s", v);
+    if (error) {
+        fputs(" (", stdout);
+        cli_print_escaped(stdout, error);
+        fputs(")", stdout);
+    }
+    fputc('\n', stdout);
+    for (size_t i = 0; h && i < h->n_recipients; i++) text_recipient(i, &h->recipients[i], &ev[i]);
+}
+
+static void emit(audit *a, const char *path, const char *v, const kvs_header *h,
+                 const rec_eval *ev, const char *error)
+{
+    a->n_files++;
+    count_verdict(a, v);
+    if (a->json) json_file(a, path, v, h, ev, error);
+    else text_file(path, v, h, ev, error);
+}
+
+/* ---- files --------------------------------------------------------------------- */
+
+/* 1: starts with the kvseal magic; 0: not a kvseal file; -1: unreadable. */
+static int has_magic(int fd)
+{
+    uint8_t m[KVS_MAGIC_LEN];
+    ssize_t n = pread(fd, m, sizeof m, 0);
+    if (n < 0) return -1;
+    return (size_t)n == sizeof m && memcmp(m, kvs_magic, 7) == 0; /* not secret */
+}
+
+static void audit_file(audit *a, const char *path, int named)
+{
+    kvs_error err;
+    kvs_header *h = NULL;
+    kvs_error_clear(&err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int magic = fd < 0 ? -1 : has_magic(fd);
+    if (magic < 0) {
+        a->io_errors++;
+        cli_error(CMD, CLI_EXIT_IO, "%s: %s", path, strerror(errno));
+    } else if (magic == 0 && !named) {
+        a->skipped++; /* a walked directory may hold anything */
+    } else if (kvs_header_read_fd(fd, &h, &err) != KVS_OK) {
+        emit(a, path, "invalid", NULL, NULL, kvs_error_message(&err));
+    } else {
+        rec_eval *ev = calloc(h->n_recipients, sizeof *ev);
+        for (size_t i = 0; ev && i < h->n_recipients; i++) ev[i] = evaluate(a, &h->recipients[i]);
+        if (ev) emit(a, path, verdict(ev, h->n_recipients), h, ev, NULL);
+        free(ev);
+    }
+    kvs_header_free(h);
+    if (fd >= 0) close(fd);
+}
+
+/* ---- directory walk (sorted, so reports compare between runs) ----------------- */
+
+typedef struct path_list {
+    char **p;
+    size_t n, cap;
+} path_list;
+
+static path_list *g_walk;
+
+static int collect(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (type != FTW_F) return 0; /* symbolic links are not followed */
+    if (g_walk->n == g_walk->cap) {
+        size_t cap = g_walk->cap ? 2 * g_walk->cap : 256;
+        char **p = realloc(g_walk->p, cap * sizeof *p);
+        if (!p) return -1;
+        g_walk->p = p;
+        g_walk->cap = cap;
+    }
+    g_walk->p[g_walk->n] = strdup(path);
+    return g_walk->p[g_walk->n++] ? 0 : -1;
+}
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void audit_dir(audit *a, const char *dir)
+{
+    path_list l = {NULL, 0, 0};
+    g_walk = &l;
+    if (nftw(dir, collect, 32, FTW_PHYS) != 0) {
+        a->io_errors++;
+        cli_error(CMD, CLI_EXIT_IO, "%s: cannot walk: %s", dir, strerror(errno));
+    }
+    qsort(l.p, l.n, sizeof *l.p, by_name);
+    for (size_t i = 0; i < l.n; i++) {
+        audit_file(a, l.p[i], 0);
+        free(l.p[i]);
+    }
+    free(l.p);
+}
+
+static void audit_path(audit *a, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        a->io_errors++;
+        cli_error(CMD, CLI_EXIT_IO, "%s: %s", path, strerror(errno));
+    } else if (S_ISDIR(sb.st_mode)) {
+        audit_dir(a, path);
+    } else {
+        audit_file(a, path, 1);
+    }
+}
+
+/* ---- command --------------------------------------------------------------------- */
+
+static int exit_code(const audit *a)
+{
+    if (a->stale) return AUDIT_EXIT_FINDINGS;
+    if (a->unknown) return CLI_EXIT_KEY;
+    if (a->invalid) return CLI_EXIT_INPUT;
+    if (a->io_errors) return CLI_EXIT_IO;
+    return CLI_EXIT_OK;
+}
+
+static void print_json(audit *a, int rc)
+{
+    cJSON *root = cJSON_CreateObject();
+    char now[32];
+    fmt_time(a->now, now, sizeof now);
+    cJSON_AddStringToObject(root, "schema", AUDIT_SCHEMA);
+    cJSON_AddStringToObject(root, "generated", now);
+    if (a->has_max_age) cJSON_AddNumberToObject(root, "max_age_days", (double)a->max_age_days);
+    else cJSON_AddNullToObject(root, "max_age_days");
+    cJSON_AddItemToObject(root, "files", a->files);
+    a->files = NULL;
+    cJSON *s = cJSON_AddObjectToObject(root, "summary");
+    cJSON_AddNumberToObject(s, "files", (double)a->n_files);
+    cJSON_AddNumberToObject(s, "ok", (double)a->ok);
+    cJSON_AddNumberToObject(s, "stale", (double)a->stale);
+    cJSON_AddNumberToObject(s, "unknown", (double)a->unknown);
+    cJSON_AddNumberToObject(s, "offline_only", (double)a->offline);
+    cJSON_AddNumberToObject(s, "invalid", (double)a->invalid);
+    cJSON_AddNumberToObject(s, "skipped_not_kvseal", (double)a->skipped);
+    cJSON_AddNumberToObject(s, "io_errors", (double)a->io_errors);
+    cJSON_AddNumberToObject(root, "exit_code", rc);
+    char *text = cJSON_Print(root);
+    if (text) puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+static int parse_args(int argc, char **argv, audit *a)
+{
+    optind = 1;
+    int c;
+    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS, long_options)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (c == OPT_JSON) {
+            a->json = 1;
+        } else if (c == OPT_MAX_AGE) {
+            if (cli_parse_uint(CMD, "--max-age", optarg, 0, 36500, &a->max_age_days) != 0)
+                return CLI_EXIT_USAGE;
+            a->has_max_age = 1;
+        } else if (c == '?' || cli_kv_option(CMD, c, optarg) != 0) {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) return cli_error(CMD, CLI_EXIT_USAGE, "no PATH given");
+    return -1;
+}
+
+int cli_cmd_audit(int argc, char **argv)
+{
+    audit a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    a.now = (int64_t)time(NULL);
+    a.files = cJSON_CreateArray();
+    if (!a.files) return cli_error(CMD, CLI_EXIT_INTERNAL, "out of memory");
+    for (int i = optind; i < argc; i++) audit_path(&a, argv[i]);
+    rc = exit_code(&a);
+    if (a.json)
+        print_json(&a, rc);
+    else
+        printf("%zu files: %zu ok, %zu stale, %zu unknown, %zu offline-only, %zu invalid "
+               "(%zu other files skipped)\n",
+               a.n_files, a.ok, a.stale, a.unknown, a.offline, a.invalid, a.skipped);
+    if (g_cli.verbose) cli_kv_report(CMD);
+    cJSON_Delete(a.files);
+    for (size_t i = 0; i < a.n_keys; i++) free(a.keys[i]);
+    free(a.keys);
+    return rc;
+}

@@ -1,0 +1,168 @@
+/* Restores at scale: unlock the inputs' headers concurrently, a bounded
+ * window ahead of the (sequential) decryption, so their data keys are in
+ * the Key Vault client's cache when each file is decrypted. The client runs
+ * the unwraps in parallel, makes one request per distinct wrapped key and
+ * paces itself when the vault throttles. */
+#define _DEFAULT_SOURCE
+#include "cli/restore.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static unsigned g_concurrency = CLI_RESTORE_DEFAULT_CONCURRENCY;
+static kvs_error g_notes;
+
+struct cli_restore {
+    const char *cmd;
+    char *const *inputs;
+    size_t n;
+    kvs_provider *const *keys;
+    size_t n_keys;
+    kvs_decrypt_options opts; /* for unlocking ahead: no notes, no progress */
+    cli_io_ops inner;         /* the wrapped job */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next;     /* next input to unlock ahead */
+    size_t started;  /* inputs the decryption has started */
+    int stop;
+    pthread_t th[CLI_RESTORE_MAX_CONCURRENCY];
+    unsigned workers;
+};
+
+int cli_restore_option(const char *cmd, int c, const char *arg)
+{
+    uint64_t v = 0;
+    if (c != CLI_OPT_UNWRAP_CONCURRENCY) return -1;
+    if (cli_parse_uint(cmd, "--unwrap-concurrency", arg, 1, CLI_RESTORE_MAX_CONCURRENCY, &v) != 0)
+        return CLI_EXIT_USAGE;
+    g_concurrency = (unsigned)v;
+    return 0;
+}
+
+kvs_error *cli_restore_notes(void)
+{
+    return &g_notes;
+}
+
+/* The keys decryption would try for h, up to the first local key that
+ * matches a recipient (it would answer before any vault is asked, and
+ * unlocking with it ahead would only duplicate the RSA work). */
+static size_t vault_keys_first(const cli_restore *r, const kvs_header *h)
+{
+    size_t k = 0;
+    for (; k < r->n_keys; k++) {
+        if (kvs_keyvault_is_provider(r->keys[k])) continue;
+        for (size_t i = 0; i < h->n_recipients; i++)
+            if (kvs_provider_matches(r->keys[k], &h->recipients[i])) return k;
+    }
+    return k;
+}
+
+/* Failures are not reported here: decryption meets them again and reports
+ * them (unreachable vaults are then skipped quickly). Only regular files:
+ * reading ahead from a FIFO or device would take its data. */
+static void unlock_ahead(cli_restore *r, const char *path)
+{
+    kvs_error err;
+    kvs_header *h = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && kvs_header_read_fd(fd, &h, &err) == KVS_OK &&
+        lseek(fd, 0, SEEK_SET) == 0) {
+        size_t n = vault_keys_first(r, h);
+        if (n > 0) (void)kvs_unlock_fd(fd, &r->opts, r->keys, n, NULL, &err);
+    }
+    kvs_header_free(h);
+    close(fd);
+}
+
+static void *worker_main(void *arg)
+{
+    cli_restore *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop && r->next < r->n && r->next >= r->started + CLI_RESTORE_WINDOW)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stop || r->next >= r->n) break;
+        size_t i = r->next++;
+        pthread_mutex_unlock(&r->mu);
+        if (!cli_is_stdio(r->inputs[i])) unlock_ahead(r, r->inputs[i]);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Decryption started another input: the window moves on. */
+static kvs_status run_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
+{
+    cli_restore *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->started++;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    kvs_error_clear(&g_notes);
+    return r->inner.run_fd(r->inner.ctx, in_fd, out_fd, err);
+}
+
+/* Disaster recovery: say which recipients failed before one worked. */
+static void after(void *ctx, const char *in, const char *out)
+{
+    cli_restore *r = ctx;
+    if (g_notes.detail[0])
+        cli_info(r->cmd, "%s: opened after other recipients failed: %s",
+                 cli_is_stdio(in) ? "(stdin)" : in, g_notes.detail);
+    kvs_error_clear(&g_notes);
+    if (r->inner.after) r->inner.after(r->inner.ctx, in, out);
+}
+
+static int any_vault_key(const cli_keys *keys)
+{
+    for (size_t i = 0; i < keys->n; i++)
+        if (kvs_keyvault_is_provider(keys->prov[i])) return 1;
+    return 0;
+}
+
+cli_restore *cli_restore_start(const char *cmd, cli_io_ops *ops, char *const *inputs, size_t n,
+                               const cli_keys *keys, const kvs_decrypt_options *opts)
+{
+    cli_restore *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->cmd = cmd;
+    r->inputs = inputs;
+    r->n = n;
+    r->keys = keys->prov;
+    r->n_keys = keys->n;
+    r->opts = *opts;
+    r->opts.unlock_notes = NULL;
+    r->opts.progress = NULL;
+    r->inner = *ops;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    ops->run_fd = run_fd;
+    ops->after = after;
+    ops->ctx = r;
+    unsigned want = n > 1 && g_concurrency > 1 && any_vault_key(keys) ? g_concurrency : 0;
+    for (; r->workers < want; r->workers++)
+        if (pthread_create(&r->th[r->workers], NULL, worker_main, r) != 0) break;
+    return r;
+}
+
+void cli_restore_stop(cli_restore *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    for (unsigned i = 0; i < r->workers; i++) pthread_join(r->th[i], NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
