@@ -10,6 +10,8 @@
 # bench/results/<date>-<host>.{json,md}, draws docs/img/throughput.svg and
 # prints PASS/FAIL per target. A missed target is not an error: the exit code
 # is non-zero only when the benchmark itself could not run.
+# (bash -c '...' snippets get their values as "$1"... on purpose.)
+# shellcheck disable=SC2016
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,7 +22,8 @@ usage() {
 Usage: bash bench/run.sh [options]
   --size-mib N     size of the random test file (default 2048)
   --runs N         rounds; medians are taken over them (default 5)
-  --quick          small and fast: 256 MiB, 3 rounds, no 4 GiB memory check
+  --quick          small and fast: 256 MiB, 3 rounds, no 4 GiB memory check;
+                   results named <date>-<host>-quick
   --dir DIR        where test files go (default $KVSEAL_BENCH_DIR or /dev/shm);
                    needs about 3 x size free, plus 8 GiB for the 4 GiB check
   --kvseal PATH    kvseal binary to measure (default $KVSEAL_BIN, else a
@@ -29,7 +32,8 @@ Usage: bash bench/run.sh [options]
   --no-competitors skip age, gpg and openssl cms
   --install        first install the competitors (bench/install-competitors.sh)
   --out DIR        results directory (default bench/results)
-  --plot FILE      SVG plot (default docs/img/throughput.svg)
+  --plot FILE      SVG plot (default docs/img/throughput.svg; with --quick
+                   bench/results/<date>-<host>-quick.svg)
 EOF
 }
 
@@ -50,7 +54,7 @@ MAX_THREADS=$(nproc)
 COMPETITORS=1
 INSTALL=0
 OUT=bench/results
-PLOT=docs/img/throughput.svg
+PLOT= # default: docs/img/throughput.svg; with --quick beside the results
 size_given=0 runs_given=0
 
 posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, not '$2'"; }
@@ -382,8 +386,10 @@ note seconds $(($(date +%s) - START))
 
 STAMP=$(date +%Y-%m-%d)
 HOST=$(hostname -s 2>/dev/null || hostname)
+# A quick run must not replace the full run's results or the docs' plot.
+BASE=$OUT/$STAMP-$HOST$([[ $QUICK -eq 1 ]] && echo -quick)
+[[ -n $PLOT ]] || PLOT=$([[ $QUICK -eq 1 ]] && echo "$BASE.svg" || echo docs/img/throughput.svg)
 mkdir -p "$OUT" "$(dirname "$PLOT")"
-BASE=$OUT/$STAMP-$HOST
 versions() {
     echo "kvseal	$("$KVSEAL" --version | head -1)"
     echo "openssl	$(openssl version)"

@@ -4,6 +4,8 @@
 # by default when stderr is a terminal (checked under script(1) if present).
 #
 # Needs: KVSEAL_BIN (the kvseal binary).
+# (bash -c '...' snippets get their values as "$1"... on purpose.)
+# shellcheck disable=SC2016
 set -euo pipefail
 
 BIN=${KVSEAL_BIN:?set KVSEAL_BIN to the kvseal binary}
