@@ -11,19 +11,24 @@ extern "C" {
 #endif
 
 /* Encrypt everything read from in_fd to out_fd (pipes allowed) with
- * opts->threads workers (0 = online CPUs). Regular output files are written
- * at computed offsets from the current position; pipes in order. Memory:
- * (2 * threads + 2) * (chunk_size + 16) bytes, whatever the input size. */
+ * opts->threads workers (0 = online CPUs; never more than the file has
+ * chunks). Regular output files are written at computed offsets from the
+ * current position; pipes in order. A regular input file is read by the
+ * workers at computed offsets, and must not change size meanwhile
+ * (KVS_ERR_IO). Memory, whatever the input size: threads * (chunk_size + 16)
+ * bytes from a regular file to a regular file, otherwise
+ * (2 * threads + 2) * (chunk_size + 16). On failure a regular output file is
+ * cut back to the header and the chunks before the first failed one. */
 KVS_API kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_options *opts,
                                   kvs_provider *const *recipients, size_t n_recipients,
                                   kvs_error *err);
 
 /* Decrypt in_fd to out_fd; out_fd < 0 verifies only. Plaintext reaches out_fd
  * chunk by chunk, each only after its tag verifies; chunks are processed by
- * opts->threads workers. On failure out_fd may hold verified chunks (a prefix
- * for pipes; for regular files, chunks at their offsets), so callers wanting
- * all-or-nothing output use kvs_decrypt_path. Memory: (2 * threads + 2) *
- * (chunk_size + 16) bytes plus one chunk per worker, whatever the input size. */
+ * opts->threads workers, read as kvs_encrypt_fd reads. On failure out_fd
+ * holds a verified prefix: the chunks before the first failed one (a regular
+ * file is cut back to it). Callers wanting all-or-nothing output use
+ * kvs_decrypt_path. Memory: as kvs_encrypt_fd plus one chunk per worker. */
 KVS_API kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts,
                                   kvs_provider *const *keys, size_t n_keys,
                                   kvs_header **header_out, kvs_error *err);

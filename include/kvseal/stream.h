@@ -34,10 +34,10 @@ typedef struct kvs_encrypt_options {
     int omit_created;                 /* non-zero: no `created` member */
     unsigned threads;                 /* fd/path helpers: 0 = online CPUs */
     /* fd/path helpers (not range decryption): optional, called from the
-     * calling thread after each chunk-sized read, with the input bytes read
-     * so far (for decryption: after the header). Reading runs at most the
-     * engine's ring of chunks ahead of output. Keep it cheap; it must not
-     * call back into this operation. */
+     * calling thread as chunks go through, with the input bytes read so far
+     * (for decryption: after the header); at most the engine's buffers of
+     * chunks ahead of output. Keep it cheap; it must not call back into this
+     * operation. */
     void (*progress)(uint64_t bytes_done, void *arg);
     void *progress_arg;
     /* Optional: take the DEK and its wrapped recipients from this session

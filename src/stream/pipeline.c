@@ -1,13 +1,20 @@
-/* Parallel fd-to-fd engine (kvs_encrypt_fd / kvs_decrypt_fd).
+/* Parallel fd-to-fd engine (kvs_encrypt_fd / kvs_decrypt_fd), two modes.
  *
- * The calling thread reads chunks in order into a ring of slots; N workers
- * seal or open them in place, each with its own GCM context; output goes
- * either straight to its computed offset with pwrite (regular files) or,
- * through one writer thread, in order (pipes). Memory is bounded by the ring:
- * (2 * threads + 2) * (chunk_size + 16) bytes, whatever the input size.
+ * Direct (regular-file input, regular-file or no output): the input's size
+ * fixes every chunk's offset, length and final flag up front, so each of N
+ * workers (the calling thread is one) preads, seals or opens, and pwrites its
+ * own chunks: no hand-off between threads. Memory: N * (chunk_size + 16)
+ * bytes, twice that when decrypting (an open needs a second buffer).
  *
- * A chunk is only known to be final once the next read shows end of input,
- * so the reader holds each chunk until it has read the one after it. */
+ * Ring (pipes, terminals, sockets): the calling thread reads chunks in order
+ * into a ring of slots; N workers seal or open them in place, each with its
+ * own GCM context; output goes straight to its computed offset with pwrite
+ * (regular files) or, through one writer thread, in order (pipes). Memory:
+ * (2 * threads + 2) * (chunk_size + 16) bytes plus one chunk per decrypting
+ * worker. A chunk is only known to be final once the next read shows end of
+ * input, so the reader holds each chunk until it has read the one after it.
+ *
+ * Either way, memory does not depend on the input size. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -45,6 +52,7 @@ typedef struct pipeline {
     size_t n_slots;
     uint64_t next_work, next_write;
     uint64_t processed; /* chunks sealed or opened successfully */
+    uint64_t fail_index; /* lowest chunk that failed; UINT64_MAX if none */
     size_t touched;     /* most bytes any buffer held: all that needs wiping
                            (wiping untouched pages would fault them in) */
     uint64_t total;  /* chunks in the file, once the reader has seen the end */
@@ -55,7 +63,9 @@ typedef struct pipeline {
     int out_fd;
     int positional;  /* pwrite at computed offsets instead of the ordered writer */
     uint64_t out_base;
-    uint64_t consumed; /* input bytes the reader has read (reader thread only) */
+    uint64_t consumed; /* input bytes read (ring: reader only; direct: under mu) */
+    uint64_t in_base, in_len; /* direct: where the input's chunks start, their bytes */
+    pthread_t caller;  /* direct: the thread that reports progress */
     void (*progress)(uint64_t bytes_done, void *arg);
     void *progress_arg;
 } pipeline;
@@ -69,6 +79,22 @@ static void set_failure(pipeline *p, const kvs_error *e)
     }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* Record a chunk's failure (lock held): every chunk below the lowest failed
+ * one was claimed before it and runs to completion, so that lowest index
+ * bounds the contiguous prefix of output that is complete. */
+static void note_chunk_result(pipeline *p, uint64_t index, kvs_status st, const kvs_error *e)
+{
+    if (st == KVS_OK) {
+        p->processed++;
+        return;
+    }
+    if (index < p->fail_index) p->fail_index = index;
+    if (!p->failed) {
+        p->failed = 1;
+        p->err = *e;
+    }
 }
 
 static size_t stored_size(const pipeline *p)
@@ -163,11 +189,7 @@ static void *worker_main(void *arg)
         if (st == KVS_OK && p->positional) st = write_slot(p, s, &err);
         if (st != KVS_OK) OPENSSL_cleanse(s->buf, buffer_used(p, s));
         pthread_mutex_lock(&p->mu);
-        if (st != KVS_OK && !p->failed) {
-            p->failed = 1;
-            p->err = err;
-        }
-        if (st == KVS_OK) p->processed++;
+        note_chunk_result(p, s->index, st, &err);
         s->state = p->positional ? SLOT_FREE : SLOT_DONE;
         pthread_cond_broadcast(&p->cv);
     }
@@ -273,10 +295,16 @@ static kvs_status read_slot(pipeline *p, slot *s, size_t unit, kvs_error *err)
     return st;
 }
 
+/* Bytes of input per chunk: plaintext when sealing, stored chunks when opening. */
+static size_t input_unit(const pipeline *p)
+{
+    return p->encrypt ? p->chunk_size : stored_size(p);
+}
+
 static kvs_status read_chunks(pipeline *p)
 {
     kvs_error err = {0};
-    size_t unit = p->encrypt ? p->chunk_size : stored_size(p);
+    size_t unit = input_unit(p);
     slot *cur = acquire_slot(p, 0);
     if (!cur) return KVS_ERR_STATE;
     kvs_status st = read_slot(p, cur, unit, &err);
@@ -303,6 +331,120 @@ static kvs_status read_chunks(pipeline *p)
     if (st != KVS_OK) set_failure(p, &err);
     return st;
 }
+
+/* ---- direct mode ------------------------------------------------------- */
+
+/* Next chunk index for a direct worker, or -1 when the work is over. */
+static int64_t claim_direct(pipeline *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int64_t i = (p->failed || p->next_work >= p->total) ? -1 : (int64_t)p->next_work++;
+    pthread_mutex_unlock(&p->mu);
+    return i;
+}
+
+/* Read, seal or open, and write chunk i, whose place the input size fixes.
+ * A malformed last stored chunk is reported in file order, as in ring mode. */
+static kvs_status direct_chunk(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
+                               uint64_t i, kvs_error *err)
+{
+    uint64_t off = i * input_unit(p);
+    uint64_t left = p->in_len - off;
+    s->index = i;
+    s->final = i + 1 == p->total;
+    s->len = left < input_unit(p) ? (size_t)left : input_unit(p);
+    if (s->final && check_final_size(p, s->len, i, err) != KVS_OK) {
+        fail_in_order(p, i, err);
+        return err->status;
+    }
+    kvs_status st = kvs_pread_full(p->in_fd, s->buf, s->len, p->in_base + off, err);
+    if (st == KVS_ERR_TRUNCATED)
+        st = kvs_fail(err, KVS_ERR_IO, "the input file changed size while it was read");
+    if (st == KVS_OK) st = process(p, gcm, s, scratch, err);
+    if (st == KVS_OK) st = write_slot(p, s, err);
+    return st;
+}
+
+static void report_progress(pipeline *p)
+{
+    if (!p->progress || !pthread_equal(pthread_self(), p->caller)) return;
+    pthread_mutex_lock(&p->mu);
+    uint64_t done = p->consumed;
+    pthread_mutex_unlock(&p->mu);
+    p->progress(done, p->progress_arg);
+}
+
+/* One direct worker: its own GCM context, chunk buffer and (opening) scratch,
+ * wiped as far as they were used. The calling thread runs one too. */
+static void *direct_worker(void *arg)
+{
+    pipeline *p = arg;
+    kvs_error err = {0};
+    slot s = {.buf = malloc(stored_size(p))};
+    uint8_t *scratch = p->encrypt ? NULL : malloc(stored_size(p));
+    kvs_gcm *gcm = kvs_gcm_new(p->key);
+    size_t wipe = 0;
+    kvs_status st = (!s.buf || !gcm || (!p->encrypt && !scratch))
+                        ? kvs_fail(&err, KVS_ERR_NOMEM, "out of memory")
+                        : KVS_OK;
+    for (int64_t i; st == KVS_OK && (i = claim_direct(p)) >= 0;) {
+        st = direct_chunk(p, gcm, &s, &scratch, (uint64_t)i, &err);
+        if (buffer_used(p, &s) > wipe) wipe = buffer_used(p, &s);
+        pthread_mutex_lock(&p->mu);
+        note_chunk_result(p, (uint64_t)i, st, &err);
+        if (st == KVS_OK) p->consumed += s.len;
+        pthread_mutex_unlock(&p->mu);
+        if (st == KVS_OK) report_progress(p);
+    }
+    if (st != KVS_OK) set_failure(p, &err); /* e.g. out of memory before any chunk */
+    if (s.buf) OPENSSL_cleanse(s.buf, wipe);
+    if (scratch) OPENSSL_cleanse(scratch, wipe);
+    free(s.buf);
+    free(scratch);
+    kvs_gcm_free(gcm);
+    return NULL;
+}
+
+/* Direct mode needs a regular input with something after in_base; an empty
+ * size (also what /proc files report) goes through the ring, which reads to
+ * the real end. The chunk count comes from the size (FORMAT.md §6). */
+static int plan_direct(pipeline *p, int in_fd, kvs_error *err, kvs_status *st)
+{
+    struct stat sb;
+    off_t pos = lseek(in_fd, 0, SEEK_CUR);
+    if ((p->out_fd >= 0 && !p->positional) || pos < 0 || fstat(in_fd, &sb) != 0 ||
+        !S_ISREG(sb.st_mode) || sb.st_size <= pos)
+        return 0;
+    p->in_base = (uint64_t)pos;
+    p->in_len = (uint64_t)(sb.st_size - pos);
+    p->total = (p->in_len + input_unit(p) - 1) / input_unit(p);
+    if (p->total > KVS_MAX_CHUNKS)
+        *st = kvs_fail(err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT, "more than 2^32 chunks");
+    return 1;
+}
+
+/* Run N direct workers, the calling thread being one, then leave in_fd just
+ * past what was read, as a sequential read would. */
+static kvs_status run_direct(pipeline *p, unsigned threads, kvs_error *err)
+{
+    pthread_t workers[MAX_THREADS];
+    unsigned started = 0;
+    kvs_status st = KVS_OK;
+    if (threads > p->total) threads = (unsigned)p->total; /* small files: fewer threads */
+    p->caller = pthread_self();
+    while (started + 1 < threads) {
+        if (pthread_create(&workers[started], NULL, direct_worker, p) != 0) break;
+        started++; /* fewer threads than asked only costs speed */
+    }
+    direct_worker(p);
+    for (unsigned i = 0; i < started; i++) pthread_join(workers[i], NULL);
+    if (p->failed) st = kvs_error_copy(err, &p->err);
+    if (st == KVS_OK && lseek(p->in_fd, (off_t)(p->in_base + p->in_len), SEEK_SET) < 0)
+        st = kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
+    return st;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
 
 static int is_positional(int fd, uint64_t *base)
 {
@@ -354,6 +496,18 @@ static void free_slots(pipeline *p)
     free(p->slots);
 }
 
+/* After a failure, cut a regular-file output back to its complete prefix:
+ * chunks written past a failed one would leave verified data after a hole.
+ * Best effort: the failure is what gets reported. */
+static void keep_complete_prefix(pipeline *p)
+{
+    if (!p->failed || !p->positional || p->out_fd < 0) return;
+    uint64_t chunks = p->fail_index < p->next_work ? p->fail_index : p->next_work;
+    uint64_t per = p->encrypt ? stored_size(p) : p->chunk_size;
+    if (ftruncate(p->out_fd, (off_t)(p->out_base + chunks * per)) == 0)
+        (void)lseek(p->out_fd, 0, SEEK_END);
+}
+
 /* Run the pipeline over in_fd (positioned at the first chunk). */
 static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_error *err)
 {
@@ -361,9 +515,19 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     pthread_t workers[MAX_THREADS], writer;
     unsigned started = 0;
     int writer_started = 0;
+    kvs_status st = KVS_OK;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    kvs_status st = alloc_slots(p, threads, err);
+    p->in_fd = in_fd;
+    p->fail_index = UINT64_MAX;
+    if (plan_direct(p, in_fd, err, &st)) {
+        if (st == KVS_OK) st = run_direct(p, threads, err);
+        keep_complete_prefix(p);
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        return st;
+    }
+    st = alloc_slots(p, threads, err);
     while (st == KVS_OK && started < threads) {
         if (pthread_create(&workers[started], NULL, worker_main, p) != 0)
             st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start worker threads");
@@ -377,7 +541,6 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     if (st == KVS_OK) {
         enlarge_pipe(in_fd, stored_size(p));
         enlarge_pipe(p->out_fd, stored_size(p));
-        p->in_fd = in_fd;
         read_chunks(p);
     } else {
         set_failure(p, err);
@@ -385,6 +548,7 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     for (unsigned i = 0; i < started; i++) pthread_join(workers[i], NULL);
     if (writer_started) pthread_join(writer, NULL);
     if (p->failed) st = kvs_error_copy(err, &p->err);
+    keep_complete_prefix(p);
     free_slots(p);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
