@@ -151,6 +151,12 @@ static const char *bad_headers[] = {
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"context\":[]}",
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"context\":{\"a\":1}}",
     "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP "],\"created\":0}",
+    /* an unknown recipient type still needs a valid alg and wrapped_key (§5) */
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP ",{\"type\":\"future\",\"wrapped_key\":\"AA\"}]}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP ",{\"type\":\"future\",\"alg\":\"RSA1_5\",\"wrapped_key\":\"AA\"}]}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP ",{\"type\":\"future\",\"alg\":\"RSA-OAEP-256\"}]}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP ",{\"type\":\"future\",\"alg\":\"RSA-OAEP-256\",\"wrapped_key\":\"AB\"}]}",
+    "{\"suite\":\"AES-256-GCM-HKDF-SHA256\",\"chunk_size\":4096,\"salt\":\"" SALT "\",\"recipients\":[" RSA_RECIP ",{\"type\":7,\"alg\":\"RSA-OAEP-256\",\"wrapped_key\":\"AA\"}]}",
 };
 
 START_TEST(refused)
