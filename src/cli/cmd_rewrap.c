@@ -164,9 +164,20 @@ static void report(const char *file, const kvs_rewrap_result *r)
              r->n_recipients);
 }
 
+/* SIGINT/SIGTERM remove the library's temp file too (output.c's handler). */
+static void track_temp(const char *path, void *arg)
+{
+    (void)arg;
+    if (path)
+        cli_register_temp_path(path);
+    else
+        cli_unregister_temp_path();
+}
+
 static int rewrap_one(const rewrap_args *a, const char *file, size_t *changed)
 {
-    kvs_rewrap_options o = {(const char *const *)a->remove, a->n_remove, a->keep_old};
+    kvs_rewrap_options o = {(const char *const *)a->remove, a->n_remove, a->keep_old, track_temp,
+                            NULL};
     kvs_rewrap_result res;
     kvs_error err;
     kvs_error_clear(&err);

@@ -128,11 +128,13 @@ static void sync_dir(const char *dir)
 
 kvs_status kvs_replace_file_header(const char *path, int in_fd, const struct stat *sb,
                                    const uint8_t *hdr, size_t hdr_len, uint64_t payload_off,
-                                   kvs_error *err)
+                                   const kvs_temp_notify *temp_path, kvs_error *err)
 {
     temp_file t = {NULL, NULL, -1};
     uint64_t size = (uint64_t)sb->st_size;
+    int notify = temp_path && temp_path->fn;
     kvs_status st = temp_create(path, &t, err);
+    if (st == KVS_OK && notify) temp_path->fn(t.path, temp_path->arg);
     if (st == KVS_OK) st = keep_owner_and_mode(t.fd, sb, path, err);
     if (st == KVS_OK) st = kvs_write_full(t.fd, hdr, hdr_len, err);
     if (st == KVS_OK) st = copy_payload(in_fd, payload_off, size - payload_off, t.fd, err);
@@ -147,5 +149,6 @@ kvs_status kvs_replace_file_header(const char *path, int in_fd, const struct sta
         sync_dir(t.dir);
     }
     temp_discard(&t);
+    if (notify) temp_path->fn(NULL, temp_path->arg);
     return st;
 }

@@ -13,9 +13,15 @@
  * temp file beside path that has sb's owner and mode; fsync it; make sure
  * in_fd did not change meanwhile (sb: its state when it was read); rename it
  * over path; fsync the directory. On failure path is untouched and the temp
- * file removed. */
+ * file removed. temp_path (optional) learns the temp file's path, then NULL
+ * (kvs_rewrap_options). */
+typedef struct kvs_temp_notify {
+    void (*fn)(const char *path, void *arg);
+    void *arg;
+} kvs_temp_notify;
+
 kvs_status kvs_replace_file_header(const char *path, int in_fd, const struct stat *sb,
                                    const uint8_t *hdr, size_t hdr_len, uint64_t payload_off,
-                                   kvs_error *err);
+                                   const kvs_temp_notify *temp_path, kvs_error *err);
 
 #endif

@@ -305,9 +305,11 @@ kvs_status kvs_rewrap_path(const char *path, const kvs_rewrap_options *opts,
     if (st == KVS_OK) st = unlock(&w, fd, &sb, keys, n_keys, err);
     if (st == KVS_OK) st = plan(&w, add, n_add, err);
     if (st == KVS_OK && w.res.changed) st = build_header(&w, &hdr, &hdr_len, err);
-    if (st == KVS_OK && w.res.changed)
+    if (st == KVS_OK && w.res.changed) {
+        kvs_temp_notify notify = {opts ? opts->temp_path : NULL, opts ? opts->temp_path_arg : NULL};
         st = kvs_replace_file_header(real, fd, &sb, hdr, hdr_len, kvs_header_payload_offset(w.h),
-                                     err);
+                                     &notify, err);
+    }
     if (result) *result = w.res;
     free(hdr);
     if (fd >= 0) close(fd);

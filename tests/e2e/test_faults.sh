@@ -263,6 +263,40 @@ for sig in INT TERM KILL; do
     done
 done
 
+# rewrap replaces the file through a temp file beside it: SIGINT/SIGTERM
+# remove that temp file and leave the original file exactly as it was.
+"$BIN" -q keygen --bits 2048 -o "$W/key2.pem" --public-out "$W/pub2.pem" >/dev/null
+interrupt_rewrap() { # SIGNAL
+    local sig=$1 dir=$W/sig name="SIG$1 mid-rewrap (${BIG_MB} MB)"
+    rm -rf "$dir"
+    mkdir "$dir"
+    cp "$BIGC" "$dir/target"
+    "$BIN" rewrap -k "$W/key.pem" -r "$W/pub2.pem" "$dir/target" 2>"$W/stderr" &
+    BGPID=$!
+    if ! wait_for_temp "$dir" "$BGPID"; then
+        wait_bounded "$BGPID"
+        BGPID=
+        skip "$name: finished (exit $RC) before a temp file was seen; use a larger KVSEAL_FAULT_MB"
+        return
+    fi
+    kill -s "$sig" "$BGPID"
+    wait_bounded "$BGPID"
+    BGPID=
+    local left
+    left=$(ls -A "$dir")
+    if [[ $RC -ne $((128 + $(kill -l "$sig"))) ]]; then
+        fail "$name: exit $RC, expected $((128 + $(kill -l "$sig"))); stderr: $(head -c 300 "$W/stderr")"
+    elif [[ $left != target ]]; then
+        fail "$name: left behind: $left"
+    elif ! cmp -s "$BIGC" "$dir/target"; then
+        fail "$name: the original file changed"
+    else
+        pass
+    fi
+}
+interrupt_rewrap INT
+interrupt_rewrap TERM
+
 # ---------------------------------------------------------------- shrinking input
 # The input is cut while it is read: a clean error (no output), or an output
 # that is a complete, authentic file (encrypt) - never a crash or a hang.

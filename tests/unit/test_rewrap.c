@@ -174,6 +174,44 @@ START_TEST(test_add_keeps_payload_and_header_fields)
 }
 END_TEST
 
+/* The temp-path callback names the temp file while it exists (so a signal
+ * handler could remove it), then reports NULL once it is renamed. */
+typedef struct temp_log {
+    int calls;
+    int existed;
+    char path[512];
+} temp_log;
+
+static void log_temp(const char *path, void *arg)
+{
+    temp_log *l = arg;
+    l->calls++;
+    if (path) {
+        snprintf(l->path, sizeof l->path, "%s", path);
+        l->existed = access(path, F_OK) == 0;
+    } else {
+        l->path[0] = '\0';
+    }
+}
+
+START_TEST(test_temp_path_reported_then_cleared)
+{
+    kvs_provider *keys[] = {ka};
+    make_file("tp", 5000, keys, 1);
+    temp_log l = {0};
+    kvs_rewrap_options o = {NULL, 0, 0, log_temp, &l};
+    kvs_error err = {0};
+    ck_assert_int_eq(kvs_rewrap_path(path_of("tp"), &o, &ka, 1, &kb, 1, NULL, &err), KVS_OK);
+    ck_assert_int_eq(l.calls, 2);
+    ck_assert(l.existed);
+    ck_assert_str_eq(l.path, "");
+    /* a file already holding kb is not touched: no temp file, no call */
+    l = (temp_log){0};
+    ck_assert_int_eq(kvs_rewrap_path(path_of("tp"), &o, &ka, 1, &kb, 1, NULL, &err), KVS_OK);
+    ck_assert_int_eq(l.calls, 0);
+}
+END_TEST
+
 START_TEST(test_remove_by_key_id)
 {
     kvs_provider *keys[] = {ka, kb};
@@ -421,6 +459,7 @@ static Suite *rewrap_suite(void)
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_add_keeps_payload_and_header_fields);
+    tcase_add_test(tc, test_temp_path_reported_then_cleared);
     tcase_add_test(tc, test_remove_by_key_id);
     tcase_add_test(tc, test_refuse_last_recipient);
     tcase_add_test(tc, test_unchanged_and_wrong_key_leave_file);
