@@ -81,9 +81,31 @@ typedef struct cli_context_list {
     size_t n;
 } cli_context_list;
 
-/* Add one "key=value" argument. Returns 0 or CLI_EXIT_USAGE after printing. */
-int cli_context_add(const char *cmd, cli_context_list *l, const char *arg);
-void cli_context_free(cli_context_list *l);
+/* Options of the commands that run jobs (encrypt, decrypt, verify); each
+ * command keeps its own help lines, which word them differently. */
+enum { /* clear of other option values */
+    CLI_OPT_JOB_CONTEXT = 0x5300,
+    CLI_OPT_JOB_THREADS,
+    CLI_OPT_JOB_PASS_FILE,
+    CLI_OPT_JOB_PASS_ENV
+};
+#define CLI_JOB_LONGOPTS                                                                   \
+    {"context", required_argument, NULL, CLI_OPT_JOB_CONTEXT},                             \
+        {"threads", required_argument, NULL, CLI_OPT_JOB_THREADS},                         \
+        {"passphrase-file", required_argument, NULL, CLI_OPT_JOB_PASS_FILE},               \
+        {"passphrase-env", required_argument, NULL, CLI_OPT_JOB_PASS_ENV}
+
+typedef struct cli_job_opts {
+    cli_context_list context; /* --context, repeatable */
+    unsigned threads;         /* --threads; 0: online CPUs */
+    const char *pass_file;    /* --passphrase-file */
+    const char *pass_env;     /* --passphrase-env */
+} cli_job_opts;
+
+/* Handle one of these options. Returns -1 if c is not one, else 0 or an
+ * exit code after printing. */
+int cli_job_option(const char *cmd, int c, const char *arg, cli_job_opts *j);
+void cli_job_opts_free(cli_job_opts *j);
 
 /* ---- secrets.c ---- */
 typedef struct cli_secret {

@@ -40,19 +40,16 @@ static const char usage_text[] =
     "plaintext is streamed chunk by chunk, each chunk after it verified: a later\n"
     "failure leaves a verified prefix behind and exits non-zero.\n";
 
-enum { OPT_CONTEXT = 256, OPT_OFFSET, OPT_LENGTH, OPT_THREADS, OPT_PASS_FILE, OPT_PASS_ENV };
+enum { OPT_OFFSET = 256, OPT_LENGTH };
 
 static const struct option long_options[] = {
     CLI_COMMON_LONGOPTS,
     {"key", required_argument, NULL, 'k'},
     {"output", required_argument, NULL, 'o'},
     {"force", no_argument, NULL, 'f'},
-    {"context", required_argument, NULL, OPT_CONTEXT},
     {"offset", required_argument, NULL, OPT_OFFSET},
     {"length", required_argument, NULL, OPT_LENGTH},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
-    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_JOB_LONGOPTS,
     CLI_PROGRESS_LONGOPTS,
     CLI_RESTORE_LONGOPTS,
     CLI_KV_LONGOPTS,
@@ -61,13 +58,10 @@ static const struct option long_options[] = {
 
 typedef struct decrypt_args {
     cli_keys keys;
-    cli_context_list context;
+    cli_job_opts job;
     const char *out;
-    const char *pass_file;
-    const char *pass_env;
     uint64_t offset, length;
     int has_offset, has_length;
-    unsigned threads;
     int force;
     cli_progress_mode progress;
 } decrypt_args;
@@ -88,7 +82,6 @@ static int parse_number(const char *opt, const char *arg, uint64_t *v, int *seen
 
 static int parse_option(int c, decrypt_args *a)
 {
-    uint64_t v = 0;
     switch (c) {
     case 'k':
         return cli_keys_add(CMD, "-k", &a->keys, optarg);
@@ -98,27 +91,16 @@ static int parse_option(int c, decrypt_args *a)
     case 'f':
         a->force = 1;
         return 0;
-    case OPT_CONTEXT:
-        return cli_context_add(CMD, &a->context, optarg);
     case OPT_OFFSET:
         return parse_number("--offset", optarg, &a->offset, &a->has_offset);
     case OPT_LENGTH:
         return parse_number("--length", optarg, &a->length, &a->has_length);
-    case OPT_THREADS:
-        if (cli_parse_uint(CMD, "--threads", optarg, 0, 1024, &v) != 0)
-            return CLI_EXIT_USAGE;
-        a->threads = (unsigned)v;
-        return 0;
-    case OPT_PASS_FILE:
-        a->pass_file = optarg;
-        return 0;
-    case OPT_PASS_ENV:
-        a->pass_env = optarg;
-        return 0;
     default: {
         if (cli_progress_option(c, &a->progress))
             return 0;
-        int rc = cli_restore_option(CMD, c, optarg);
+        int rc = cli_job_option(CMD, c, optarg, &a->job);
+        if (rc < 0)
+            rc = cli_restore_option(CMD, c, optarg);
         if (rc < 0)
             rc = cli_kv_option(CMD, c, optarg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
@@ -199,9 +181,9 @@ static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
 {
     int ranged = a->has_offset || a->has_length;
     decrypt_job job = {
-        .opts = {.required_context = a->context.pairs,
-                 .n_required_context = a->context.n,
-                 .threads = a->threads,
+        .opts = {.required_context = a->job.context.pairs,
+                 .n_required_context = a->job.context.n,
+                 .threads = a->job.threads,
                  .unlock_notes = cli_restore_notes()},
         .keys = &a->keys,
         .offset = a->offset,
@@ -232,11 +214,11 @@ int cli_cmd_decrypt(int argc, char **argv)
     if (rc < 0) {
         cli_kv_set_decrypting(1);
         rc = a.keys.n == 0 ? cli_kv_add_any(CMD, &a.keys)
-                           : cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+                           : cli_keys_load_secret(CMD, &a.keys, a.job.pass_file, a.job.pass_env);
         if (rc == 0)
             rc = run(&a, argv + optind, (size_t)(argc - optind));
     }
     cli_keys_free(&a.keys);
-    cli_context_free(&a.context);
+    cli_job_opts_free(&a.job);
     return rc;
 }

@@ -35,14 +35,7 @@ static const char usage_text[] =
     "  -q, --quiet / -v, --verbose\n"
     "  -h, --help\n";
 
-enum {
-    OPT_CHUNK = 256,
-    OPT_CONTEXT,
-    OPT_THREADS,
-    OPT_NO_CREATED,
-    OPT_PASS_FILE,
-    OPT_PASS_ENV
-};
+enum { OPT_CHUNK = 256, OPT_NO_CREATED };
 
 static const struct option long_options[] = {
     CLI_COMMON_LONGOPTS,
@@ -50,11 +43,8 @@ static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"force", no_argument, NULL, 'f'},
     {"chunk-size", required_argument, NULL, OPT_CHUNK},
-    {"context", required_argument, NULL, OPT_CONTEXT},
-    {"threads", required_argument, NULL, OPT_THREADS},
     {"no-created", no_argument, NULL, OPT_NO_CREATED},
-    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
-    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_JOB_LONGOPTS,
     CLI_PROGRESS_LONGOPTS,
     CLI_SHARE_DEK_LONGOPTS,
     CLI_KV_LONGOPTS,
@@ -63,12 +53,9 @@ static const struct option long_options[] = {
 
 typedef struct encrypt_args {
     cli_keys keys;
-    cli_context_list context;
+    cli_job_opts job;
     const char *out;
-    const char *pass_file;
-    const char *pass_env;
     uint32_t chunk_size;
-    unsigned threads;
     int omit_created;
     int force;
     cli_progress_mode progress;
@@ -92,15 +79,6 @@ static int parse_chunk_size(const char *arg, uint32_t *out)
     return 0;
 }
 
-static int parse_threads(const char *arg, unsigned *out)
-{
-    uint64_t v = 0;
-    if (cli_parse_uint(CMD, "--threads", arg, 0, 1024, &v) != 0)
-        return CLI_EXIT_USAGE;
-    *out = (unsigned)v;
-    return 0;
-}
-
 static int parse_option(int c, encrypt_args *a)
 {
     switch (c) {
@@ -114,23 +92,15 @@ static int parse_option(int c, encrypt_args *a)
         return 0;
     case OPT_CHUNK:
         return parse_chunk_size(optarg, &a->chunk_size);
-    case OPT_CONTEXT:
-        return cli_context_add(CMD, &a->context, optarg);
-    case OPT_THREADS:
-        return parse_threads(optarg, &a->threads);
     case OPT_NO_CREATED:
         a->omit_created = 1;
-        return 0;
-    case OPT_PASS_FILE:
-        a->pass_file = optarg;
-        return 0;
-    case OPT_PASS_ENV:
-        a->pass_env = optarg;
         return 0;
     default: {
         if (cli_progress_option(c, &a->progress))
             return 0;
-        int rc = cli_share_dek_option(CMD, c, optarg);
+        int rc = cli_job_option(CMD, c, optarg, &a->job);
+        if (rc < 0)
+            rc = cli_share_dek_option(CMD, c, optarg);
         if (rc < 0)
             rc = cli_kv_option(CMD, c, optarg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
@@ -188,10 +158,10 @@ static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
         report_recipients(&a->keys);
     encrypt_job job = {
         .opts = {.chunk_size = a->chunk_size,
-                 .context = a->context.pairs,
-                 .n_context = a->context.n,
+                 .context = a->job.context.pairs,
+                 .n_context = a->job.context.n,
                  .omit_created = a->omit_created,
-                 .threads = a->threads},
+                 .threads = a->job.threads},
         .keys = &a->keys,
         .progress = a->progress,
     };
@@ -213,11 +183,11 @@ int cli_cmd_encrypt(int argc, char **argv)
     memset(&a, 0, sizeof a);
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) {
-        rc = cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+        rc = cli_keys_load_secret(CMD, &a.keys, a.job.pass_file, a.job.pass_env);
         if (rc == 0)
             rc = run(&a, argv + optind, (size_t)(argc - optind));
     }
     cli_keys_free(&a.keys);
-    cli_context_free(&a.context);
+    cli_job_opts_free(&a.job);
     return rc;
 }

@@ -28,15 +28,10 @@ static const char usage_text[] =
     "  -q, --quiet / -v, --verbose\n"
     "  -h, --help\n";
 
-enum { OPT_CONTEXT = 256, OPT_THREADS, OPT_PASS_FILE, OPT_PASS_ENV };
-
 static const struct option long_options[] = {
     CLI_COMMON_LONGOPTS,
     {"key", required_argument, NULL, 'k'},
-    {"context", required_argument, NULL, OPT_CONTEXT},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
-    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
+    CLI_JOB_LONGOPTS,
     CLI_PROGRESS_LONGOPTS,
     CLI_KV_LONGOPTS,
     {NULL, 0, NULL, 0},
@@ -44,39 +39,20 @@ static const struct option long_options[] = {
 
 typedef struct verify_args {
     cli_keys keys;
-    cli_context_list context;
-    const char *pass_file;
-    const char *pass_env;
-    unsigned threads;
+    cli_job_opts job;
     cli_progress_mode progress;
 } verify_args;
 
 static int parse_option(int c, verify_args *a)
 {
-    uint64_t v = 0;
-    switch (c) {
-    case 'k':
+    if (c == 'k')
         return cli_keys_add(CMD, "-k", &a->keys, optarg);
-    case OPT_CONTEXT:
-        return cli_context_add(CMD, &a->context, optarg);
-    case OPT_THREADS:
-        if (cli_parse_uint(CMD, "--threads", optarg, 0, 1024, &v) != 0)
-            return CLI_EXIT_USAGE;
-        a->threads = (unsigned)v;
+    if (cli_progress_option(c, &a->progress))
         return 0;
-    case OPT_PASS_FILE:
-        a->pass_file = optarg;
-        return 0;
-    case OPT_PASS_ENV:
-        a->pass_env = optarg;
-        return 0;
-    default: {
-        if (cli_progress_option(c, &a->progress))
-            return 0;
-        int rc = cli_kv_option(CMD, c, optarg);
-        return rc >= 0 ? rc : CLI_EXIT_USAGE;
-    }
-    }
+    int rc = cli_job_option(CMD, c, optarg, &a->job);
+    if (rc < 0)
+        rc = cli_kv_option(CMD, c, optarg);
+    return rc >= 0 ? rc : CLI_EXIT_USAGE;
 }
 
 /* Returns -1 to continue, else an exit code (after --help: 0). */
@@ -99,9 +75,9 @@ static int parse_args(int argc, char **argv, verify_args *a)
 
 static int verify_one(const verify_args *a, const char *file)
 {
-    kvs_decrypt_options opts = {.required_context = a->context.pairs,
-                                .n_required_context = a->context.n,
-                                .threads = a->threads};
+    kvs_decrypt_options opts = {.required_context = a->job.context.pairs,
+                                .n_required_context = a->job.context.n,
+                                .threads = a->job.threads};
     kvs_error err;
     kvs_error_clear(&err);
     int fd = cli_open_input(file, &err);
@@ -146,11 +122,11 @@ int cli_cmd_verify(int argc, char **argv)
         cli_kv_set_decrypting(1);
         /* as decrypt: without -k, any Key Vault recipient on an allowed host */
         rc = a.keys.n == 0 ? cli_kv_add_any(CMD, &a.keys)
-                           : cli_keys_load_secret(CMD, &a.keys, a.pass_file, a.pass_env);
+                           : cli_keys_load_secret(CMD, &a.keys, a.job.pass_file, a.job.pass_env);
         if (rc == 0)
             rc = verify_all(&a, argv + optind, (size_t)(argc - optind));
     }
     cli_keys_free(&a.keys);
-    cli_context_free(&a.context);
+    cli_job_opts_free(&a.job);
     return rc;
 }

@@ -1,4 +1,5 @@
-/* Option parsing helpers: a getopt_long wrapper, numbers, context pairs. */
+/* Option parsing helpers: a getopt_long wrapper, numbers, and the options
+ * shared by the commands that run jobs. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -107,7 +108,7 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *arg, uint64_t m
 
 /* FORMAT.md: at most 64 pairs, keys and values at most 1024 bytes. Checked
  * here too so that a bad --context is a usage error with a clear message. */
-int cli_context_add(const char *cmd, cli_context_list *l, const char *arg)
+static int context_add(const char *cmd, cli_context_list *l, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
@@ -135,9 +136,36 @@ int cli_context_add(const char *cmd, cli_context_list *l, const char *arg)
     return 0;
 }
 
-void cli_context_free(cli_context_list *l)
+static void context_free(cli_context_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->storage[i]);
     l->n = 0;
+}
+
+int cli_job_option(const char *cmd, int c, const char *arg, cli_job_opts *j)
+{
+    uint64_t v = 0;
+    switch (c) {
+    case CLI_OPT_JOB_CONTEXT:
+        return context_add(cmd, &j->context, arg);
+    case CLI_OPT_JOB_THREADS:
+        if (cli_parse_uint(cmd, "--threads", arg, 0, 1024, &v) != 0)
+            return CLI_EXIT_USAGE;
+        j->threads = (unsigned)v;
+        return 0;
+    case CLI_OPT_JOB_PASS_FILE:
+        j->pass_file = arg;
+        return 0;
+    case CLI_OPT_JOB_PASS_ENV:
+        j->pass_env = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+void cli_job_opts_free(cli_job_opts *j)
+{
+    context_free(&j->context);
 }
