@@ -46,13 +46,18 @@ def load_rates(work):
 
 
 def load_kbench(work, cases_rates):
-    """kvseal bench JSON per round -> rates 'engine/<op>/t<n>' and raw docs."""
+    """kvseal bench JSON per round -> rates 'engine/<op>/t<n>' and raw docs.
+    The one-thread figures come from the run pinned to CPU 0 (kbench-cpu0),
+    read last, so that they compare with openssl speed on the same CPU."""
     raw = {}
-    for path in sorted(glob.glob(os.path.join(work, "kbench.*.json"))):
+    paths = sorted(glob.glob(os.path.join(work, "kbench.*.json"))) + \
+        sorted(glob.glob(os.path.join(work, "kbench-cpu0.*.json")))
+    for path in paths:
         rnd = int(path.rsplit(".", 2)[-2])
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-        raw[rnd] = doc
+        if os.path.basename(path).startswith("kbench."):
+            raw[rnd] = doc
         for e in doc.get("engine_memory", []):
             t = e["threads"]
             cases_rates.setdefault(f"engine/encrypt/t{t}", {})[rnd] = e["encrypt_gbps"]
@@ -126,9 +131,13 @@ def check_targets(d, nt):
         target(t, f"engine in memory, 1 thread, {op} >= 0.95 x openssl speed (1 core)",
                d.ratio(f"engine/{op}/t1", "openssl-speed/t1"), ">=", 0.95)
     if nt >= 2:
+        # 1.8 x one core assumes equal cores; -multi 2 is the two-core ceiling
+        # whatever the cores, and 0.9 of it is the same bar on equal cores.
         for op in ("encrypt", "decrypt"):
-            target(t, f"engine in memory, 2 threads, {op} >= 1.8 x openssl speed (1 core)",
+            target(t, f"engine in memory, 2 threads, {op} >= 1.8 x openssl speed (CPU 0)",
                    d.ratio(f"engine/{op}/t2", "openssl-speed/t1"), ">=", 1.8)
+            target(t, f"engine in memory, 2 threads, {op} >= 0.9 x openssl speed -multi 2",
+                   d.ratio(f"engine/{op}/t2", "openssl-speed/t2"), ">=", 0.9)
     for op in ("encrypt", "decrypt"):
         target(t, f"file to file {op} (defaults) >= 0.85 x cp",
                d.ratio(f"kvseal/{op}/file/{fdef}", "io/cp"), ">=", 0.85)
@@ -202,10 +211,12 @@ def md_side_by_side(d, nt, notes, size):
     gpg = ", " + notes["gpg_cipher"].split(",")[0] if notes.get("gpg_cipher") else ""
     rows = ["| what | GB/s | wall s | CPU s (user+sys) | peak RSS MiB | runs |",
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for cid in ("openssl-speed/t1", f"openssl-speed/t{nt}"):
+    speeds = [("openssl-speed/t1", "1 core (CPU 0)")]
+    speeds += [(f"openssl-speed/cpu{c}", f"CPU {c}") for c in range(1, nt)]
+    speeds += [(f"openssl-speed/t{nt}", f"`-multi {nt}`")]
+    for cid, which in speeds:
         if cid in d.rates:
-            label = "`openssl speed -evp aes-256-gcm` (1 MiB), " + (
-                "1 core" if cid.endswith("/t1") else f"`-multi {nt}`")
+            label = "`openssl speed -evp aes-256-gcm` (1 MiB), " + which
             rows.append(f"| {label} | {fmt(d.median(cid))} | | | | {len(d.rates[cid])} |")
     for cid, label in CASE_LABELS:
         cid = cid.format(fdef=fdef)

@@ -214,15 +214,25 @@ CT=$W/ct
 OUTF=$W/out
 
 # openssl speed -elapsed: wall-clock rate, like every other number here.
+# speed THREADS [CPU]: with CPU, pinned to that CPU.
 speed() {
-    local args=(speed -elapsed -evp aes-256-gcm -bytes 1048576 -seconds "$SPEED_SECONDS")
+    local args=(speed -elapsed -evp aes-256-gcm -bytes 1048576 -seconds "$SPEED_SECONDS") pin=()
     [[ $1 -gt 1 ]] && args+=(-multi "$1")
-    openssl "${args[@]}" 2>/dev/null | awk '/^AES-256-GCM/ { v = $2 } END { sub(/k$/, "", v); printf "%.0f\n", v * 1000 }'
+    [[ -z ${2-} ]] || pin=(taskset -c "$2")
+    "${pin[@]}" openssl "${args[@]}" 2>/dev/null | awk '/^AES-256-GCM/ { v = $2 } END { sub(/k$/, "", v); printf "%.0f\n", v * 1000 }'
 }
 
+# One-core figures are taken on CPU 0, for openssl and for kvseal alike: on
+# VMs the vCPUs can differ by a third (a busy sibling hyperthread on the
+# host), and an unpinned ratio would compare two different CPUs. Every CPU's
+# own openssl speed is recorded too.
 ceilings() {
-    local r=$1
-    printf 'openssl-speed/t1\t%s\t%s\n' "$r" "$(speed 1)" >>"$RATES"
+    local r=$1 c rate
+    for ((c = 0; c < NT; c++)); do
+        rate=$(speed 1 "$c")
+        printf 'openssl-speed/cpu%s\t%s\t%s\n' "$c" "$r" "$rate" >>"$RATES"
+        [[ $c -ne 0 ]] || printf 'openssl-speed/t1\t%s\t%s\n' "$r" "$rate" >>"$RATES"
+    done
     [[ $NT -lt 2 ]] || printf 'openssl-speed/t%s\t%s\t%s\n' "$NT" "$r" "$(speed "$NT")" >>"$RATES"
     measure io/cp "$r" "$BYTES" cp "$IN" "$OUTF"
     rm -f "$OUTF"
@@ -233,11 +243,14 @@ ceilings() {
     rm -f "$OUTF"
 }
 
-# kvseal bench: the engine in memory (memfd to memfd) at 1..N threads.
+# kvseal bench: the engine in memory (memfd to memfd) at 1..N threads, and
+# its one-thread figures again on CPU 0 (see ceilings).
 engine() {
     local r=$1
     "$KVSEAL" bench --json --seconds 1 --size "$ENGINE_MIB" --threads "$NT" --dir "$W" \
         >"$W/kbench.$r.json" 2>"$W/kbench.err" || die "kvseal bench failed: $(cat "$W/kbench.err")"
+    taskset -c 0 "$KVSEAL" bench --json --seconds 1 --size "$ENGINE_MIB" --threads 1 --dir "$W" \
+        >"$W/kbench-cpu0.$r.json" 2>"$W/kbench.err" || die "kvseal bench (CPU 0) failed: $(cat "$W/kbench.err")"
 }
 
 # One thread count and chunk size: file to file, and pipe to pipe.
