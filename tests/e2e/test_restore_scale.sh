@@ -7,72 +7,9 @@
 # bound; three recipients (primary vault, second vault, offline RSA key):
 # decryption falls back in order and names what failed.
 set -u
-: "${KVSEAL_BIN:?set KVSEAL_BIN to the kvseal binary}"
-: "${KVSEAL_SRC:?set KVSEAL_SRC to the source tree}"
-PY=${KVSEAL_PYTHON:-/usr/bin/python3}
-KVSERVER=$KVSEAL_SRC/tests/kv-server/kvserver.py
-KVCTL=$KVSEAL_SRC/tests/kv-server/kvctl.py
+# shellcheck source=lib/kv_harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/kv_harness.sh"
 
-for v in $(env | sed -n 's/^\(AZURE_[A-Za-z_]*\|KVSEAL_[A-Za-z_]*\|IDENTITY_[A-Za-z_]*\|IMDS_[A-Za-z_]*\|MSI_[A-Za-z_]*\)=.*/\1/p'); do
-    case $v in KVSEAL_BIN | KVSEAL_SRC | KVSEAL_PYTHON | KVSEAL_BUILD) ;; *) unset "$v" ;; esac
-done
-export PATH=/usr/local/bin:/usr/bin:/bin # no real `az`
-
-TMP=$(mktemp -d)
-SERVER_PIDS=()
-cleanup() {
-    local p
-    for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-t_ok() {
-    pass=$((pass + 1))
-    echo "ok $((pass + fail)) - $1"
-}
-t_fail() {
-    fail=$((fail + 1))
-    echo "not ok $((pass + fail)) - $1"
-    [ -n "${2:-}" ] && printf '#   %s\n' "$2"
-    return 0
-}
-expect() {
-    local name=$1
-    shift
-    if "$@"; then t_ok "$name"; else t_fail "$name" "rc=${RC:-} stderr: $(printf '%s' "${ERR:-}" | tail -c 600)"; fi
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-}
-
-# start_server DIR [ARGS...]: sets LAST_PID.
-start_server() {
-    local dir=$1 i
-    shift
-    mkdir -p "$dir"
-    "$PY" "$KVSERVER" --state-dir "$dir" "$@" >"$dir.log" 2>&1 &
-    LAST_PID=$!
-    SERVER_PIDS+=($!)
-    for i in $(seq 1 600); do
-        [ -s "$dir/server.json" ] && return 0
-        sleep 0.1
-    done
-    echo "kvserver did not start: $(tail -3 "$dir.log")" >&2
-    return 1
-}
-kvctl() { "$PY" "$KVCTL" --state-dir "$SD" "$@"; }
-run() {
-    "$KVSEAL_BIN" "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-    RC=$?
-    OUT=$(cat "$TMP/stdout")
-    ERR=$(cat "$TMP/stderr")
-    return 0
-}
 # timed ARGS...: run, with the wall time in WALL (seconds, 0.1 s).
 timed() {
     local t0 t1
@@ -82,13 +19,6 @@ timed() {
     WALL=$(((t1 - t0) / 100000000))
     WALL="$((WALL / 10)).$((WALL % 10))"
 }
-log_count() {
-    kvctl log | "$PY" -c '
-import json, sys
-test = eval("lambda e: " + sys.argv[1])
-print(sum(1 for e in json.load(sys.stdin) if test(e)))' "$1"
-}
-has() { case $1 in *"$2"*) return 0 ;; *) return 1 ;; esac; }
 # same_tree A B: every file of A has an identical copy in B.
 same_tree() { (cd "$1" && sha256sum -- * | sort) >"$TMP/a.sum" && (cd "$2" && sha256sum -- * | sort) >"$TMP/b.sum" && cmp -s "$TMP/a.sum" "$TMP/b.sum"; }
 # distinct_wrapped DIR: number of distinct wrapped data keys among DIR/*.kvs.
@@ -103,13 +33,8 @@ print(len(seen))' "$1"; }
 calls() { printf '%s' "$ERR" | sed -n 's/.*Key Vault calls: \(.*\)/\1/p' | tail -1; }
 
 start_server "$TMP/srv" || exit 1
-SD=$TMP/srv
-PORT=$(kvctl info port)
-VAULT=https://localhost:$PORT
-export KVSEAL_CA_FILE=$SD/ca.pem KVSEAL_ALLOWED_HOSTS=localhost:$PORT
-export AZURE_AUTHORITY_HOST=https://localhost:$PORT
-(umask 077 && printf 's3cret\n' >"$TMP/secret")
-kvctl clients add --client-id app --secret-file "$TMP/secret" --permissions full >/dev/null
+use_server "$TMP/srv"
+kvctl clients add --client-id app --secret-file "$(secret_file secret s3cret)" --permissions full >/dev/null
 export AZURE_CLIENT_ID=app AZURE_CLIENT_SECRET=s3cret
 kvctl keys create backup --kty RSA-HSM --size 4096 >/dev/null
 
@@ -124,7 +49,7 @@ expect "encrypt 2,000 files with --share-dek" [ "$RC" -eq 0 ]
 echo "# encrypt 2,000 files --share-dek: ${WALL} s; $(calls)"
 expect "... one data key used" has "$ERR" "1 data key(s) used"
 expect "... all files carry the same wrapped key" [ "$(distinct_wrapped "$D/enc")" -eq 1 ]
-kvctl log clear >/dev/null
+log_clear
 timed -v decrypt --threads 1 -o "$D/out" "$D"/enc/*.kvs
 expect "restore 2,000 files" eval '[ "$RC" -eq 0 ] && same_tree "$D/in" "$D/out"'
 echo "# restore 2,000 --share-dek files: ${WALL} s; $(calls)"
@@ -144,7 +69,7 @@ run encrypt --threads 1 --share-dek-max-files 4 -r "$VAULT/keys/backup" -o "$TMP
 expect "--share-dek-max-files 4 over 20 more files: 5 more data keys (6 in all)" [ "$(distinct_wrapped "$TMP/lim/enc")" -eq 6 ]
 run encrypt --share-dek-max-age 0 -r "$VAULT/keys/backup" -o "$TMP/lim/x.kvs" "$D/in/f1"
 expect "--share-dek-max-age 0 is refused (exit 1)" [ "$RC" -eq 1 ]
-kvctl log clear >/dev/null
+log_clear
 run decrypt --threads 1 -o "$TMP/lim/out" "$TMP/lim/enc"/*.kvs
 expect "restoring them costs one unwrapkey per data key (6)" \
     eval '[ "$RC" -eq 0 ] && [ "$(log_count "e[\"op\"]==\"unwrapkey\" and e[\"status\"]==200")" -eq 6 ]'
@@ -160,7 +85,7 @@ mkdir -p "$T/out0"
 timed decrypt --threads 1 -o "$T/out0" "$T"/enc/*.kvs
 FREE=$WALL
 kvctl faults set --throttle 250 --retry-after no >/dev/null
-kvctl log clear >/dev/null
+log_clear
 timed -v decrypt --threads 1 -o "$T/out" "$T"/enc/*.kvs
 expect "restore 300 files under a 250/10 s throttle without Retry-After: exit 0" [ "$RC" -eq 0 ]
 expect "... no error reported" eval '! printf "%s" "$ERR" | grep -q "kvseal: decrypt: .*\(fail\|throttl\|error\)"'
@@ -184,7 +109,7 @@ expect "... run time close to the throttle's bound (${WALL} s, bound ${BOUND} s,
 # -- with Retry-After: every caller waits as told
 mkdir -p "$T/out2"
 kvctl faults set --throttle 25 --retry-after yes >/dev/null
-kvctl log clear >/dev/null
+log_clear
 timed -v decrypt --threads 1 -o "$T/out2" "$T"/enc/f1[0-3]?.kvs
 expect "restore 40 files under a 25/10 s throttle with Retry-After: exit 0" \
     eval '[ "$RC" -eq 0 ] && [ "$(ls "$T/out2" | wc -l)" -eq 40 ]'
@@ -193,8 +118,8 @@ kvctl reset >/dev/null
 
 # -- disaster recovery: primary vault, vault in a second region, offline key
 start_server "$TMP/srv2" --tenant 22222222-2222-2222-2222-222222222222 || exit 1
-PID2=$LAST_PID
-PID1=${SERVER_PIDS[0]}
+PID1=${SERVER_PIDS[0]} PID2=${SERVER_PIDS[1]} # in start order
+# Set up the second vault by hand: use_server would repoint kvseal at it alone.
 SD=$TMP/srv2
 PORT2=$(kvctl info port)
 VAULT2=https://localhost:$PORT2

@@ -6,73 +6,11 @@
 # disabled versions, offline keys; and rewrap killed with SIGKILL at random
 # points never leaves a file that does not decrypt to its plaintext.
 set -u
-: "${KVSEAL_BIN:?set KVSEAL_BIN to the kvseal binary}"
-: "${KVSEAL_SRC:?set KVSEAL_SRC to the source tree}"
-PY=${KVSEAL_PYTHON:-/usr/bin/python3}
-KVSERVER=$KVSEAL_SRC/tests/kv-server/kvserver.py
-KVCTL=$KVSEAL_SRC/tests/kv-server/kvctl.py
+# Read before the harness, which scrubs KVSEAL_* variables from the environment.
 KILL_TRIALS=${KVSEAL_KILL_TRIALS:-50}
+# shellcheck source=lib/kv_harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/kv_harness.sh"
 
-# Nothing from the caller's environment may choose a credential, a host or a CA.
-for v in $(env | sed -n 's/^\(AZURE_[A-Za-z_]*\|KVSEAL_[A-Za-z_]*\|IDENTITY_[A-Za-z_]*\|IMDS_[A-Za-z_]*\|MSI_[A-Za-z_]*\)=.*/\1/p'); do
-    case $v in KVSEAL_BIN | KVSEAL_SRC | KVSEAL_PYTHON | KVSEAL_BUILD | KVSEAL_KILL_TRIALS) ;; *) unset "$v" ;; esac
-done
-export PATH=/usr/local/bin:/usr/bin:/bin # no real `az`
-
-TMP=$(mktemp -d)
-SERVER_PIDS=()
-cleanup() {
-    local p
-    for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-t_ok() {
-    pass=$((pass + 1))
-    echo "ok $((pass + fail)) - $1"
-}
-t_fail() {
-    fail=$((fail + 1))
-    echo "not ok $((pass + fail)) - $1"
-    [ -n "${2:-}" ] && printf '#   %s\n' "$2"
-    return 0
-}
-expect() {
-    local name=$1
-    shift
-    if "$@"; then t_ok "$name"; else t_fail "$name" "rc=${RC:-} stderr: ${ERR:-}"; fi
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ]
-}
-
-start_server() {
-    local dir=$1 i
-    shift
-    mkdir -p "$dir"
-    "$PY" "$KVSERVER" --state-dir "$dir" "$@" >"$dir.log" 2>&1 &
-    SERVER_PIDS+=($!)
-    for i in $(seq 1 600); do
-        [ -s "$dir/server.json" ] && return 0
-        sleep 0.1
-    done
-    echo "kvserver did not start: $(tail -3 "$dir.log")" >&2
-    return 1
-}
-kvctl() { "$PY" "$KVCTL" --state-dir "$SD" "$@"; }
-run() {
-    "$KVSEAL_BIN" "$@" >"$TMP/stdout" 2>"$TMP/stderr"
-    RC=$?
-    OUT=$(cat "$TMP/stdout")
-    ERR=$(cat "$TMP/stderr")
-    return 0
-}
-has() { case $1 in *"$2"*) return 0 ;; *) return 1 ;; esac; }
 # kids FILE: the recipients' kids / key ids, one per line, in header order.
 kids() { "$KVSEAL_BIN" inspect --json "$1" | "$PY" -c '
 import json, sys
@@ -103,13 +41,8 @@ all_decrypt() {
 }
 
 start_server "$TMP/srv" || exit 1
-SD=$TMP/srv
-PORT=$(kvctl info port)
-VAULT=https://localhost:$PORT
-export KVSEAL_CA_FILE=$SD/ca.pem KVSEAL_ALLOWED_HOSTS=localhost:$PORT
-export AZURE_AUTHORITY_HOST=https://localhost:$PORT
-(umask 077 && printf 's3cret\n' >"$TMP/secret")
-kvctl clients add --client-id app --secret-file "$TMP/secret" --permissions full >/dev/null
+use_server "$TMP/srv"
+kvctl clients add --client-id app --secret-file "$(secret_file secret s3cret)" --permissions full >/dev/null
 export AZURE_CLIENT_ID=app AZURE_CLIENT_SECRET=s3cret
 V1=$(kvctl --field key.kid keys create rot --size 2048)
 

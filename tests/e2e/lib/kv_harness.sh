@@ -37,11 +37,15 @@ t_fail() {
     [ -n "${2:-}" ] && printf '#   %s\n' "$2"
     return 0
 }
-# expect NAME COMMAND...: one test, passing when COMMAND succeeds.
+# expect NAME COMMAND...: one test, passing when COMMAND succeeds. A failure
+# shows the last run's exit code and the end of its stderr (verbose runs over
+# thousands of files would flood the log).
 expect() {
     local name=$1
     shift
-    if "$@"; then t_ok "$name"; else t_fail "$name" "stderr: ${ERR:-}"; fi
+    if "$@"; then t_ok "$name"; else
+        t_fail "$name" "rc=${RC:-} stderr: $(printf '%s' "${ERR:-}" | tail -c 600)"
+    fi
 }
 finish() {
     echo "$pass passed, $fail failed"
