@@ -393,6 +393,7 @@ static void *direct_worker(void *arg)
         pthread_mutex_lock(&p->mu);
         note_chunk_result(p, (uint64_t)i, st, &err);
         if (st == KVS_OK) p->consumed += s.len;
+        pthread_cond_broadcast(&p->cv); /* a worker in fail_in_order waits for this */
         pthread_mutex_unlock(&p->mu);
         if (st == KVS_OK) report_progress(p);
     }

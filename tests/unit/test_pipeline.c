@@ -253,15 +253,19 @@ START_TEST(damaged_chunk_leaves_file_output_a_verified_prefix)
 END_TEST
 
 /* Decrypt data of length len, read by the workers and by the ring, to a
- * file and to a pipe: every way must give the same status. */
+ * file and to a pipe, with 1 to 4 threads: every way must give the same
+ * status. */
 static void expect_decrypt(const uint8_t *data, size_t len, kvs_status want)
 {
     write_file(path_of("t"), data, len);
     for (int mode = 0; mode < 4; mode++) {
-        kvs_error err = {0};
-        kvs_status st = run_io(dec_run, path_of("t"), path_of("out"), mode & 1, mode >> 1, 1 + (unsigned)mode, &err);
-        ck_assert_msg(st == want, "mode %d, %zu bytes: status %d (%s), want %d", mode, len, st,
-                      err.detail, want);
+        for (unsigned threads = 1; threads <= 4; threads++) {
+            kvs_error err = {0};
+            kvs_status st = run_io(dec_run, path_of("t"), path_of("out"), mode & 1, mode >> 1,
+                                   threads, &err);
+            ck_assert_msg(st == want, "mode %d, %u threads, %zu bytes: status %d (%s), want %d",
+                          mode, threads, len, st, err.detail, want);
+        }
     }
 }
 
@@ -281,6 +285,20 @@ START_TEST(truncated_and_trailing)
     expect_decrypt(ct, cn - 8 * (4096 + 16), KVS_ERR_TRUNCATED); /* header only */
     expect_decrypt(ct, 0, KVS_ERR_NOT_KVSEAL);
     free(longer);
+    free(ct);
+}
+END_TEST
+
+/* A malformed last chunk is reported only after the chunks before it
+ * opened; the worker that holds it waits for the others, which must wake it
+ * (many chunks, so that it usually has to wait). */
+START_TEST(short_final_chunk_after_many)
+{
+    size_t n = 512 * 4096, cn = 0;
+    make_ciphertext(n);
+    uint8_t *ct = read_file(path_of("c"), &cn);
+    for (int round = 0; round < 5; round++)
+        expect_decrypt(ct, cn - (4096 + 16) + 7, KVS_ERR_TRUNCATED);
     free(ct);
 }
 END_TEST
@@ -318,6 +336,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, damaged_chunk_stops_pipe_output_before_it);
     tcase_add_test(tc, damaged_chunk_leaves_file_output_a_verified_prefix);
     tcase_add_test(tc, truncated_and_trailing);
+    tcase_add_test(tc, short_final_chunk_after_many);
     tcase_add_test(tc, verify_only);
     suite_add_tcase(s, tc);
     return s;
