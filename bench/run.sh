@@ -400,7 +400,9 @@ note seconds $(($(date +%s) - START))
 STAMP=$(date +%Y-%m-%d)
 HOST=$(hostname -s 2>/dev/null || hostname)
 # A quick run must not replace the full run's results or the docs' plot.
-BASE=$OUT/$STAMP-$HOST$([[ $QUICK -eq 1 ]] && echo -quick)
+SUFFIX=
+[[ $QUICK -eq 0 ]] || SUFFIX=-quick
+BASE=$OUT/$STAMP-$HOST$SUFFIX
 [[ -n $PLOT ]] || PLOT=$([[ $QUICK -eq 1 ]] && echo "$BASE.svg" || echo docs/img/throughput.svg)
 mkdir -p "$OUT" "$(dirname "$PLOT")"
 versions() {
