@@ -6,50 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "kvseal/envelope.h"
 
 #define COPY_BUF (1u << 20)
-
-typedef struct temp_file {
-    char *dir;
-    char *path;
-    int fd;
-} temp_file;
-
-static kvs_status temp_create(const char *target, temp_file *t, kvs_error *err)
-{
-    char *d = strdup(target), *b = strdup(target);
-    t->fd = -1;
-    t->dir = d ? strdup(dirname(d)) : NULL;
-    size_t cap = strlen(target) + 40;
-    t->path = malloc(cap);
-    if (t->dir && t->path && b) snprintf(t->path, cap, "%s/.%s.kvseal-tmp-XXXXXX", t->dir, basename(b));
-    free(d);
-    free(b);
-    if (!t->dir || !t->path) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-    t->fd = mkostemp(t->path, O_CLOEXEC); /* 0600 until the original's mode is set */
-    if (t->fd < 0)
-        return kvs_fail(err, KVS_ERR_IO, "cannot create a temporary file in %s: %s", t->dir,
-                        strerror(errno));
-    return KVS_OK;
-}
-
-static void temp_discard(temp_file *t)
-{
-    if (t->fd >= 0) {
-        close(t->fd);
-        (void)unlink(t->path);
-    }
-    free(t->dir);
-    free(t->path);
-}
 
 /* Owner first: chown may clear set-id bits that fchmod then restores. */
 static kvs_status keep_owner_and_mode(int fd, const struct stat *sb, const char *path,
@@ -117,38 +82,28 @@ static kvs_status check_unchanged(int in_fd, const struct stat *sb, const char *
     return KVS_OK;
 }
 
-static void sync_dir(const char *dir)
-{
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-}
-
 kvs_status kvs_replace_file_header(const char *path, int in_fd, const struct stat *sb,
                                    const uint8_t *hdr, size_t hdr_len, uint64_t payload_off,
                                    const kvs_temp_notify *temp_path, kvs_error *err)
 {
-    temp_file t = {NULL, NULL, -1};
+    kvs_output_options replace = {.overwrite = 1};
+    kvs_atomic_file *af = NULL;
+    int fd = -1;
     uint64_t size = (uint64_t)sb->st_size;
     int notify = temp_path && temp_path->fn;
-    kvs_status st = temp_create(path, &t, err);
-    if (st == KVS_OK && notify) temp_path->fn(t.path, temp_path->arg);
-    if (st == KVS_OK) st = keep_owner_and_mode(t.fd, sb, path, err);
-    if (st == KVS_OK) st = kvs_write_full(t.fd, hdr, hdr_len, err);
-    if (st == KVS_OK) st = copy_payload(in_fd, payload_off, size - payload_off, t.fd, err);
-    if (st == KVS_OK && fsync(t.fd) != 0)
+    kvs_status st = kvs_atomic_open(path, &replace, &af, &fd, err);
+    int announced = st == KVS_OK && notify;
+    if (announced) temp_path->fn(kvs_atomic_temp_path(af), temp_path->arg);
+    if (st == KVS_OK) st = keep_owner_and_mode(fd, sb, path, err);
+    if (st == KVS_OK) st = kvs_write_full(fd, hdr, hdr_len, err);
+    if (st == KVS_OK) st = copy_payload(in_fd, payload_off, size - payload_off, fd, err);
+    /* Flushed before the check, so that the check is as close to the rename
+     * as it can be (commit's own fsync then finds nothing to write). */
+    if (st == KVS_OK && fsync(fd) != 0)
         st = kvs_fail(err, KVS_ERR_IO, "cannot flush the new %s: %s", path, strerror(errno));
     if (st == KVS_OK) st = check_unchanged(in_fd, sb, path, err);
-    if (st == KVS_OK && rename(t.path, path) != 0)
-        st = kvs_fail(err, KVS_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
-    if (st == KVS_OK) {
-        close(t.fd);
-        t.fd = -1; /* renamed: nothing to remove */
-        sync_dir(t.dir);
-    }
-    temp_discard(&t);
-    if (notify) temp_path->fn(NULL, temp_path->arg);
+    if (st == KVS_OK) st = kvs_atomic_commit(af, err);
+    kvs_atomic_abort(af); /* removes the temp file unless committed; frees */
+    if (announced) temp_path->fn(NULL, temp_path->arg);
     return st;
 }
