@@ -209,6 +209,22 @@ wait_bounded() { # PID -> exit code in RC
     wait "$pid" 2>/dev/null || RC=$? # (no "Killed" notice from bash)
 }
 
+# signal_mid_write NAME SIGNAL DIR: once the background job BGPID has a temp
+# file with data in DIR, send it SIGNAL and wait for it (exit code in RC).
+# Returns 1, after a skip, when the job finished before that.
+signal_mid_write() {
+    local name=$1 sig=$2 dir=$3
+    if ! wait_for_temp "$dir" "$BGPID"; then
+        wait_bounded "$BGPID"
+        BGPID=
+        skip "$name: finished (exit $RC) before a temp file was seen; use a larger KVSEAL_FAULT_MB"
+        return 1
+    fi
+    kill -s "$sig" "$BGPID"
+    wait_bounded "$BGPID"
+    BGPID=
+}
+
 # interrupt NAME SIGNAL MODE(encrypt|decrypt) INPUT(path|stdin)
 interrupt() {
     local name=$1 sig=$2 mode=$3 how=$4 dir=$W/sig target
@@ -229,15 +245,7 @@ interrupt() {
         "$BIN" "${args[@]}" <"$src" 2>"$W/stderr" &
     fi
     BGPID=$!
-    if ! wait_for_temp "$dir" "$BGPID"; then
-        wait_bounded "$BGPID"
-        BGPID=
-        skip "$name: finished (exit $RC) before a temp file was seen; use a larger KVSEAL_FAULT_MB"
-        return
-    fi
-    kill -s "$sig" "$BGPID"
-    wait_bounded "$BGPID"
-    BGPID=
+    signal_mid_write "$name" "$sig" "$dir" || return 0
     local signum
     signum=$(kill -l "$sig")
     local left
@@ -273,15 +281,7 @@ interrupt_rewrap() { # SIGNAL
     cp "$BIGC" "$dir/target"
     "$BIN" rewrap -k "$W/key.pem" -r "$W/pub2.pem" "$dir/target" 2>"$W/stderr" &
     BGPID=$!
-    if ! wait_for_temp "$dir" "$BGPID"; then
-        wait_bounded "$BGPID"
-        BGPID=
-        skip "$name: finished (exit $RC) before a temp file was seen; use a larger KVSEAL_FAULT_MB"
-        return
-    fi
-    kill -s "$sig" "$BGPID"
-    wait_bounded "$BGPID"
-    BGPID=
+    signal_mid_write "$name" "$sig" "$dir" || return 0
     local left
     left=$(ls -A "$dir")
     if [[ $RC -ne $((128 + $(kill -l "$sig"))) ]]; then
