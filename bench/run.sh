@@ -243,7 +243,7 @@ ceilings() {
     rm -f "$OUTF"
 }
 
-# kvseal bench: the engine in memory (memfd to memfd) at 1..N threads, and
+# kvseal bench: the engine in memory (buffer to buffer) at 1..N threads, and
 # its one-thread figures again on CPU 0 (see ceilings).
 engine() {
     local r=$1

@@ -16,7 +16,8 @@ extern "C" {
  * current position; pipes in order. A regular input file is read by the
  * workers at computed offsets, and must not change size meanwhile
  * (KVS_ERR_IO). Memory, whatever the input size: threads * (chunk_size + 16)
- * bytes from a regular file to a regular file, otherwise
+ * bytes from a regular file to a regular file (decryption: plus one chunk
+ * per worker whose chunk fails to open), otherwise
  * (2 * threads + 2) * (chunk_size + 16). On failure a regular output file is
  * cut back to the header and the chunks before the first failed one. */
 KVS_API kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_options *opts,
@@ -28,10 +29,32 @@ KVS_API kvs_status kvs_encrypt_fd(int in_fd, int out_fd, const kvs_encrypt_optio
  * opts->threads workers, read as kvs_encrypt_fd reads. On failure out_fd
  * holds a verified prefix: the chunks before the first failed one (a regular
  * file is cut back to it). Callers wanting all-or-nothing output use
- * kvs_decrypt_path. Memory: as kvs_encrypt_fd plus one chunk per worker. */
+ * kvs_decrypt_path. Memory: as kvs_encrypt_fd, plus one chunk per worker
+ * when the input is not a regular file. */
 KVS_API kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts,
                                   kvs_provider *const *keys, size_t n_keys,
                                   kvs_header **header_out, kvs_error *err);
+
+/* One-shot encryption of a buffer into a complete kvseal file in out, with
+ * opts->threads workers sealing chunks straight from in to out (no copies,
+ * no buffers of the engine's own). out must not overlap in and must hold
+ * kvs_encrypt_mem_bound(in_len, opts->chunk_size) bytes (the exact size is
+ * the header's plus in_len plus 16 per chunk); a smaller out_cap gives
+ * KVS_ERR_USAGE with the size needed. *out_len receives the file's size. */
+KVS_API size_t kvs_encrypt_mem_bound(size_t plain_len, uint32_t chunk_size);
+KVS_API kvs_status kvs_encrypt_mem(const void *in, size_t in_len, void *out, size_t out_cap,
+                                   size_t *out_len, const kvs_encrypt_options *opts,
+                                   kvs_provider *const *recipients, size_t n_recipients,
+                                   kvs_error *err);
+
+/* One-shot decryption of the kvseal file in in[0..in_len) into out (which
+ * must not overlap in; in_len bytes always suffice). All or nothing: on any
+ * failure the plaintext area of out is wiped and *out_len is 0. Errors are
+ * those of kvs_decrypt_fd for the same bytes. header_out as there. */
+KVS_API kvs_status kvs_decrypt_mem(const void *in, size_t in_len, void *out, size_t out_cap,
+                                   size_t *out_len, const kvs_decrypt_options *opts,
+                                   kvs_provider *const *keys, size_t n_keys,
+                                   kvs_header **header_out, kvs_error *err);
 
 /* Decrypt plaintext bytes [offset, offset+length) of a seekable kvseal file to
  * out_fd. Reads and authenticates only the header, the chunks covering the

@@ -2,9 +2,14 @@
  *
  * Direct (regular-file input, regular-file or no output): the input's size
  * fixes every chunk's offset, length and final flag up front, so each of N
- * workers (the calling thread is one) preads, seals or opens, and pwrites its
- * own chunks: no hand-off between threads. Memory: N * (chunk_size + 16)
- * bytes, twice that when decrypting (an open needs a second buffer).
+ * workers (the calling thread is one) preads, seals or opens in place, and
+ * pwrites its own chunks: no hand-off between threads. Memory: N *
+ * (chunk_size + 16) bytes, plus one chunk for a worker whose chunk fails to
+ * open (it reads the chunk again to tell truncation from damage).
+ *
+ * Memory (kvs_encrypt_mem / kvs_decrypt_mem) is direct mode over caller
+ * buffers: each chunk is sealed or opened straight from input to output, with
+ * no copies and no buffers of the engine's own.
  *
  * Ring (pipes, terminals, sockets): the calling thread reads chunks in order
  * into a ring of slots; N workers seal or open them in place, each with its
@@ -26,6 +31,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "format/format.h"
 #include "kvseal/envelope.h"
 #include "stream/chunk.h"
 #include "stream/dek_session.h"
@@ -65,6 +71,8 @@ typedef struct pipeline {
     uint64_t out_base;
     uint64_t consumed; /* input bytes read (ring: reader only; direct: under mu) */
     uint64_t in_base, in_len; /* direct: where the input's chunks start, their bytes */
+    const uint8_t *mem_in;     /* memory mode: the input's chunks (NULL: fds) */
+    uint8_t *mem_out;          /* memory mode: where output_offset 0 is */
     pthread_t caller;  /* direct: the thread that reports progress */
     void (*progress)(uint64_t bytes_done, void *arg);
     void *progress_arg;
@@ -120,7 +128,7 @@ static uint64_t output_offset(const pipeline *p, const slot *s)
     return p->out_base + s->index * per;
 }
 
-/* Seal in place; open into the worker's scratch buffer, which then trades
+/* Ring mode: seal in place; open into the worker's scratch buffer, which then trades
  * places with the slot's (no copy), so a failed chunk can still be retried
  * with the other final flag to tell truncation from damage. */
 static kvs_status process(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
@@ -343,24 +351,68 @@ static int64_t claim_direct(pipeline *p)
     return i;
 }
 
-/* Read, seal or open, and write chunk i, whose place the input size fixes.
- * A malformed last stored chunk is reported in file order, as in ring mode. */
-static kvs_status direct_chunk(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
-                               uint64_t i, kvs_error *err)
+/* Place chunk i in s (index, length, final flag); returns its input offset. */
+static uint64_t place_chunk(const pipeline *p, slot *s, uint64_t i)
 {
     uint64_t off = i * input_unit(p);
     uint64_t left = p->in_len - off;
     s->index = i;
     s->final = i + 1 == p->total;
     s->len = left < input_unit(p) ? (size_t)left : input_unit(p);
+    return off;
+}
+
+/* Memory mode: seal or open chunk s straight from the input to the output. */
+static kvs_status memory_chunk(pipeline *p, kvs_gcm *gcm, const slot *s, uint64_t off,
+                               kvs_error *err)
+{
+    const uint8_t *in = p->mem_in + off;
+    uint8_t *out = p->mem_out + output_offset(p, s);
+    if (!p->encrypt) return kvs_chunk_open_checked(gcm, s->index, s->final, in, s->len, out, err);
+    kvs_status st = kvs_chunk_seal(gcm, s->index, s->final, in, s->len, out);
+    return st == KVS_OK ? KVS_OK : kvs_fail(err, st, "chunk encryption failed");
+}
+
+/* Direct decryption opens in place, so each worker needs one buffer and the
+ * plaintext is written from where it was read. Only a chunk that fails is
+ * read again, into a second buffer allocated then, so that
+ * kvs_chunk_open_checked can tell truncation from damage. */
+static kvs_status open_in_place(pipeline *p, kvs_gcm *gcm, slot *s, uint64_t at,
+                                uint8_t **scratch, kvs_error *err)
+{
+    if (kvs_chunk_open(gcm, s->index, s->final, s->buf, s->len, s->buf) == KVS_OK) return KVS_OK;
+    if (!*scratch && !(*scratch = malloc(stored_size(p))))
+        return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    kvs_status st = kvs_pread_full(p->in_fd, s->buf, s->len, at, err);
+    if (st == KVS_OK) st = kvs_chunk_open_checked(gcm, s->index, s->final, s->buf, s->len, *scratch, err);
+    if (st != KVS_OK) return st;
+    /* The chunk failed once and opened on the second read. */
+    OPENSSL_cleanse(*scratch, s->len - KVS_CHUNK_TAG_LEN);
+    return kvs_fail(err, KVS_ERR_IO, "the input file changed while it was read");
+}
+
+/* Read, seal or open, and write chunk i, whose place the input size fixes.
+ * A malformed last stored chunk is reported in file order, as in ring mode. */
+static kvs_status direct_chunk(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
+                               uint64_t i, kvs_error *err)
+{
+    uint64_t off = place_chunk(p, s, i);
     if (s->final && check_final_size(p, s->len, i, err) != KVS_OK) {
         fail_in_order(p, i, err);
         return err->status;
     }
-    kvs_status st = kvs_pread_full(p->in_fd, s->buf, s->len, p->in_base + off, err);
+    if (p->mem_in) return memory_chunk(p, gcm, s, off, err);
+    uint64_t at = p->in_base + off;
+    kvs_status st = kvs_pread_full(p->in_fd, s->buf, s->len, at, err);
     if (st == KVS_ERR_TRUNCATED)
         st = kvs_fail(err, KVS_ERR_IO, "the input file changed size while it was read");
-    if (st == KVS_OK) st = process(p, gcm, s, scratch, err);
+    if (st != KVS_OK) return st;
+    if (p->encrypt)
+        st = kvs_chunk_seal(gcm, s->index, s->final, s->buf, s->len, s->buf) == KVS_OK
+                 ? KVS_OK
+                 : kvs_fail(err, KVS_ERR_CRYPTO, "chunk encryption failed");
+    else
+        st = open_in_place(p, gcm, s, at, scratch, err);
     if (st == KVS_OK) st = write_slot(p, s, err);
     return st;
 }
@@ -374,17 +426,18 @@ static void report_progress(pipeline *p)
     p->progress(done, p->progress_arg);
 }
 
-/* One direct worker: its own GCM context, chunk buffer and (opening) scratch,
- * wiped as far as they were used. The calling thread runs one too. */
+/* One direct worker: its own GCM context and, over fds, its chunk buffer
+ * (and, once a chunk fails to open, a scratch buffer), wiped as far as they
+ * were used. The calling thread runs one too. */
 static void *direct_worker(void *arg)
 {
     pipeline *p = arg;
     kvs_error err = {0};
-    slot s = {.buf = malloc(stored_size(p))};
-    uint8_t *scratch = p->encrypt ? NULL : malloc(stored_size(p));
+    slot s = {.buf = p->mem_in ? NULL : malloc(stored_size(p))};
+    uint8_t *scratch = NULL;
     kvs_gcm *gcm = kvs_gcm_new(p->key);
     size_t wipe = 0;
-    kvs_status st = (!s.buf || !gcm || (!p->encrypt && !scratch))
+    kvs_status st = (!gcm || (!p->mem_in && !s.buf))
                         ? kvs_fail(&err, KVS_ERR_NOMEM, "out of memory")
                         : KVS_OK;
     for (int64_t i; st == KVS_OK && (i = claim_direct(p)) >= 0;) {
@@ -440,7 +493,8 @@ static kvs_status run_direct(pipeline *p, unsigned threads, kvs_error *err)
     direct_worker(p);
     for (unsigned i = 0; i < started; i++) pthread_join(workers[i], NULL);
     if (p->failed) st = kvs_error_copy(err, &p->err);
-    if (st == KVS_OK && lseek(p->in_fd, (off_t)(p->in_base + p->in_len), SEEK_SET) < 0)
+    if (st == KVS_OK && !p->mem_in &&
+        lseek(p->in_fd, (off_t)(p->in_base + p->in_len), SEEK_SET) < 0)
         st = kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
     return st;
 }
@@ -618,6 +672,135 @@ kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts
     st = run(&p, in_fd, opts ? opts->threads : 0, err);
     if (st == KVS_OK && out_fd >= 0 && p.positional && lseek(out_fd, 0, SEEK_END) < 0)
         st = kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
+    if (st == KVS_OK && header_out) {
+        *header_out = oh.header;
+        oh.header = NULL;
+    }
+    kvs_opened_header_clear(&oh);
+    return st;
+}
+
+/* ---- memory mode ---------------------------------------------------------- */
+
+/* Chunks of a payload of len bytes: an empty one still has its final chunk. */
+static uint64_t chunk_count(uint64_t len, size_t unit)
+{
+    return len == 0 ? 1 : (len + unit - 1) / unit;
+}
+
+/* Direct mode over in[0..len) (p->mem_out set by the caller). */
+static kvs_status run_memory(pipeline *p, const uint8_t *in, uint64_t len, unsigned requested,
+                             kvs_error *err)
+{
+    p->mem_in = in;
+    p->in_fd = -1;
+    p->in_len = len;
+    p->total = chunk_count(len, input_unit(p));
+    p->fail_index = UINT64_MAX;
+    if (p->total > KVS_MAX_CHUNKS)
+        return kvs_fail(err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT, "more than 2^32 chunks");
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    kvs_status st = run_direct(p, thread_count(requested), err);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    return st;
+}
+
+size_t kvs_encrypt_mem_bound(size_t plain_len, uint32_t chunk_size)
+{
+    size_t chunk = chunk_size ? chunk_size : KVS_CHUNK_DEFAULT;
+    size_t tags = (plain_len / chunk + 1) * KVS_CHUNK_TAG_LEN;
+    size_t header = KVS_PREFIX_LEN + KVS_HEADER_MAX + KVS_TAG_LEN;
+    if (plain_len > SIZE_MAX - tags - header) return SIZE_MAX;
+    return header + plain_len + tags;
+}
+
+kvs_status kvs_encrypt_mem(const void *in, size_t in_len, void *out, size_t out_cap,
+                           size_t *out_len, const kvs_encrypt_options *opts,
+                           kvs_provider *const *recipients, size_t n_recipients, kvs_error *err)
+{
+    *out_len = 0;
+    if ((!in && in_len > 0) || !out) return kvs_fail(err, KVS_ERR_USAGE, "no input or output buffer");
+    kvs_sealed_header sh;
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    kvs_status st = kvs_seal_header(opts, recipients, n_recipients, &sh, err);
+    if (st != KVS_OK) return st;
+    uint64_t tags = chunk_count(in_len, sh.chunk_size) * KVS_CHUNK_TAG_LEN;
+    if (out_cap < sh.len || out_cap - sh.len < in_len || out_cap - sh.len - in_len < tags) {
+        st = kvs_fail(err, KVS_ERR_USAGE, "output buffer too small: %llu bytes needed",
+                      (unsigned long long)in_len + sh.len + tags);
+    } else {
+        memcpy(out, sh.bytes, sh.len);
+        p.encrypt = 1;
+        p.key = sh.keys->payload_key;
+        p.chunk_size = sh.chunk_size;
+        p.mem_out = (uint8_t *)out + sh.len;
+        p.progress = opts ? opts->progress : NULL;
+        p.progress_arg = opts ? opts->progress_arg : NULL;
+        st = run_memory(&p, in, in_len, opts ? opts->threads : 0, err);
+    }
+    if (st == KVS_OK) *out_len = sh.len + in_len + (size_t)tags;
+    if (st == KVS_OK && opts && opts->dek_session)
+        kvs_dek_session_add_bytes(opts->dek_session, sh.dek_generation, in_len);
+    kvs_sealed_header_clear(&sh);
+    return st;
+}
+
+/* Plaintext bytes a payload's chunks can give: for a last chunk shorter
+ * than its tag (refused when reached) only the full chunks before it. This
+ * bounds what the workers write, so it sizes and wipes the output. */
+static size_t plaintext_span(size_t payload, size_t chunk_size)
+{
+    size_t stored = chunk_size + KVS_CHUNK_TAG_LEN;
+    size_t rest = payload % stored;
+    return payload / stored * chunk_size + (rest > KVS_CHUNK_TAG_LEN ? rest - KVS_CHUNK_TAG_LEN : 0);
+}
+
+/* Length of the stored header at the start of in (§2), or why there is none. */
+static kvs_status stored_header_len(const uint8_t *in, size_t len, size_t *hlen, kvs_error *err)
+{
+    uint32_t json_len = 0;
+    if (len < KVS_PREFIX_LEN) return kvs_prefix_short(in, len, err);
+    kvs_status st = kvs_prefix_parse(in, &json_len, err);
+    if (st != KVS_OK) return st;
+    *hlen = KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN;
+    if (len < *hlen) return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
+    return KVS_OK;
+}
+
+kvs_status kvs_decrypt_mem(const void *in, size_t in_len, void *out, size_t out_cap,
+                           size_t *out_len, const kvs_decrypt_options *opts,
+                           kvs_provider *const *keys, size_t n_keys, kvs_header **header_out,
+                           kvs_error *err)
+{
+    const uint8_t *bytes = in;
+    size_t hlen = 0;
+    *out_len = 0;
+    if (header_out) *header_out = NULL;
+    if ((!in && in_len > 0) || !out) return kvs_fail(err, KVS_ERR_USAGE, "no input or output buffer");
+    kvs_status st = stored_header_len(bytes, in_len, &hlen, err);
+    if (st != KVS_OK) return st;
+    kvs_opened_header oh;
+    st = kvs_open_header(bytes, hlen, opts, keys, n_keys, &oh, err);
+    if (st != KVS_OK) return st;
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    p.key = oh.keys->payload_key;
+    p.chunk_size = oh.header->chunk_size;
+    p.mem_out = out;
+    p.progress = opts ? opts->progress : NULL;
+    p.progress_arg = opts ? opts->progress_arg : NULL;
+    size_t payload = in_len - hlen;
+    size_t plain = plaintext_span(payload, p.chunk_size);
+    if (out_cap < plain)
+        st = kvs_fail(err, KVS_ERR_USAGE, "output buffer too small: %llu bytes needed",
+                      (unsigned long long)plain);
+    else
+        st = run_memory(&p, bytes + hlen, payload, opts ? opts->threads : 0, err);
+    if (st != KVS_OK) OPENSSL_cleanse(out, out_cap < plain ? 0 : plain); /* nothing unverified, nothing partial */
+    if (st == KVS_OK) *out_len = plain;
     if (st == KVS_OK && header_out) {
         *header_out = oh.header;
         oh.header = NULL;

@@ -1,5 +1,6 @@
-/* The parallel fd engine: agreement with the push/pull stream, every thread
- * count, pipes and files, and refusal of damage without releasing it. */
+/* The parallel engine over fds and over memory: agreement with the push/pull
+ * stream and with each other, every thread count, pipes and files, and
+ * refusal of damage without releasing it. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -192,6 +193,70 @@ START_TEST(roundtrip_every_mode)
 }
 END_TEST
 
+/* kvs_encrypt_mem and kvs_decrypt_mem against the fd engine, both ways. */
+START_TEST(memory_roundtrip_and_fd_agreement)
+{
+    size_t n = sizes[_i], m = 0, cn = 0;
+    uint8_t *pt = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 7 + _i);
+    write_file(path_of("p"), pt, n);
+    size_t cap = kvs_encrypt_mem_bound(n, 4096);
+    uint8_t *ct = malloc(cap), *back = malloc(cap);
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        kvs_error err = {0};
+        kvs_encrypt_options eo = {4096, NULL, 0, 0, threads};
+        kvs_decrypt_options dopt = {NULL, 0, threads};
+        ck_assert_int_eq(kvs_encrypt_mem(pt, n, ct, cap, &cn, &eo, &key, 1, &err), KVS_OK);
+        ck_assert_uint_le(cn, cap);
+        write_file(path_of("c"), ct, cn);
+        /* the fd engine reads what the memory engine wrote */
+        ck_assert_int_eq(run_io(dec_run, path_of("c"), path_of("p2"), 0, 0, threads, &err), KVS_OK);
+        uint8_t *fd_back = read_file(path_of("p2"), &m);
+        ck_assert_uint_eq(m, n);
+        if (n) ck_assert_mem_eq(fd_back, pt, n);
+        free(fd_back);
+        /* and the memory engine reads what the fd engine wrote, file for file */
+        ck_assert_int_eq(run_io(enc_run, path_of("p"), path_of("c"), 0, 0, threads, &err), KVS_OK);
+        uint8_t *fd_ct = read_file(path_of("c"), &cn);
+        kvs_header *h = NULL;
+        ck_assert_int_eq(kvs_decrypt_mem(fd_ct, cn, back, n, &m, &dopt, &key, 1, &h, &err), KVS_OK);
+        ck_assert_uint_eq(m, n);
+        if (n) ck_assert_mem_eq(back, pt, n);
+        ck_assert_ptr_nonnull(h);
+        ck_assert_uint_eq(h->chunk_size, 4096);
+        kvs_header_free(h);
+        /* an output buffer one byte short is refused with the size needed */
+        if (n) {
+            ck_assert_int_eq(kvs_decrypt_mem(fd_ct, cn, back, n - 1, &m, &dopt, &key, 1, NULL, &err),
+                             KVS_ERR_USAGE);
+            ck_assert_ptr_nonnull(strstr(err.detail, "too small"));
+        }
+        ck_assert_int_eq(kvs_encrypt_mem(pt, n, ct, cn - 1, &m, &eo, &key, 1, &err), KVS_ERR_USAGE);
+        ck_assert_uint_eq(m, 0);
+        free(fd_ct);
+    }
+    free(back);
+    free(ct);
+    free(pt);
+}
+END_TEST
+
+START_TEST(memory_bad_arguments)
+{
+    kvs_error err = {0};
+    uint8_t buf[64];
+    size_t m = 9;
+    ck_assert_int_eq(kvs_encrypt_mem(NULL, 5, buf, sizeof buf, &m, NULL, &key, 1, &err), KVS_ERR_USAGE);
+    ck_assert_int_eq(kvs_decrypt_mem(buf, sizeof buf, NULL, 0, &m, NULL, &key, 1, NULL, &err),
+                     KVS_ERR_USAGE);
+    ck_assert_uint_eq(m, 0);
+    ck_assert_uint_eq(kvs_encrypt_mem_bound(SIZE_MAX - 10, 0), SIZE_MAX);
+    /* a prefix cut short: not kvseal, or truncated once the magic matched */
+    ck_assert_int_eq(kvs_decrypt_mem("KVSEAL", 3, buf, sizeof buf, &m, NULL, &key, 1, NULL, &err),
+                     KVS_ERR_NOT_KVSEAL);
+}
+END_TEST
+
 static void make_ciphertext(size_t n)
 {
     uint8_t *pt = malloc(n);
@@ -267,6 +332,22 @@ static void expect_decrypt(const uint8_t *data, size_t len, kvs_status want)
                           mode, threads, len, st, err.detail, want);
         }
     }
+    /* memory: the same status, and the output left wiped */
+    uint8_t *out = malloc(len + 1);
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        kvs_error err = {0};
+        kvs_decrypt_options o = {NULL, 0, threads};
+        size_t got = 7;
+        memset(out, 0xA5, len + 1);
+        kvs_status st = kvs_decrypt_mem(data, len, out, len, &got, &o, &key, 1, NULL, &err);
+        ck_assert_msg(st == want, "memory, %u threads, %zu bytes: status %d (%s), want %d", threads,
+                      len, st, err.detail, want);
+        ck_assert_uint_eq(got, 0);
+        size_t kept = 0; /* one assertion: each one costs Check a pipe write */
+        while (kept < len && (out[kept] == 0 || out[kept] == 0xA5)) kept++;
+        ck_assert_msg(kept == len, "byte %zu of a failed output kept", kept);
+    }
+    free(out);
 }
 
 START_TEST(truncated_and_trailing)
@@ -284,6 +365,9 @@ START_TEST(truncated_and_trailing)
     expect_decrypt(longer, cn + 16, KVS_ERR_TRAILING_DATA);
     expect_decrypt(ct, cn - 8 * (4096 + 16), KVS_ERR_TRUNCATED); /* header only */
     expect_decrypt(ct, 0, KVS_ERR_NOT_KVSEAL);
+    expect_decrypt(ct, 20, KVS_ERR_TRUNCATED); /* inside the header */
+    ct[cn - 3 * (4096 + 16)] ^= 1;             /* a middle chunk */
+    expect_decrypt(ct, cn, KVS_ERR_AUTH);
     free(longer);
     free(ct);
 }
@@ -333,6 +417,8 @@ static Suite *pipeline_suite(void)
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, roundtrip_every_mode, 0, (int)(sizeof sizes / sizeof sizes[0]));
+    tcase_add_loop_test(tc, memory_roundtrip_and_fd_agreement, 0, (int)(sizeof sizes / sizeof sizes[0]));
+    tcase_add_test(tc, memory_bad_arguments);
     tcase_add_test(tc, damaged_chunk_stops_pipe_output_before_it);
     tcase_add_test(tc, damaged_chunk_leaves_file_output_a_verified_prefix);
     tcase_add_test(tc, truncated_and_trailing);
