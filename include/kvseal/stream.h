@@ -32,7 +32,8 @@ typedef struct kvs_encrypt_options {
     const kvs_context_pair *context;  /* authenticated, not secret */
     size_t n_context;
     int omit_created;                 /* non-zero: no `created` member */
-    unsigned threads;                 /* fd/path helpers: 0 = online CPUs */
+    unsigned threads;                 /* fd/path/mem helpers: 0 = online CPUs
+                                         (see kvs_encrypt_fd) */
     /* fd/path helpers (not range decryption): optional, called from the
      * calling thread as chunks go through, with the input bytes read so far
      * (for decryption: after the header); at most the engine's buffers of
@@ -50,7 +51,7 @@ typedef struct kvs_encrypt_options {
 typedef struct kvs_decrypt_options {
     const kvs_context_pair *required_context; /* each must match the header exactly */
     size_t n_required_context;
-    unsigned threads;                         /* fd/path helpers: 0 = online CPUs */
+    unsigned threads;                         /* as in kvs_encrypt_options */
     /* As in kvs_encrypt_options: input bytes after the header read so far. */
     void (*progress)(uint64_t bytes_done, void *arg);
     void *progress_arg;

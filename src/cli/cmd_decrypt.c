@@ -26,7 +26,8 @@ static const char usage_text[] =
     "      --context KEY=VALUE  require this header context pair; repeatable\n"
     "      --offset N           decrypt plaintext bytes from N on (seekable IN only)\n"
     "      --length N           ... at most N bytes (suffixes K, M, G accepted)\n"
-    "      --threads N          worker threads (default: online CPUs)\n"
+    "      --threads N          worker threads (default: online CPUs, 1-2 fewer\n"
+    "                           with pipes)\n"
     CLI_PROGRESS_USAGE
     "  -f, --force              replace an existing OUT; allow a terminal as output\n"
     "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"

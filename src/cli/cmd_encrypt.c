@@ -25,7 +25,8 @@ static const char usage_text[] =
     "                           64M (suffixes K, M; default 1M)\n"
     "      --context KEY=VALUE  authenticated, non-secret context; repeatable\n"
     "      --no-created         do not record the creation time in the header\n"
-    "      --threads N          worker threads (default: online CPUs)\n"
+    "      --threads N          worker threads (default: online CPUs, 1-2 fewer\n"
+    "                           with pipes)\n"
     CLI_PROGRESS_USAGE
     "  -f, --force              replace an existing OUT; allow a terminal as output\n"
     "      --passphrase-file F  passphrase for an encrypted private-key PEM given as -r\n"

@@ -20,7 +20,8 @@ static const char usage_text[] =
     "                           repeat to try several, in order; without -k:\n"
     "                           any Key Vault key the file names on an allowed host\n"
     "      --context KEY=VALUE  require this header context pair; repeatable\n"
-    "      --threads N          worker threads (default: online CPUs)\n"
+    "      --threads N          worker threads (default: online CPUs, 1-2 fewer\n"
+    "                           with pipes)\n"
     CLI_PROGRESS_USAGE
     "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
     "      --passphrase-env V   ... from environment variable V\n"

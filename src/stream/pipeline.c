@@ -524,9 +524,14 @@ static void enlarge_pipe(int fd, size_t chunk_bytes)
     (void)fcntl(fd, F_SETPIPE_SZ, (int)want);
 }
 
-static unsigned thread_count(unsigned requested)
+/* Workers: as requested, else one per online CPU less the CPUs the ring's
+ * own threads keep busy copying (busy_threads: the reader, and the writer
+ * for pipe output). On 2 CPUs, pipe input with 2 workers instead of 1 took
+ * 1.60 s instead of 1.07 s for 2 GiB (median of 5): the reader, the upstream
+ * writer and the workers preempted each other while holding the pipe lock. */
+static unsigned thread_count(unsigned requested, unsigned busy_threads)
 {
-    long n = requested ? (long)requested : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = requested ? (long)requested : sysconf(_SC_NPROCESSORS_ONLN) - (long)busy_threads;
     if (n < 1) n = 1;
     return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
 }
@@ -566,7 +571,6 @@ static void keep_complete_prefix(pipeline *p)
 /* Run the pipeline over in_fd (positioned at the first chunk). */
 static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_error *err)
 {
-    unsigned threads = thread_count(requested_threads);
     pthread_t workers[MAX_THREADS], writer;
     unsigned started = 0;
     int writer_started = 0;
@@ -576,12 +580,13 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     p->in_fd = in_fd;
     p->fail_index = UINT64_MAX;
     if (plan_direct(p, in_fd, err, &st)) {
-        if (st == KVS_OK) st = run_direct(p, threads, err);
+        if (st == KVS_OK) st = run_direct(p, thread_count(requested_threads, 0), err);
         keep_complete_prefix(p);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
         return st;
     }
+    unsigned threads = thread_count(requested_threads, p->positional ? 1 : 2);
     st = alloc_slots(p, threads, err);
     while (st == KVS_OK && started < threads) {
         if (pthread_create(&workers[started], NULL, worker_main, p) != 0)
@@ -701,7 +706,7 @@ static kvs_status run_memory(pipeline *p, const uint8_t *in, uint64_t len, unsig
         return kvs_fail(err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT, "more than 2^32 chunks");
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    kvs_status st = run_direct(p, thread_count(requested), err);
+    kvs_status st = run_direct(p, thread_count(requested, 0), err);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     return st;
