@@ -297,7 +297,7 @@ def markdown(meta, d, targets, args, notes):
     out += ["## Side by side", ""] + md_side_by_side(d, args.max_threads, notes, args.size) + [""]
     out += [f"## kvseal by thread count and chunk size ({args.size // MIB} MiB, GB/s)", ""]
     out += md_matrix(d, threads, chunks) + [""]
-    out += ["## Engine in memory (`kvseal bench`, memfd to memfd, 1 MiB chunks)", ""]
+    out += ["## Engine in memory (`kvseal bench`, buffer to buffer, 1 MiB chunks)", ""]
     out += md_engine(d, args.max_threads) + [""]
     out += ["## Memory and start-up", ""] + md_rss_startup(d) + [""]
     extra = [f"- {k}: {v}" for k, v in notes.items()
