@@ -24,18 +24,19 @@ struct kvs_gcm {
     size_t iv_len; /* IV length the context is currently set up for */
 };
 
-static pthread_once_t kvs_gcm_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t kvs_gcm_lock = PTHREAD_MUTEX_INITIALIZER;
 static EVP_CIPHER *kvs_gcm_cipher;
 
-static void kvs_gcm_fetch(void)
-{
-    kvs_gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-}
-
+/* Fetched on first use and shared; a failed fetch (out of memory) is tried
+ * again by the next caller instead of disabling GCM for the process. */
 static const EVP_CIPHER *kvs_gcm_get_cipher(void)
 {
-    if (pthread_once(&kvs_gcm_once, kvs_gcm_fetch) != 0) return NULL;
-    return kvs_gcm_cipher;
+    pthread_mutex_lock(&kvs_gcm_lock);
+    if (!kvs_gcm_cipher) kvs_gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    const EVP_CIPHER *c = kvs_gcm_cipher;
+    pthread_mutex_unlock(&kvs_gcm_lock);
+    if (!c) ERR_clear_error();
+    return c;
 }
 
 kvs_gcm *kvs_gcm_new(const uint8_t key[32])

@@ -1,6 +1,7 @@
 /* HKDF-SHA256, HMAC-SHA256 and SHA-256 through OpenSSL 3 providers. The
- * algorithm objects are fetched once per process and shared (they are
- * read-only and thread-safe after fetching). */
+ * algorithm objects are fetched on first use and shared (they are read-only
+ * and thread-safe after fetching). A fetch that failed (out of memory) is
+ * tried again on the next call, so a long-running process recovers. */
 #include "crypto/crypto.h"
 
 #include <pthread.h>
@@ -11,22 +12,23 @@
 
 #define KVS_SHA256_LEN 32
 
-static pthread_once_t kvs_kdf_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t kvs_kdf_lock = PTHREAD_MUTEX_INITIALIZER;
 static EVP_KDF *kvs_hkdf_alg;
 static EVP_MAC *kvs_hmac_alg;
 static EVP_MD *kvs_sha256_alg;
 
-static void kvs_kdf_fetch(void)
-{
-    kvs_hkdf_alg = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    kvs_hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    kvs_sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL);
-    ERR_clear_error();
-}
-
+/* Non-zero once all three are fetched; the lock orders the pointers' writes
+ * before their reads in every caller. */
 static int kvs_kdf_ready(void)
 {
-    return pthread_once(&kvs_kdf_once, kvs_kdf_fetch) == 0;
+    pthread_mutex_lock(&kvs_kdf_lock);
+    if (!kvs_hkdf_alg) kvs_hkdf_alg = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (!kvs_hmac_alg) kvs_hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!kvs_sha256_alg) kvs_sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL);
+    int ready = kvs_hkdf_alg && kvs_hmac_alg && kvs_sha256_alg;
+    pthread_mutex_unlock(&kvs_kdf_lock);
+    if (!ready) ERR_clear_error();
+    return ready;
 }
 
 /* OSSL_PARAM wants non-const pointers for inputs it only reads. */
@@ -44,7 +46,7 @@ kvs_status kvs_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *sa
         (info == NULL && info_len > 0) || out == NULL || out_len == 0 ||
         out_len > (size_t)255 * KVS_SHA256_LEN)
         return KVS_ERR_USAGE;
-    if (!kvs_kdf_ready() || kvs_hkdf_alg == NULL) return KVS_ERR_CRYPTO;
+    if (!kvs_kdf_ready()) return KVS_ERR_CRYPTO;
 
     OSSL_PARAM params[5];
     size_t i = 0;
@@ -78,7 +80,7 @@ kvs_status kvs_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *da
 {
     if ((key == NULL && key_len > 0) || (data == NULL && data_len > 0) || out == NULL)
         return KVS_ERR_USAGE;
-    if (!kvs_kdf_ready() || kvs_hmac_alg == NULL) return KVS_ERR_CRYPTO;
+    if (!kvs_kdf_ready()) return KVS_ERR_CRYPTO;
 
     OSSL_PARAM params[2];
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -106,7 +108,7 @@ kvs_status kvs_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *da
 kvs_status kvs_sha256(const uint8_t *data, size_t len, uint8_t out[32])
 {
     if ((data == NULL && len > 0) || out == NULL) return KVS_ERR_USAGE;
-    if (!kvs_kdf_ready() || kvs_sha256_alg == NULL) return KVS_ERR_CRYPTO;
+    if (!kvs_kdf_ready()) return KVS_ERR_CRYPTO;
     unsigned int out_len = 0;
     if (EVP_Digest(kvs_unconst(data), len, out, &out_len, kvs_sha256_alg, NULL) != 1 ||
         out_len != KVS_SHA256_LEN) {
