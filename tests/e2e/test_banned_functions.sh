@@ -19,13 +19,8 @@ PY=${KVSEAL_PYTHON:-/usr/bin/python3}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
+# shellcheck source=lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 
 # scan DIR FUNCTION: print FILE:LINE: text for each call of FUNCTION in the C
 # sources under DIR (comments and strings blanked; memcmp allowed with marker).
@@ -129,5 +124,4 @@ for fn in strcpy strcat sprintf vsprintf gets atoi atol atoll strtok rand srand 
     fi
 done
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

@@ -12,21 +12,8 @@ PY=${KVSEAL_PYTHON:-/usr/bin/python3}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
-passed=0
-failed=0
-RC=0
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
-
-# run CMD...: run with stdout to $W/stdout, stderr to $W/stderr; exit code in RC.
-run() {
-    RC=0
-    "$@" >"$W/stdout" 2>"$W/stderr" || RC=$?
-}
+# shellcheck source=lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 
 # A failure prints exactly one line on stderr: "kvseal: <command>: <message>".
 one_error_line() {
@@ -62,11 +49,6 @@ expect_clean() {
 }
 
 # check NAME CMD...: passes if CMD succeeds.
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass; else fail "$name"; fi
-}
 
 same() { cmp -s "$1" "$2"; }
 
@@ -524,5 +506,4 @@ check "SIGTERM exit 143 (got $RC)" test "$RC" -eq 143
 check "SIGTERM removed the temp file" empty_dir "$S"
 
 check "failure dir still empty" empty_dir "$F"
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

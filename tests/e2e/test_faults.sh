@@ -36,24 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
+# shellcheck source=lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 skipped=0
-RC=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
 skip() {
     skipped=$((skipped + 1))
     echo "skip: $*"
-}
-
-# run CMD...: stdout/stderr to files, exit code in RC.
-run() {
-    RC=0
-    "$@" >"$W/stdout" 2>"$W/stderr" || RC=$?
 }
 
 # expect_fail NAME WANT_RC DIR TARGET CMD...: exit WANT_RC with one error line;
@@ -76,12 +64,6 @@ expect_fail() {
     else
         pass
     fi
-}
-
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass; else fail "$name"; fi
 }
 
 # ---- fixtures ----
@@ -353,5 +335,4 @@ expect_fail "decrypt from a FIFO closed early" 2 "$O" "$O/f.plain" \
 wait
 
 [[ $skipped -gt 0 ]] && echo "$skipped case(s) skipped"
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

@@ -12,26 +12,8 @@ BIN=${KVSEAL_BIN:?set KVSEAL_BIN to the kvseal binary}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
-passed=0
-failed=0
-RC=0
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass; else fail "$name"; fi
-}
-
-# run CMD...: stdout to $W/stdout, stderr to $W/stderr (a file: not a tty).
-run() {
-    RC=0
-    "$@" >"$W/stdout" 2>"$W/stderr" || RC=$?
-}
+# shellcheck source=lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 
 stderr_empty() { [[ ! -s $W/stderr ]]; }
 # A summary line "kvseal: CMD: <size> in <time>, <rate>/s" ending in a newline.
@@ -97,5 +79,4 @@ if command -v script >/dev/null 2>&1; then
     check "terminal: --no-progress is silent" test ! -s "$W/tty"
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

@@ -34,13 +34,8 @@ FULL=${KVSEAL_E2E_FULL:-0}
 W=$(mktemp -d "${TMPDIR:-/tmp}/kvseal-roundtrip.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
+# shellcheck source=lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 errtext() { head -c 300 "$1" | tr '\n' ' '; }
 
 if [[ ! -x $BIN ]]; then
@@ -156,5 +151,4 @@ for spec in 4K:4096 1M:$MIB 64M:$((64 * MIB)); do
 done
 rm -f "$W/in" "$W/ct" "$W/out"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary

@@ -25,18 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-RC=0
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
-run() {
-    RC=0
-    "$@" >"$W/stdout" 2>"$W/stderr" || RC=$?
-}
+# shellcheck source=lib/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 
 # ------------------------------------------------------------ (a) options
 commands=$("$BIN" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }')
@@ -256,5 +246,4 @@ fi
 kill "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+summary

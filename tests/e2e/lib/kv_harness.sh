@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared harness of the Key Vault e2e scripts (sourced, not run by ctest):
 # a scrubbed environment, a temp dir and servers removed on exit, TAP-style
 # counters ending in "N passed, M failed", and helpers to start the local
