@@ -34,6 +34,13 @@ Usage: bash bench/run.sh [options]
   --out DIR        results directory (default bench/results)
   --plot FILE      SVG plot (default docs/img/throughput.svg; with --quick
                    bench/results/<date>-<host>-quick.svg)
+  --hold-freed-memory
+                   on a VM that reports freed memory to its host at once
+                   (virtio free page reporting with min_free_ms 0), keep
+                   freed memory in the guest for the run (root; restored on
+                   exit). Otherwise a command that writes into memory the
+                   host has just taken back runs up to 10 x slower, and
+                   which command meets it is chance. Recorded in the notes.
 EOF
 }
 
@@ -55,6 +62,7 @@ COMPETITORS=1
 INSTALL=0
 OUT=bench/results
 PLOT= # default: docs/img/throughput.svg; with --quick beside the results
+HOLD_FREED=0
 size_given=0 runs_given=0
 
 posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, not '$2'"; }
@@ -70,6 +78,7 @@ while [[ $# -gt 0 ]]; do
     --install) INSTALL=1; shift ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
     --plot) PLOT=${2:?--plot needs a file name}; shift 2 ;;
+    --hold-freed-memory) HOLD_FREED=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
     esac
@@ -121,8 +130,13 @@ NT=$MAX_THREADS
 [[ -d $DIR && -w $DIR ]] || die "$DIR is not a writable directory"
 W=$(mktemp -d "$DIR/kvseal-bench.XXXXXX")
 GPG_AGENT_STARTED=0
+PR=/sys/module/page_reporting/parameters # free page reporting (--hold-freed-memory)
+PR_SAVED=()
 cleanup() {
     if [[ $GPG_AGENT_STARTED -eq 1 ]]; then GNUPGHOME=$W/gnupg gpgconf --kill gpg-agent 2>/dev/null || true; fi
+    if [[ ${#PR_SAVED[@]} -eq 2 ]]; then
+        echo "${PR_SAVED[0]}" >"$PR/min_free_ms" && echo "${PR_SAVED[1]}" >"$PR/max_waiting_mib"
+    fi
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -385,6 +399,17 @@ memory() {
 
 # ---- run -------------------------------------------------------------------
 
+# Freed pages wait 5 minutes (the most allowed; up to 64 GiB) before the guest
+# reports them; they stay free and usable by the guest meanwhile.
+if [[ $HOLD_FREED -eq 1 ]]; then
+    [[ -w $PR/min_free_ms && -w $PR/max_waiting_mib ]] ||
+        die "--hold-freed-memory: no writable $PR/{min_free_ms,max_waiting_mib} (not root, or no such VM)"
+    PR_SAVED=("$(cat "$PR/min_free_ms")" "$(cat "$PR/max_waiting_mib")")
+    { echo 300000 >"$PR/min_free_ms" && echo 65536 >"$PR/max_waiting_mib"; } || die "cannot set $PR"
+    note freed_memory "held in the guest for the run (page_reporting min_free_ms 300000, max_waiting_mib 65536; were ${PR_SAVED[0]} and ${PR_SAVED[1]})"
+elif [[ -r $PR/min_free_ms && $(cat "$PR/min_free_ms") == 0 ]]; then
+    note freed_memory "reported to the host at once (page_reporting min_free_ms 0): writes into just-freed memory may fault into the host; see --hold-freed-memory"
+fi
 note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 START=$(date +%s)
 for ((r = 1; r <= RUNS; r++)); do round "$r"; done
