@@ -128,9 +128,10 @@ static uint64_t output_offset(const pipeline *p, const slot *s)
     return p->out_base + s->index * per;
 }
 
-/* Ring mode: seal in place; open into the worker's scratch buffer, which then trades
- * places with the slot's (no copy), so a failed chunk can still be retried
- * with the other final flag to tell truncation from damage. */
+/* Ring mode: seal in place; open into the worker's scratch buffer, which
+ * then trades places with the slot's (no copy), so a failed chunk can still
+ * be retried with the other final flag to tell truncation from damage (a
+ * pipe cannot be read again). */
 static kvs_status process(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
                           kvs_error *err)
 {
