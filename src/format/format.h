@@ -27,6 +27,15 @@ int kvs_utf8_valid(const char *s);
  * no \u0000 escapes, chunk_size written as a plain integer. */
 kvs_status kvs_json_precheck(const uint8_t *json, size_t len, kvs_error *err);
 
+/* Size of the stored header (magic || header_len || JSON || tag) that
+ * starts at start, from its prefix; avail < 12 means the input ended there
+ * (kvs_prefix_short). */
+kvs_status kvs_stored_header_size(const uint8_t *start, size_t avail, size_t *size,
+                                  kvs_error *err);
+
+/* The input ended inside a stored header whose prefix was read. */
+kvs_status kvs_header_cut_short(kvs_error *err);
+
 /* Read the stored header (magic || header_len || JSON || tag) from the start
  * of fd into a new buffer (free()); checks the prefix on the way. */
 kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err);

@@ -84,8 +84,23 @@ kvs_status kvs_prefix_parse(const uint8_t prefix[KVS_PREFIX_LEN], uint32_t *head
 kvs_status kvs_prefix_short(const uint8_t *prefix, size_t got, kvs_error *err)
 {
     if (got >= KVS_MAGIC_LEN && memcmp(prefix, kvs_magic, KVS_MAGIC_LEN) == 0) /* not secret */
-        return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
+        return kvs_header_cut_short(err);
     return kvs_fail(err, KVS_ERR_NOT_KVSEAL, "not a kvseal file");
+}
+
+kvs_status kvs_header_cut_short(kvs_error *err)
+{
+    return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
+}
+
+kvs_status kvs_stored_header_size(const uint8_t *start, size_t avail, size_t *size,
+                                  kvs_error *err)
+{
+    uint32_t json_len = 0;
+    if (avail < KVS_PREFIX_LEN) return kvs_prefix_short(start, avail, err);
+    kvs_status st = kvs_prefix_parse(start, &json_len, err);
+    if (st == KVS_OK) *size = KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN;
+    return st;
 }
 
 uint64_t kvs_header_payload_offset(const kvs_header *h)
@@ -121,20 +136,17 @@ kvs_status kvs_header_payload_geometry(const kvs_header *h, uint64_t file_size,
 kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err)
 {
     uint8_t prefix[KVS_PREFIX_LEN];
-    uint32_t json_len = 0;
-    size_t got = 0;
+    size_t got = 0, total = 0;
     *bytes = NULL;
     kvs_status st = kvs_read_full(fd, prefix, sizeof prefix, &got, err);
     if (st != KVS_OK) return st;
-    if (got < sizeof prefix) return kvs_prefix_short(prefix, got, err);
-    if ((st = kvs_prefix_parse(prefix, &json_len, err)) != KVS_OK) return st;
-    size_t total = KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN;
+    if ((st = kvs_stored_header_size(prefix, got, &total, err)) != KVS_OK) return st;
     uint8_t *buf = malloc(total);
     if (!buf) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     memcpy(buf, prefix, sizeof prefix);
     st = kvs_read_full(fd, buf + KVS_PREFIX_LEN, total - KVS_PREFIX_LEN, &got, err);
     if (st == KVS_OK && got < total - KVS_PREFIX_LEN)
-        st = kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
+        st = kvs_header_cut_short(err);
     if (st != KVS_OK) {
         free(buf);
         return st;

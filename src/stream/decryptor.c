@@ -77,10 +77,8 @@ static kvs_status start_chunks(kvs_decryptor *d)
 static kvs_status header_complete(kvs_decryptor *d)
 {
     if (d->state == DEC_PREFIX) {
-        uint32_t json_len = 0;
-        kvs_status st = kvs_prefix_parse(d->hdr, &json_len, &d->err);
+        kvs_status st = kvs_stored_header_size(d->hdr, d->hdr_len, &d->hdr_need, &d->err);
         if (st != KVS_OK) return failed(d, st);
-        d->hdr_need = KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN;
         uint8_t *grown = realloc(d->hdr, d->hdr_need);
         if (!grown) return failed(d, kvs_fail(&d->err, KVS_ERR_NOMEM, "out of memory"));
         d->hdr = grown;
@@ -173,7 +171,7 @@ kvs_status kvs_decryptor_finish(kvs_decryptor *d)
     if (d->state == DEC_PREFIX)
         return failed(d, kvs_prefix_short(d->hdr, d->hdr_len, &d->err));
     if (d->state == DEC_HEADER)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header"));
+        return failed(d, kvs_header_cut_short(&d->err));
     return KVS_OK;
 }
 

@@ -105,14 +105,13 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
                            kvs_provider *const *keys, size_t n_keys, kvs_opened_header *out,
                            kvs_error *err)
 {
-    uint32_t json_len = 0;
+    size_t size = 0;
     memset(out, 0, sizeof *out);
     out->recipient = -1;
-    kvs_status st = kvs_prefix_parse(bytes, &json_len, err);
+    kvs_status st = kvs_stored_header_size(bytes, len, &size, err);
     if (st != KVS_OK) return st;
-    if (len != KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN)
-        return kvs_fail(err, KVS_ERR_INTERNAL, "header buffer has the wrong size");
-    st = kvs_header_parse(bytes + KVS_PREFIX_LEN, json_len, &out->header, err);
+    if (len != size) return kvs_fail(err, KVS_ERR_INTERNAL, "header buffer has the wrong size");
+    st = kvs_header_parse(bytes + KVS_PREFIX_LEN, len - KVS_PREFIX_LEN - KVS_TAG_LEN, &out->header, err);
     if (st != KVS_OK) return st;
     out->keys = kvs_file_keys_new();
     if (!out->keys) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");

@@ -764,18 +764,6 @@ static size_t plaintext_span(size_t payload, size_t chunk_size)
     return payload / stored * chunk_size + (rest > KVS_CHUNK_TAG_LEN ? rest - KVS_CHUNK_TAG_LEN : 0);
 }
 
-/* Length of the stored header at the start of in (§2), or why there is none. */
-static kvs_status stored_header_len(const uint8_t *in, size_t len, size_t *hlen, kvs_error *err)
-{
-    uint32_t json_len = 0;
-    if (len < KVS_PREFIX_LEN) return kvs_prefix_short(in, len, err);
-    kvs_status st = kvs_prefix_parse(in, &json_len, err);
-    if (st != KVS_OK) return st;
-    *hlen = KVS_PREFIX_LEN + (size_t)json_len + KVS_TAG_LEN;
-    if (len < *hlen) return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends inside the header");
-    return KVS_OK;
-}
-
 kvs_status kvs_decrypt_mem(const void *in, size_t in_len, void *out, size_t out_cap,
                            size_t *out_len, const kvs_decrypt_options *opts,
                            kvs_provider *const *keys, size_t n_keys, kvs_header **header_out,
@@ -786,7 +774,8 @@ kvs_status kvs_decrypt_mem(const void *in, size_t in_len, void *out, size_t out_
     *out_len = 0;
     if (header_out) *header_out = NULL;
     if ((!in && in_len > 0) || !out) return kvs_fail(err, KVS_ERR_USAGE, "no input or output buffer");
-    kvs_status st = stored_header_len(bytes, in_len, &hlen, err);
+    kvs_status st = kvs_stored_header_size(bytes, in_len, &hlen, err);
+    if (st == KVS_OK && in_len < hlen) st = kvs_header_cut_short(err);
     if (st != KVS_OK) return st;
     kvs_opened_header oh;
     st = kvs_open_header(bytes, hlen, opts, keys, n_keys, &oh, err);
