@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/fdio.h"
 #include "crypto/crypto.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -127,16 +128,6 @@ static double gcm_rate(size_t chunk, unsigned threads, double seconds)
 }
 
 /* ---- the engine ------------------------------------------------------------ */
-
-static int write_all(int fd, const uint8_t *buf, uint64_t bytes)
-{
-    for (uint64_t done = 0; done < bytes;) {
-        ssize_t w = write(fd, buf + done, bytes - done > (1 << 20) ? (1 << 20) : bytes - done);
-        if (w <= 0) return -1;
-        done += (uint64_t)w;
-    }
-    return lseek(fd, 0, SEEK_SET) == 0 ? 0 : -1;
-}
 
 typedef struct engine_result {
     double enc_gbs, dec_gbs;
@@ -325,8 +316,10 @@ static int run_engines(const bench_opts *o, kvs_provider *key, bench_results *r)
     mem_buffers b = {plain, NULL, malloc(bytes), bytes, kvs_encrypt_mem_bound(bytes, 0)};
     b.sealed = malloc(b.sealed_cap);
     int in = open_scratch(NULL, "in");
+    kvs_error err = {0};
     int rc = (!plain || !b.sealed || !b.opened || in < 0 ||
-              kvs_random_public(plain, bytes) != KVS_OK || write_all(in, plain, bytes) != 0)
+              kvs_random_public(plain, bytes) != KVS_OK ||
+              kvs_write_full(in, plain, bytes, &err) != KVS_OK || lseek(in, 0, SEEK_SET) != 0)
                  ? cli_error("bench", CLI_EXIT_IO, "cannot prepare %llu MiB in memory",
                              (unsigned long long)o->engine_mib)
                  : 0;

@@ -128,6 +128,14 @@ static uint64_t output_offset(const pipeline *p, const slot *s)
     return p->out_base + s->index * per;
 }
 
+/* Seal chunk s from in to out (in place when they are equal). */
+static kvs_status seal_chunk(kvs_gcm *gcm, const slot *s, const uint8_t *in, uint8_t *out,
+                             kvs_error *err)
+{
+    kvs_status st = kvs_chunk_seal(gcm, s->index, s->final, in, s->len, out);
+    return st == KVS_OK ? KVS_OK : kvs_fail(err, st, "chunk encryption failed");
+}
+
 /* Ring mode: seal in place; open into the worker's scratch buffer, which
  * then trades places with the slot's (no copy), so a failed chunk can still
  * be retried with the other final flag to tell truncation from damage (a
@@ -135,10 +143,7 @@ static uint64_t output_offset(const pipeline *p, const slot *s)
 static kvs_status process(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scratch,
                           kvs_error *err)
 {
-    if (p->encrypt) {
-        kvs_status st = kvs_chunk_seal(gcm, s->index, s->final, s->buf, s->len, s->buf);
-        return st == KVS_OK ? KVS_OK : kvs_fail(err, st, "chunk encryption failed");
-    }
+    if (p->encrypt) return seal_chunk(gcm, s, s->buf, s->buf, err);
     kvs_status st = kvs_chunk_open_checked(gcm, s->index, s->final, s->buf, s->len, *scratch, err);
     uint8_t *opened = *scratch;
     *scratch = s->buf;
@@ -264,6 +269,13 @@ static void publish(pipeline *p, slot *s, uint64_t i, int final)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* FORMAT.md §6: at most 2^32 chunks. Too many to seal is a limit; too many
+ * in a file is a malformed file. */
+static kvs_status too_many_chunks(const pipeline *p, kvs_error *err)
+{
+    return kvs_fail(err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT, "more than 2^32 chunks");
+}
+
 /* Decrypt-side rules for the last stored chunk (FORMAT.md §6). */
 static kvs_status check_final_size(const pipeline *p, size_t len, uint64_t i, kvs_error *err)
 {
@@ -325,8 +337,7 @@ static kvs_status read_chunks(pipeline *p)
             return st;
         }
         if (i + 1 >= KVS_MAX_CHUNKS) {
-            st = kvs_fail(&err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT,
-                          "more than 2^32 chunks");
+            st = too_many_chunks(p, &err);
             break;
         }
         slot *next = acquire_slot(p, i + 1);
@@ -369,9 +380,8 @@ static kvs_status memory_chunk(pipeline *p, kvs_gcm *gcm, const slot *s, uint64_
 {
     const uint8_t *in = p->mem_in + off;
     uint8_t *out = p->mem_out + output_offset(p, s);
-    if (!p->encrypt) return kvs_chunk_open_checked(gcm, s->index, s->final, in, s->len, out, err);
-    kvs_status st = kvs_chunk_seal(gcm, s->index, s->final, in, s->len, out);
-    return st == KVS_OK ? KVS_OK : kvs_fail(err, st, "chunk encryption failed");
+    if (p->encrypt) return seal_chunk(gcm, s, in, out, err);
+    return kvs_chunk_open_checked(gcm, s->index, s->final, in, s->len, out, err);
 }
 
 /* Direct decryption opens in place, so each worker needs one buffer and the
@@ -408,12 +418,8 @@ static kvs_status direct_chunk(pipeline *p, kvs_gcm *gcm, slot *s, uint8_t **scr
     if (st == KVS_ERR_TRUNCATED)
         st = kvs_fail(err, KVS_ERR_IO, "the input file changed size while it was read");
     if (st != KVS_OK) return st;
-    if (p->encrypt)
-        st = kvs_chunk_seal(gcm, s->index, s->final, s->buf, s->len, s->buf) == KVS_OK
-                 ? KVS_OK
-                 : kvs_fail(err, KVS_ERR_CRYPTO, "chunk encryption failed");
-    else
-        st = open_in_place(p, gcm, s, at, scratch, err);
+    st = p->encrypt ? seal_chunk(gcm, s, s->buf, s->buf, err)
+                    : open_in_place(p, gcm, s, at, scratch, err);
     if (st == KVS_OK) st = write_slot(p, s, err);
     return st;
 }
@@ -460,6 +466,15 @@ static void *direct_worker(void *arg)
     return NULL;
 }
 
+/* Direct and memory modes: every chunk of a payload of len bytes is known up
+ * front; an empty payload still has its (empty) final chunk. */
+static kvs_status plan_chunks(pipeline *p, uint64_t len, kvs_error *err)
+{
+    p->in_len = len;
+    p->total = len == 0 ? 1 : (len + input_unit(p) - 1) / input_unit(p);
+    return p->total > KVS_MAX_CHUNKS ? too_many_chunks(p, err) : KVS_OK;
+}
+
 /* Direct mode needs a regular input with something after in_base; an empty
  * size (also what /proc files report) goes through the ring, which reads to
  * the real end. The chunk count comes from the size (FORMAT.md §6). */
@@ -471,10 +486,7 @@ static int plan_direct(pipeline *p, int in_fd, kvs_error *err, kvs_status *st)
         !S_ISREG(sb.st_mode) || sb.st_size <= pos)
         return 0;
     p->in_base = (uint64_t)pos;
-    p->in_len = (uint64_t)(sb.st_size - pos);
-    p->total = (p->in_len + input_unit(p) - 1) / input_unit(p);
-    if (p->total > KVS_MAX_CHUNKS)
-        *st = kvs_fail(err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT, "more than 2^32 chunks");
+    *st = plan_chunks(p, (uint64_t)(sb.st_size - pos), err);
     return 1;
 }
 
@@ -688,23 +700,12 @@ kvs_status kvs_decrypt_fd(int in_fd, int out_fd, const kvs_decrypt_options *opts
 
 /* ---- memory mode ---------------------------------------------------------- */
 
-/* Chunks of a payload of len bytes: an empty one still has its final chunk. */
-static uint64_t chunk_count(uint64_t len, size_t unit)
-{
-    return len == 0 ? 1 : (len + unit - 1) / unit;
-}
-
-/* Direct mode over in[0..len) (p->mem_out set by the caller). */
-static kvs_status run_memory(pipeline *p, const uint8_t *in, uint64_t len, unsigned requested,
-                             kvs_error *err)
+/* Direct mode over in (the caller planned its chunks and set p->mem_out). */
+static kvs_status run_memory(pipeline *p, const uint8_t *in, unsigned requested, kvs_error *err)
 {
     p->mem_in = in;
     p->in_fd = -1;
-    p->in_len = len;
-    p->total = chunk_count(len, input_unit(p));
     p->fail_index = UINT64_MAX;
-    if (p->total > KVS_MAX_CHUNKS)
-        return kvs_fail(err, p->encrypt ? KVS_ERR_LIMIT : KVS_ERR_FORMAT, "more than 2^32 chunks");
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     kvs_status st = run_direct(p, thread_count(requested, 0), err);
@@ -733,19 +734,21 @@ kvs_status kvs_encrypt_mem(const void *in, size_t in_len, void *out, size_t out_
     memset(&p, 0, sizeof p);
     kvs_status st = kvs_seal_header(opts, recipients, n_recipients, &sh, err);
     if (st != KVS_OK) return st;
-    uint64_t tags = chunk_count(in_len, sh.chunk_size) * KVS_CHUNK_TAG_LEN;
-    if (out_cap < sh.len || out_cap - sh.len < in_len || out_cap - sh.len - in_len < tags) {
+    p.encrypt = 1;
+    p.key = sh.keys->payload_key;
+    p.chunk_size = sh.chunk_size;
+    p.mem_out = (uint8_t *)out + sh.len;
+    p.progress = opts ? opts->progress : NULL;
+    p.progress_arg = opts ? opts->progress_arg : NULL;
+    st = plan_chunks(&p, in_len, err);
+    uint64_t tags = p.total * KVS_CHUNK_TAG_LEN;
+    if (st == KVS_OK &&
+        (out_cap < sh.len || out_cap - sh.len < in_len || out_cap - sh.len - in_len < tags))
         st = kvs_fail(err, KVS_ERR_USAGE, "output buffer too small: %llu bytes needed",
                       (unsigned long long)in_len + sh.len + tags);
-    } else {
+    if (st == KVS_OK) {
         memcpy(out, sh.bytes, sh.len);
-        p.encrypt = 1;
-        p.key = sh.keys->payload_key;
-        p.chunk_size = sh.chunk_size;
-        p.mem_out = (uint8_t *)out + sh.len;
-        p.progress = opts ? opts->progress : NULL;
-        p.progress_arg = opts ? opts->progress_arg : NULL;
-        st = run_memory(&p, in, in_len, opts ? opts->threads : 0, err);
+        st = run_memory(&p, in, opts ? opts->threads : 0, err);
     }
     if (st == KVS_OK) *out_len = sh.len + in_len + (size_t)tags;
     if (st == KVS_OK && opts && opts->dek_session)
@@ -787,14 +790,14 @@ kvs_status kvs_decrypt_mem(const void *in, size_t in_len, void *out, size_t out_
     p.mem_out = out;
     p.progress = opts ? opts->progress : NULL;
     p.progress_arg = opts ? opts->progress_arg : NULL;
-    size_t payload = in_len - hlen;
-    size_t plain = plaintext_span(payload, p.chunk_size);
-    if (out_cap < plain)
+    size_t plain = plaintext_span(in_len - hlen, p.chunk_size);
+    int fits = out_cap >= plain;
+    st = plan_chunks(&p, in_len - hlen, err);
+    if (st == KVS_OK && !fits)
         st = kvs_fail(err, KVS_ERR_USAGE, "output buffer too small: %llu bytes needed",
                       (unsigned long long)plain);
-    else
-        st = run_memory(&p, bytes + hlen, payload, opts ? opts->threads : 0, err);
-    if (st != KVS_OK) OPENSSL_cleanse(out, out_cap < plain ? 0 : plain); /* nothing unverified, nothing partial */
+    if (st == KVS_OK) st = run_memory(&p, bytes + hlen, opts ? opts->threads : 0, err);
+    if (st != KVS_OK && fits) OPENSSL_cleanse(out, plain); /* nothing unverified, nothing partial */
     if (st == KVS_OK) *out_len = plain;
     if (st == KVS_OK && header_out) {
         *header_out = oh.header;
