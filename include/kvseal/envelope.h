@@ -13,8 +13,8 @@ extern "C" {
 /* Encrypt everything read from in_fd to out_fd (pipes allowed) with
  * opts->threads workers (never more than the file has chunks). 0 = online
  * CPUs, less one for a non-file input (its reader thread) and one more for a
- * pipe output (its writer thread), at least 1. Regular output files are written at computed offsets from the
- * current position; pipes in order. A regular input file is read by the
+ * pipe output (its writer thread), at least 1. Regular output files are
+ * written at computed offsets from the current position; pipes in order. A regular input file is read by the
  * workers at computed offsets, and must not change size meanwhile
  * (KVS_ERR_IO). Memory, whatever the input size: threads * (chunk_size + 16)
  * bytes from a regular file to a regular file (decryption: plus one chunk
