@@ -16,7 +16,7 @@
  * Vault URL (kvs_keyvault_provider_tracks_current) also replaces the file's
  * recipients of other versions of the same key, in place, so files move
  * forward after a rotation; keep_old keeps them. Removing every recipient is
- * refused (KVS_ERR_USAGE), as are more than 64 (KVS_ERR_LIMIT).
+ * refused (KVS_ERR_USAGE), as are more than 64 (KVS_ERR_RESOURCE_LIMIT).
  *
  * The file is replaced atomically: a temp file beside it (mode and owner of
  * the original, set before any data), the new header, the payload copied

@@ -32,14 +32,19 @@ typedef enum kvs_status {
     KVS_ERR_NO_RECIPIENT = 9,     /* no recipient could be unwrapped */
     KVS_ERR_KEY = 10,             /* key unusable (wrong type, size, ops) */
     KVS_ERR_KEY_ACCESS = 11,      /* key service refused access */
-    KVS_ERR_NETWORK = 12,         /* key service unreachable, TLS failure */
+    KVS_ERR_NETWORK = 12,         /* key service unreachable: network down, DNS,
+                                     connect, timeout, dropped connection */
     KVS_ERR_IO = 13,              /* local read/write failure */
     KVS_ERR_NOMEM = 14,           /* allocation failed */
-    KVS_ERR_LIMIT = 15,           /* a documented limit was exceeded */
+    KVS_ERR_LIMIT = 15,           /* an input file exceeds a format limit */
     KVS_ERR_CRYPTO = 16,          /* the crypto library failed unexpectedly */
     KVS_ERR_INTERNAL = 17,        /* a bug: please report */
     KVS_ERR_EXISTS = 18,          /* output exists and overwriting was not allowed */
-    KVS_ERR_STATE = 19            /* context failed earlier or used out of order */
+    KVS_ERR_STATE = 19,           /* context failed earlier or used out of order */
+    KVS_ERR_UNAVAILABLE = 20,     /* service failed transiently: 5xx or throttled past the
+                                     retry budget, host skipped by the breaker */
+    KVS_ERR_RESOURCE_LIMIT = 21   /* a configuration or local resource limit was
+                                     exceeded (secret file size, recipients, header) */
 } kvs_status;
 
 /* Broad classes of failure; the CLI maps each to one documented exit code. */
@@ -49,7 +54,9 @@ typedef enum kvs_category {
     KVS_CAT_INPUT,    /* exit 2: not a valid or authentic kvseal file */
     KVS_CAT_KEY,      /* exit 3: no recipient could be unwrapped */
     KVS_CAT_IO,       /* exit 4 */
-    KVS_CAT_INTERNAL  /* exit 5: out of memory, crypto library or internal failure */
+    KVS_CAT_INTERNAL, /* exit 5: out of memory, crypto library or internal failure */
+    KVS_CAT_TRANSIENT /* exit 7: service unreachable or unavailable; retrying later may
+                         succeed (KVS_ERR_NETWORK, KVS_ERR_UNAVAILABLE) */
 } kvs_category;
 
 #define KVS_ERROR_DETAIL_MAX 512

@@ -242,7 +242,7 @@ kvs_status kvs_read_file_secure(const char *path, size_t max, kvs_sbuf *out, kvs
         }
         if (n == 0) break;
         if (kvs_sbuf_append(out, chunk, (size_t)n) != 0) {
-            st = kvs_fail(err, KVS_ERR_LIMIT, "'%s' is larger than %zu bytes", path, max);
+            st = kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "'%s' is larger than %zu bytes", path, max);
             break;
         }
     }
@@ -335,8 +335,9 @@ static kvs_status kvs_secret_value(kvs_cred *c, kvs_sbuf *out, kvs_error *err)
     const char *v = kvs_env("AZURE_CLIENT_SECRET");
     if (v != NULL) {
         kvs_sbuf_init(out, KVS_TOKEN_MAX);
-        return kvs_sbuf_puts(out, v) == 0 ? KVS_OK
-                                           : kvs_fail(err, KVS_ERR_LIMIT, "client secret too long");
+        return kvs_sbuf_puts(out, v) == 0
+                   ? KVS_OK
+                   : kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "client secret too long");
     }
     kvs_status st = kvs_read_file_secure(c->secret_file, KVS_TOKEN_MAX, out, err);
     if (st != KVS_OK) return st;
@@ -368,17 +369,17 @@ static kvs_status kvs_entra_proof(kvs_cred *c, const char *url, kvs_sbuf *form, 
         kvs_sbuf secret;
         st = kvs_secret_value(c, &secret, err);
         if (st == KVS_OK && kvs_form_add(form, "client_secret", secret.p) != 0)
-            st = kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+            st = kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "token request too large");
         kvs_sbuf_free(&secret);
         return st;
     }
     if (kvs_form_add(form, "client_assertion_type", jwt_type) != 0 ||
         kvs_sbuf_puts(form, "&client_assertion=") != 0)
-        return kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "token request too large");
     if (c->kind == KVS_CRED_WORKLOAD) {
         st = kvs_workload_assertion(c, err);
         if (st == KVS_OK && kvs_sbuf_put_urlenc(form, c->fed_token.p) != 0)
-            st = kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+            st = kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "token request too large");
         return st;
     }
     if (c->cert.key == NULL) {
@@ -403,7 +404,7 @@ static kvs_status kvs_entra_token(kvs_cred *c, kvs_http *http, const kvs_token_r
         kvs_form_add(&form, "client_id", c->client_id) != 0 ||
         kvs_form_add(&form, "scope", r->scope) != 0) {
         kvs_sbuf_free(&form);
-        return kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "token request too large");
     }
     st = kvs_entra_proof(c, url, &form, err);
     if (st == KVS_OK) st = kvs_entra_post(c, http, r, url, &form, tok, err);
@@ -472,7 +473,7 @@ static kvs_status kvs_mi_token(kvs_cred *c, kvs_http *http, const kvs_token_req 
              (!imds && (kvs_env("IDENTITY_HEADER") == NULL ||
                         kvs_sbuf_puts(&secret, "X-IDENTITY-HEADER: ") != 0 ||
                         kvs_sbuf_puts(&secret, kvs_env("IDENTITY_HEADER")) != 0)))
-        st = kvs_fail(err, KVS_ERR_LIMIT, "managed identity request too large");
+        st = kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "managed identity request too large");
     if (st == KVS_OK) {
         kvs_http_req req = {0};
         kvs_http_resp resp;

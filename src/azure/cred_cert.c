@@ -132,7 +132,7 @@ static kvs_status kvs_pss_sign(EVP_PKEY *key, const char *in, size_t len, kvs_sb
     EVP_MD_CTX_free(md);
     if (!ok) return kvs_fail_ossl(err, KVS_ERR_CRYPTO, "signing the client assertion");
     if (kvs_sbuf_put_b64url(out, sig, siglen) != 0)
-        return kvs_fail(err, KVS_ERR_LIMIT, "client assertion too large");
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "client assertion too large");
     return KVS_OK;
 }
 
@@ -151,7 +151,7 @@ kvs_status kvs_cert_assertion(const kvs_cert_cred *cc, const char *client_id, co
               kvs_sbuf_puts(out, ".") != 0 ||
               kvs_sbuf_put_b64url(out, (const uint8_t *)claims, strlen(claims)) != 0;
     cJSON_free(claims);
-    if (bad) return kvs_fail(err, KVS_ERR_LIMIT, "client assertion too large");
+    if (bad) return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "client assertion too large");
     size_t signed_len = out->len - start;
     /* Sign a copy: appending may move the buffer. */
     kvs_sbuf input;
@@ -160,7 +160,7 @@ kvs_status kvs_cert_assertion(const kvs_cert_cred *cc, const char *client_id, co
         return kvs_fail(err, KVS_ERR_NOMEM, "out of memory (JWT)");
     kvs_status st = kvs_sbuf_puts(out, ".") == 0
                         ? kvs_pss_sign((EVP_PKEY *)cc->key, input.p, input.len, out, err)
-                        : kvs_fail(err, KVS_ERR_LIMIT, "client assertion too large");
+                        : kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "client assertion too large");
     kvs_sbuf_free(&input);
     return st;
 }

@@ -469,13 +469,13 @@ static kvs_status kvs_transport_error(kvs_error *err, const kvs_attempt *a, cons
     case CURLE_OPERATION_TIMEDOUT:
         return kvs_fail(err, KVS_ERR_NETWORK, "request to %s timed out%s: %s%s", host, tries,
                         why, ids);
-    case CURLE_PEER_FAILED_VERIFICATION:
-        return kvs_fail(err, KVS_ERR_NETWORK,
+    case CURLE_PEER_FAILED_VERIFICATION: /* not transient: retrying cannot help */
+        return kvs_fail(err, KVS_ERR_CONFIG,
                         "TLS certificate of %s is not trusted or does not match the host "
                         "(a private CA can be added with KVSEAL_CA_FILE or --ca-file): %s%s",
                         host, why, ids);
     case CURLE_SSL_CONNECT_ERROR:
-        return kvs_fail(err, KVS_ERR_NETWORK,
+        return kvs_fail(err, KVS_ERR_CONFIG,
                         "TLS handshake with %s failed (TLS 1.2 or later is required): %s%s",
                         host, why, ids);
     case CURLE_WRITE_ERROR:

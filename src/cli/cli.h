@@ -20,6 +20,7 @@ enum {
     CLI_EXIT_KEY = 3,      /* no recipient could be unwrapped */
     CLI_EXIT_IO = 4,       /* local I/O */
     CLI_EXIT_INTERNAL = 5, /* internal failure or out of memory */
+    CLI_EXIT_TRANSIENT = 7, /* key service unreachable or unavailable: retry later */
     CLI_EXIT_SIGINT = 130,
     CLI_EXIT_SIGTERM = 143
 };

@@ -20,6 +20,8 @@ int cli_exit_code(kvs_status status)
         return CLI_EXIT_IO;
     case KVS_CAT_INTERNAL:
         return CLI_EXIT_INTERNAL;
+    case KVS_CAT_TRANSIENT:
+        return CLI_EXIT_TRANSIENT;
     }
     return CLI_EXIT_INTERNAL; /* a category this build does not know */
 }

@@ -42,7 +42,8 @@ static void print_usage(FILE *f)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\nRun 'kvseal COMMAND --help' for a command's options.\n"
           "Exit codes: 0 ok, 1 usage/config, 2 invalid or unauthentic file,\n"
-          "3 no recipient could be unwrapped, 4 local I/O, 5 internal.\n",
+          "3 no recipient could be unwrapped, 4 local I/O, 5 internal,\n"
+          "7 transient (key service unreachable or unavailable: retry later).\n",
           f);
 }
 

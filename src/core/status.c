@@ -21,11 +21,13 @@ const char *kvs_strerror(kvs_status status)
     case KVS_ERR_NETWORK: return "key service unreachable";
     case KVS_ERR_IO: return "input/output error";
     case KVS_ERR_NOMEM: return "out of memory";
-    case KVS_ERR_LIMIT: return "a size limit was exceeded";
+    case KVS_ERR_LIMIT: return "the input exceeds a format limit";
     case KVS_ERR_CRYPTO: return "crypto library failure";
     case KVS_ERR_INTERNAL: return "internal error (please report)";
     case KVS_ERR_EXISTS: return "output already exists";
     case KVS_ERR_STATE: return "operation used out of order or after a failure";
+    case KVS_ERR_UNAVAILABLE: return "service temporarily unavailable";
+    case KVS_ERR_RESOURCE_LIMIT: return "a configuration or resource limit was exceeded";
     }
     return "unknown status";
 }
@@ -38,6 +40,7 @@ kvs_category kvs_status_category(kvs_status status)
     case KVS_ERR_USAGE:
     case KVS_ERR_CONFIG:
     case KVS_ERR_EXISTS:
+    case KVS_ERR_RESOURCE_LIMIT:
         return KVS_CAT_USAGE;
     case KVS_ERR_NOT_KVSEAL:
     case KVS_ERR_FORMAT:
@@ -50,8 +53,10 @@ kvs_category kvs_status_category(kvs_status status)
     case KVS_ERR_NO_RECIPIENT:
     case KVS_ERR_KEY:
     case KVS_ERR_KEY_ACCESS:
-    case KVS_ERR_NETWORK:
         return KVS_CAT_KEY;
+    case KVS_ERR_NETWORK:
+    case KVS_ERR_UNAVAILABLE:
+        return KVS_CAT_TRANSIENT;
     case KVS_ERR_IO:
         return KVS_CAT_IO;
     case KVS_ERR_NOMEM:

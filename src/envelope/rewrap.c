@@ -164,8 +164,9 @@ static kvs_status plan(rewrap *w, kvs_provider *const *add, size_t n_add, kvs_er
                         "refusing to remove the last recipient: the file could never be "
                         "decrypted again");
     if (w->res.n_recipients > KVS_MAX_RECIPIENTS)
-        return kvs_fail(err, KVS_ERR_LIMIT, "the file would have %zu recipients (at most %d)",
-                        w->res.n_recipients, KVS_MAX_RECIPIENTS);
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT,
+                        "the file would have %zu recipients (at most %d)", w->res.n_recipients,
+                        KVS_MAX_RECIPIENTS);
     return KVS_OK;
 }
 
@@ -206,8 +207,8 @@ static kvs_status seal_text(rewrap *w, const char *text, uint8_t **out, size_t *
 {
     size_t len = strlen(text);
     if (len < KVS_HEADER_MIN || len > KVS_HEADER_MAX)
-        return kvs_fail(err, KVS_ERR_LIMIT, "the new header would be %zu bytes (at most %u)",
-                        len, KVS_HEADER_MAX);
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT,
+                        "the new header would be %zu bytes (at most %u)", len, KVS_HEADER_MAX);
     kvs_header *check = NULL;
     kvs_error why;
     kvs_error_clear(&why);

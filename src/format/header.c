@@ -39,7 +39,7 @@ kvs_status kvs_header_set_context(kvs_header *h, const kvs_context_pair *pairs, 
     free_context(h);
     if (n == 0) return KVS_OK;
     if (n > KVS_MAX_CONTEXT)
-        return kvs_fail(err, KVS_ERR_LIMIT, "at most %d context pairs", KVS_MAX_CONTEXT);
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "at most %d context pairs", KVS_MAX_CONTEXT);
     h->context = calloc(n, sizeof(*h->context));
     if (!h->context) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -47,8 +47,8 @@ kvs_status kvs_header_set_context(kvs_header *h, const kvs_context_pair *pairs, 
             return kvs_fail(err, KVS_ERR_USAGE, "context pair without key or value");
         if (strlen(pairs[i].key) > KVS_MAX_CONTEXT_LEN ||
             strlen(pairs[i].value) > KVS_MAX_CONTEXT_LEN)
-            return kvs_fail(err, KVS_ERR_LIMIT, "context keys and values are at most %d bytes",
-                            KVS_MAX_CONTEXT_LEN);
+            return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT,
+                            "context keys and values are at most %d bytes", KVS_MAX_CONTEXT_LEN);
         /* FORMAT.md §1: header text is UTF-8; refuse it here rather than
          * write a file no decoder accepts. */
         if (!kvs_utf8_valid(pairs[i].key) || !kvs_utf8_valid(pairs[i].value))

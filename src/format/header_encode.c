@@ -69,7 +69,7 @@ kvs_status kvs_header_encode(const kvs_header *h, uint8_t **out, size_t *out_len
     size_t len = strlen(text);
     if (len < KVS_HEADER_MIN || len > KVS_HEADER_MAX) {
         free(text);
-        return kvs_fail(err, KVS_ERR_LIMIT, "header would be %zu bytes (at most %u)", len,
+        return kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "header would be %zu bytes (at most %u)", len,
                         KVS_HEADER_MAX);
     }
     uint8_t *buf = malloc(KVS_PREFIX_LEN + len);

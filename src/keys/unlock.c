@@ -12,6 +12,8 @@
 typedef struct attempt_log {
     kvs_status first;
     int auth_failed;
+    kvs_status transient;   /* first KVS_CAT_TRANSIENT failure, or KVS_OK */
+    char transient_host[256]; /* the service that failed it */
     size_t n;          /* failures noted (the first KVS_LOG_MAX kept) */
     char entry[KVS_LOG_MAX][KVS_ERROR_DETAIL_MAX];
 } attempt_log;
@@ -22,6 +24,24 @@ static void log_failure(attempt_log *log, kvs_status st, size_t idx, const char 
     if (log->n < KVS_LOG_MAX)
         snprintf(log->entry[log->n], sizeof log->entry[0], "recipient %zu: %s", idx, what);
     log->n++;
+}
+
+/* Name the service of a transient failure: the host of a kid URL, else the
+ * provider's identity (a third-party provider's key ids need not be URLs). */
+static void log_transient(attempt_log *log, kvs_status st, const kvs_provider *p,
+                          const kvs_recipient *r)
+{
+    if (log->transient != KVS_OK || kvs_status_category(st) != KVS_CAT_TRANSIENT) return;
+    log->transient = st;
+    const char *id = r->key_id;
+    size_t n = strnlen(id, sizeof r->key_id);
+    if (n > 8 && strncmp(id, "https://", 8) == 0) {
+        size_t host = strcspn(id + 8, "/");
+        snprintf(log->transient_host, sizeof log->transient_host, "%.*s", (int)host, id + 8);
+    } else {
+        snprintf(log->transient_host, sizeof log->transient_host, "%s",
+                 kvs_provider_identify(p));
+    }
 }
 
 static size_t log_kept(const attempt_log *log)
@@ -76,6 +96,7 @@ static kvs_status try_recipient(kvs_provider *p, const kvs_recipient *r, size_t 
     kvs_status st = kvs_provider_unwrap(p, r, dek, &e);
     if (st == KVS_ERR_AUTH) log->auth_failed = 1;
     if (st != KVS_OK) {
+        log_transient(log, st, p, r);
         log_failure(log, st, idx, kvs_error_message(&e));
         return st;
     }
@@ -129,8 +150,19 @@ kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_j
     if (log.first == KVS_OK)
         return kvs_fail(err, KVS_ERR_NO_RECIPIENT,
                         "no usable recipient: none of the given keys matches a recipient of this file");
-    char text[KVS_ERROR_DETAIL_MAX - 21]; /* room left after the prefix */
-    log_join(&log, text, sizeof text);
-    return kvs_fail(err, log.first == KVS_ERR_KEY ? KVS_ERR_NO_RECIPIENT : log.first,
-                    "no usable recipient: %s", text);
+    /* Any transient failure makes the whole unlock transient: the key that
+     * would open the file may sit behind the service that did not answer. */
+    char prefix[KVS_ERROR_DETAIL_MAX / 2];
+    if (log.transient != KVS_OK)
+        snprintf(prefix, sizeof prefix,
+                 "no usable recipient; %.160s could not be reached (retrying later may succeed): ",
+                 log.transient_host);
+    else
+        snprintf(prefix, sizeof prefix, "no usable recipient: ");
+    char text[KVS_ERROR_DETAIL_MAX];
+    log_join(&log, text, sizeof text - strlen(prefix));
+    kvs_status st = log.transient != KVS_OK      ? log.transient
+                    : log.first == KVS_ERR_KEY ? KVS_ERR_NO_RECIPIENT
+                                               : log.first;
+    return kvs_fail(err, st, "%s%s", prefix, text);
 }

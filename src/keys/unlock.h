@@ -10,8 +10,9 @@
  * in header order. On success fills *keys, copies the DEK into dek_out when it
  * is not NULL (32 secure bytes) and sets *used to the recipient index.
  * KVS_ERR_AUTH if a data key unwrapped but no header tag verified;
- * KVS_ERR_NO_RECIPIENT if no key matches; otherwise the first unwrap failure,
- * with every failure listed in err. */
+ * KVS_ERR_NO_RECIPIENT if no key matches; the first transient failure
+ * (KVS_ERR_NETWORK, KVS_ERR_UNAVAILABLE) if any, naming its host; otherwise
+ * the first unwrap failure. Every failure is listed in err. */
 kvs_status kvs_unlock_header(const kvs_header *h, const uint8_t *prefix_and_json, size_t len,
                              const uint8_t tag[KVS_TAG_LEN], kvs_provider *const *providers,
                              size_t n_providers, kvs_file_keys *keys, uint8_t *dek_out,

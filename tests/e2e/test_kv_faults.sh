@@ -65,7 +65,7 @@ faults --stall 60 --stall-count 1000
 t0=$(now)
 KVSEAL_HTTP_TIMEOUT=2 KVSEAL_RETRY_MAX_SECONDS=6 run decrypt -o "$D/stall.out" "$D/enc/f1.kvs"
 elapsed=$(($(now) - t0))
-expect "a stalled server: exit 3" [ "$RC" -eq 3 ]
+expect "a stalled server: exit 7 (transient)" [ "$RC" -eq 7 ]
 expect "... within the configured bound (${elapsed}s <= 10s)" [ "$elapsed" -le 10 ]
 expect "... the message says it timed out" has "$ERR" "timed out"
 expect "... and no plaintext appeared" [ ! -e "$D/stall.out" ]
@@ -73,8 +73,8 @@ faults --fail -1
 t0=$(now)
 KVSEAL_RETRY_MAX_SECONDS=4 run decrypt -o "$D/fail.out" "$D/enc/f1.kvs"
 elapsed=$(($(now) - t0))
-expect "a service failing for good: exit 3 within the budget (${elapsed}s)" \
-    eval '[ "$RC" -eq 3 ] && [ "$elapsed" -le 8 ]'
+expect "a service failing for good: exit 7 within the budget (${elapsed}s)" \
+    eval '[ "$RC" -eq 7 ] && [ "$elapsed" -le 8 ]'
 expect "... the message names the status" has "$ERR" "HTTP 503"
 faults --throttle 1 --retry-after 3600
 run decrypt -o "$D/warm.out" "$D/enc/f1.kvs" # uses the one admitted request
@@ -82,7 +82,7 @@ t0=$(now)
 KVSEAL_RETRY_MAX_SECONDS=5 run decrypt -o "$D/thr.out" "$D/enc/f2.kvs"
 elapsed=$(($(now) - t0))
 expect "Retry-After beyond the budget: gives up at once (${elapsed}s)" \
-    eval '[ "$RC" -eq 3 ] && [ "$elapsed" -le 3 ] && has "$ERR" throttled'
+    eval '[ "$RC" -eq 7 ] && [ "$elapsed" -le 3 ] && has "$ERR" throttled'
 
 # -- client errors are not retried
 kvctl reset >/dev/null

@@ -113,12 +113,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/other-ca.key" -out "$TMP
 export KVSEAL_CA_FILE=$TMP/other-ca.pem
 log_clear
 run decrypt -o "$D/x9.out" "$D/good.kvs"
-expect "a server not signed by a trusted CA is refused (exit 3)" [ "$RC" -eq 3 ]
+expect "a server not signed by a trusted CA is refused (exit 1: configuration)" [ "$RC" -eq 1 ]
 expect "... the message says the certificate is not trusted" has "$ERR" "not trusted"
 expect "... no request was made over that connection" no_requests
 unset KVSEAL_CA_FILE
 run decrypt -o "$D/x10.out" "$D/good.kvs"
-expect "without the test CA (system store only) it is refused" eval '[ "$RC" -eq 3 ] && no_requests'
+expect "without the test CA (system store only) it is refused" eval '[ "$RC" -eq 1 ] && no_requests'
 run decrypt --ca-file "$SD/ca.pem" -o "$D/x11.out" "$D/good.kvs"
 expect "--ca-file adds the CA" eval '[ "$RC" -eq 0 ] && same "$D/plain" "$D/x11.out"'
 printf 'not a certificate\n' >"$TMP/junk.pem"
@@ -130,7 +130,7 @@ start_server "$TMP/old" --tls-only-1.1 || exit 1
 OLD_PORT=$("$PY" "$KVCTL" --state-dir "$TMP/old" info port)
 export KVSEAL_ALLOWED_HOSTS="localhost"
 run encrypt --ca-file "$TMP/old/ca.pem" -r "https://localhost:$OLD_PORT/keys/k1" -o "$D/x13.kvs" "$D/plain"
-expect "a TLS 1.1-only server is refused (exit 3)" [ "$RC" -eq 3 ]
+expect "a TLS 1.1-only server is refused (exit 1: configuration)" [ "$RC" -eq 1 ]
 expect "... the message says the TLS handshake failed" has "$ERR" "TLS"
 
 # -- secrets never reach the output

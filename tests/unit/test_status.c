@@ -9,7 +9,7 @@
 #include "kvseal/version.h"
 #include "testutil.h"
 
-#define KVS_STATUS_LAST KVS_ERR_STATE
+#define KVS_STATUS_LAST KVS_ERR_RESOURCE_LIMIT
 
 struct cat_row {
     kvs_status status;
@@ -31,12 +31,14 @@ static const struct cat_row categories[] = {
     {KVS_ERR_NO_RECIPIENT, KVS_CAT_KEY},
     {KVS_ERR_KEY, KVS_CAT_KEY},
     {KVS_ERR_KEY_ACCESS, KVS_CAT_KEY},
-    {KVS_ERR_NETWORK, KVS_CAT_KEY},
+    {KVS_ERR_NETWORK, KVS_CAT_TRANSIENT},
     {KVS_ERR_IO, KVS_CAT_IO},
     {KVS_ERR_NOMEM, KVS_CAT_INTERNAL},
     {KVS_ERR_CRYPTO, KVS_CAT_INTERNAL},
     {KVS_ERR_INTERNAL, KVS_CAT_INTERNAL},
     {KVS_ERR_STATE, KVS_CAT_INTERNAL},
+    {KVS_ERR_UNAVAILABLE, KVS_CAT_TRANSIENT},
+    {KVS_ERR_RESOURCE_LIMIT, KVS_CAT_USAGE},
 };
 
 START_TEST(test_strerror_distinct)
