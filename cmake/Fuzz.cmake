@@ -60,6 +60,7 @@ if(KVSEAL_FUZZ)
     PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src ${KVSEAL_FUZZ_DIR})
   target_compile_options(kvseal_fuzz_lib PRIVATE
     -fsanitize=fuzzer-no-link,${KVSEAL_FUZZ_SAN} ${KVSEAL_FUZZ_FLAGS})
+  target_compile_definitions(kvseal_fuzz_lib PRIVATE KVSEAL_BUILDING)
   target_link_libraries(kvseal_fuzz_lib PUBLIC PkgConfig::OPENSSL PkgConfig::CJSON
                         PkgConfig::CURL Threads::Threads)
 

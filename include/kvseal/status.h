@@ -9,14 +9,10 @@
 
 #include <stddef.h>
 
+#include "kvseal/export.h"
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define KVS_API __attribute__((visibility("default")))
-#else
-#define KVS_API
 #endif
 
 typedef enum kvs_status {

@@ -232,10 +232,10 @@ static kvs_status kvs_remote_wrap(kvs_kv_prov *p, const uint8_t dek[KVS_DEK_LEN]
     return st;
 }
 
-static kvs_status kvs_kv_wrap(kvs_provider *prov, const uint8_t dek[KVS_DEK_LEN],
-                              kvs_recipient *out, kvs_error *err)
+static kvs_status kvs_kv_wrap(void *impl, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
+                              kvs_error *err)
 {
-    kvs_kv_prov *p = prov->impl;
+    kvs_kv_prov *p = impl;
     if (p->any)
         return kvs_fail(err, KVS_ERR_USAGE,
                         "this Key Vault provider only decrypts: name a key URL to encrypt");
@@ -267,22 +267,20 @@ static int kvs_kv_recipient_key(const kvs_kv_prov *p, const kvs_recipient *r,
            (p->key.version[0] == '\0' || strcasecmp(kid->version, p->key.version) == 0);
 }
 
-static int kvs_kv_matches(const kvs_provider *prov, const kvs_recipient *r)
+static int kvs_kv_matches(const void *impl, const kvs_recipient *r)
 {
     kvs_kv_keyref kid;
-    return kvs_kv_recipient_key(prov->impl, r, &kid);
+    return kvs_kv_recipient_key(impl, r, &kid);
 }
 
-/* POST unwrapkey; the 32-byte result into dek. */
+/* POST unwrapkey; the result into buf, its length (checked against 32 by
+ * kvs_provider_unwrap, for every provider) into *n. */
 static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
-                                    const kvs_kv_keyref *kid, uint8_t dek[KVS_DEK_LEN],
-                                    kvs_error *err)
+                                    const kvs_kv_keyref *kid, uint8_t *buf, size_t cap,
+                                    size_t *n, kvs_error *err)
 {
     kvs_sbuf body;
     cJSON *res = NULL;
-    uint8_t *buf = kvs_secure_alloc(KVS_MAX_WRAPPED_LEN);
-    size_t n = 0;
-    if (buf == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of secure memory");
     kvs_sbuf_init(&body, 4096);
     kvs_status st = kvs_op_body(&body, r->alg, r->wrapped, r->wrapped_len) != 0
                         ? kvs_fail(err, KVS_ERR_NOMEM, "out of memory")
@@ -291,21 +289,16 @@ static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
     kvs_sbuf_free(&body);
     const char *v = res ? kvs_json_str(res, "value") : NULL;
     if (st == KVS_OK &&
-        (v == NULL ||
-         kvs_b64_decode_lenient(v, strlen(v), buf, KVS_MAX_WRAPPED_LEN, &n) != 0 ||
-         n != KVS_DEK_LEN))
-        st = kvs_fail(err, KVS_ERR_KEY, "unwrapkey on %.300s did not return exactly %d bytes",
-                      r->key_id, KVS_DEK_LEN);
-    if (st == KVS_OK) memcpy(dek, buf, KVS_DEK_LEN);
+        (v == NULL || kvs_b64_decode_lenient(v, strlen(v), buf, cap, n) != 0))
+        st = kvs_fail(err, KVS_ERR_KEY, "unwrapkey on %.300s returned no value", r->key_id);
     kvs_json_free_wiped(res);
-    kvs_secure_free(buf, KVS_MAX_WRAPPED_LEN);
     return st;
 }
 
-static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
-                                uint8_t dek[KVS_DEK_LEN], kvs_error *err)
+static kvs_status kvs_kv_unwrap(void *impl, const kvs_recipient *r, uint8_t *dek, size_t cap,
+                                size_t *len, kvs_error *err)
 {
-    kvs_kv_prov *p = prov->impl;
+    kvs_kv_prov *p = impl;
     kvs_kv_keyref kid;
     kvs_kv_hostinfo hi;
     if (!kvs_kv_recipient_key(p, r, &kid))
@@ -318,33 +311,38 @@ static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
     if (hit) {
         /* Unwrapped ahead for this decryption, or by a prefetch: no saving. */
         if (hit == 1 && !kvs_dek_prefetching()) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
+        *len = KVS_DEK_LEN;
         return KVS_OK;
     }
-    st = kvs_remote_unwrap(p, r, &kid, dek, err);
-    kvs_kv_client_dek_finish(p->client, r, st == KVS_OK ? dek : NULL);
+    st = kvs_remote_unwrap(p, r, &kid, dek, cap, len, err);
+    /* Only a data key is cached; any other length fails as KVS_ERR_AUTH. */
+    kvs_kv_client_dek_finish(p->client, r, st == KVS_OK && *len == KVS_DEK_LEN ? dek : NULL);
     return st;
 }
 
-static const char *kvs_kv_identify(const kvs_provider *prov)
+static const char *kvs_kv_identify(const void *impl)
 {
-    const kvs_kv_prov *p = prov->impl;
+    const kvs_kv_prov *p = impl;
     return p->ident;
 }
 
-static void kvs_kv_destroy(kvs_provider *prov)
+static void kvs_kv_destroy(void *impl)
 {
-    kvs_kv_prov *p = prov->impl;
+    kvs_kv_prov *p = impl;
     if (p != NULL) {
         EVP_PKEY_free(p->pub);
         kvs_kv_client_release(p->client);
         free(p);
     }
-    free(prov);
 }
 
 static const kvs_provider_ops kvs_kv_ops = {
-    KVS_RECIPIENT_AZURE, kvs_kv_wrap, kvs_kv_matches, kvs_kv_unwrap, kvs_kv_identify,
-    kvs_kv_destroy,
+    .name = KVS_RECIPIENT_AZURE,
+    .wrap = kvs_kv_wrap,
+    .matches = kvs_kv_matches,
+    .unwrap = kvs_kv_unwrap,
+    .identify = kvs_kv_identify,
+    .destroy = kvs_kv_destroy,
 };
 
 /* ---- constructors ------------------------------------------------------------ */
@@ -353,20 +351,17 @@ static const kvs_provider_ops kvs_kv_ops = {
 static kvs_provider *kvs_kv_prov_alloc(const kvs_keyvault_config *cfg, kvs_status *st,
                                        kvs_error *err)
 {
-    kvs_provider *prov = calloc(1, sizeof(*prov));
+    kvs_provider *prov = NULL;
     kvs_kv_prov *p = calloc(1, sizeof(*p));
-    if (prov == NULL || p == NULL) {
-        free(prov);
-        free(p);
+    if (p == NULL) {
         *st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    prov->ops = &kvs_kv_ops;
-    prov->impl = p;
     p->remote_wrap = cfg ? cfg->remote_wrap : 0;
     *st = kvs_kv_client_acquire(cfg, &p->client, err);
+    if (*st == KVS_OK) *st = kvs_provider_new(&kvs_kv_ops, sizeof kvs_kv_ops, p, &prov, err);
     if (*st != KVS_OK) {
-        kvs_kv_destroy(prov);
+        kvs_kv_destroy(p);
         return NULL;
     }
     return prov;
@@ -394,7 +389,7 @@ kvs_status kvs_keyvault_provider_new(const char *key_url, const kvs_keyvault_con
     if (st != KVS_OK) return st;
     kvs_provider *prov = kvs_kv_prov_alloc(cfg, &st, err);
     if (prov == NULL) return st;
-    kvs_kv_prov *p = prov->impl;
+    kvs_kv_prov *p = kvs_provider_impl(prov, &kvs_kv_ops);
     p->key = key;
     kvs_kv_format_key_url(&key, p->ident, sizeof(p->ident));
     snprintf(what, sizeof(what), "key %s", p->ident);
@@ -411,7 +406,7 @@ kvs_status kvs_keyvault_provider_new(const char *key_url, const kvs_keyvault_con
     }
     if (st == KVS_OK && p->pub == NULL) st = kvs_prov_fetch(p, what, err);
     if (st != KVS_OK) {
-        kvs_kv_destroy(prov);
+        kvs_provider_free(prov);
         return st;
     }
     snprintf(p->ident, sizeof(p->ident), "%s", p->kid);
@@ -431,7 +426,7 @@ kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const c
     if (st != KVS_OK) return st;
     kvs_provider *prov = kvs_kv_prov_alloc(cfg, &st, err);
     if (prov == NULL) return st;
-    kvs_kv_prov *p = prov->impl;
+    kvs_kv_prov *p = kvs_provider_impl(prov, &kvs_kv_ops);
     p->any = 1;
     p->restricted = restrict_url != NULL;
     p->key = key;
@@ -442,7 +437,7 @@ kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const c
         snprintf(p->ident, sizeof(p->ident), "azure-keyvault (any allowed vault)");
     }
     if (st != KVS_OK) {
-        kvs_kv_destroy(prov);
+        kvs_provider_free(prov);
         return st;
     }
     *out = prov;
@@ -451,12 +446,12 @@ kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const c
 
 int kvs_keyvault_is_provider(const kvs_provider *p)
 {
-    return p != NULL && p->ops == &kvs_kv_ops;
+    return kvs_provider_impl(p, &kvs_kv_ops) != NULL;
 }
 
 int kvs_keyvault_provider_tracks_current(const kvs_provider *p)
 {
     if (!kvs_keyvault_is_provider(p)) return 0;
-    const kvs_kv_prov *kp = p->impl;
+    const kvs_kv_prov *kp = kvs_provider_impl(p, &kvs_kv_ops);
     return !kp->any && kp->key.version[0] == '\0';
 }

@@ -21,7 +21,6 @@
 #define KEY_ID_LEN 71 /* "sha256:" + 64 hex */
 
 typedef struct rsa_key {
-    kvs_provider base;
     EVP_PKEY *pkey;
     int has_private;
     char alg[16];
@@ -29,15 +28,18 @@ typedef struct rsa_key {
     char ident[KEY_ID_LEN + 16];
 } rsa_key;
 
+static const kvs_provider_ops rsa_ops;
+
+/* The key behind p, or NULL if p is not a local RSA provider. */
 static rsa_key *as_rsa(const kvs_provider *p)
 {
-    return (rsa_key *)p->impl;
+    return kvs_provider_impl(p, &rsa_ops);
 }
 
-static kvs_status rsa_wrap(kvs_provider *p, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
+static kvs_status rsa_wrap(void *impl, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
                            kvs_error *err)
 {
-    rsa_key *k = as_rsa(p);
+    rsa_key *k = impl;
     kvs_oaep_hash h;
     if (kvs_oaep_hash_from_alg(k->alg, &h) != 0)
         return kvs_fail(err, KVS_ERR_INTERNAL, "unsupported wrap algorithm");
@@ -51,50 +53,49 @@ static kvs_status rsa_wrap(kvs_provider *p, const uint8_t dek[KVS_DEK_LEN], kvs_
     return KVS_OK;
 }
 
-static int rsa_matches(const kvs_provider *p, const kvs_recipient *r)
+static int rsa_matches(const void *impl, const kvs_recipient *r)
 {
-    return strcmp(r->type, KVS_RECIPIENT_RSA) == 0 && strcmp(r->key_id, as_rsa(p)->key_id) == 0;
+    const rsa_key *k = impl;
+    return strcmp(r->type, KVS_RECIPIENT_RSA) == 0 && strcmp(r->key_id, k->key_id) == 0;
 }
 
-static kvs_status rsa_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN],
-                             kvs_error *err)
+/* The 32-byte check on the result is kvs_provider_unwrap's, for every provider. */
+static kvs_status rsa_unwrap(void *impl, const kvs_recipient *r, uint8_t *out, size_t out_cap,
+                             size_t *out_len, kvs_error *err)
 {
-    rsa_key *k = as_rsa(p);
+    rsa_key *k = impl;
     kvs_oaep_hash h;
     if (!k->has_private)
         return kvs_fail(err, KVS_ERR_KEY, "%s is a public key and cannot decrypt", k->key_id);
     if (kvs_oaep_hash_from_alg(r->alg, &h) != 0)
         return kvs_fail(err, KVS_ERR_FORMAT, "recipient uses a refused alg");
-    /* Decrypt into secure memory first: only an exactly 32-byte result is a DEK. */
-    uint8_t *tmp = kvs_secure_alloc(KVS_MAX_WRAPPED_LEN);
-    if (!tmp) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-    size_t len = 0;
-    kvs_status st = kvs_rsa_oaep_decrypt(k->pkey, h, r->wrapped, r->wrapped_len, tmp,
-                                         KVS_MAX_WRAPPED_LEN, &len);
+    kvs_status st = kvs_rsa_oaep_decrypt(k->pkey, h, r->wrapped, r->wrapped_len, out, out_cap,
+                                         out_len);
     if (st != KVS_OK)
-        st = kvs_fail(err, KVS_ERR_KEY, "RSA key %s could not unwrap the data key", k->key_id);
-    else if (len != KVS_DEK_LEN)
-        st = kvs_fail(err, KVS_ERR_AUTH, "unwrapped data key is %zu bytes, not 32", len);
-    else
-        memcpy(dek, tmp, KVS_DEK_LEN);
-    kvs_secure_free(tmp, KVS_MAX_WRAPPED_LEN);
-    return st;
+        return kvs_fail(err, KVS_ERR_KEY, "RSA key %s could not unwrap the data key", k->key_id);
+    return KVS_OK;
 }
 
-static const char *rsa_identify(const kvs_provider *p)
+static const char *rsa_identify(const void *impl)
 {
-    return as_rsa(p)->ident;
+    const rsa_key *k = impl;
+    return k->ident;
 }
 
-static void rsa_destroy(kvs_provider *p)
+static void rsa_destroy(void *impl)
 {
-    rsa_key *k = as_rsa(p);
+    rsa_key *k = impl;
     EVP_PKEY_free(k->pkey);
     free(k);
 }
 
 static const kvs_provider_ops rsa_ops = {
-    KVS_RECIPIENT_RSA, rsa_wrap, rsa_matches, rsa_unwrap, rsa_identify, rsa_destroy,
+    .name = KVS_RECIPIENT_RSA,
+    .wrap = rsa_wrap,
+    .matches = rsa_matches,
+    .unwrap = rsa_unwrap,
+    .identify = rsa_identify,
+    .destroy = rsa_destroy,
 };
 
 /* FORMAT.md §5: "sha256:" + lowercase hex SHA-256 of the DER SubjectPublicKeyInfo. */
@@ -240,24 +241,22 @@ kvs_status kvs_rsa_provider_from_pem(const char *path, const char *passphrase, c
         return kvs_fail(err, KVS_ERR_USAGE, "RSA key: bad path or algorithm");
     rsa_key *k = calloc(1, sizeof *k);
     if (!k) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-    k->base.ops = &rsa_ops;
-    k->base.impl = k;
     snprintf(k->alg, sizeof k->alg, "%s", alg);
     kvs_status st = load_pkey(path, passphrase, &k->pkey, &k->has_private, err);
     if (st == KVS_OK) st = check_rsa_key(k->pkey, path, err);
     if (st == KVS_OK) st = compute_key_id(k->pkey, k->key_id, err);
-    if (st != KVS_OK) {
-        rsa_destroy(&k->base);
-        return st;
+    if (st == KVS_OK) {
+        snprintf(k->ident, sizeof k->ident, "rsa %s", k->key_id);
+        st = kvs_provider_new(&rsa_ops, sizeof rsa_ops, k, out, err);
     }
-    snprintf(k->ident, sizeof k->ident, "rsa %s", k->key_id);
-    *out = &k->base;
-    return KVS_OK;
+    if (st != KVS_OK) rsa_destroy(k);
+    return st;
 }
 
 const char *kvs_rsa_provider_key_id(const kvs_provider *p)
 {
-    return (p && p->ops == &rsa_ops) ? as_rsa(p)->key_id : NULL;
+    const rsa_key *k = as_rsa(p);
+    return k ? k->key_id : NULL;
 }
 
 /* Write a memory BIO's contents to a new file created with the given mode. */
@@ -316,10 +315,10 @@ kvs_status kvs_rsa_keygen(unsigned bits, const char *path, const char *passphras
 kvs_status kvs_rsa_provider_export_public(const kvs_provider *p, const char *path,
                                           kvs_error *err)
 {
-    if (!p || p->ops != &rsa_ops || !path)
-        return kvs_fail(err, KVS_ERR_USAGE, "export: not an RSA provider");
+    const rsa_key *k = as_rsa(p);
+    if (!k || !path) return kvs_fail(err, KVS_ERR_USAGE, "export: not an RSA provider");
     BIO *bio = BIO_new(BIO_s_mem());
-    if (!bio || PEM_write_bio_PUBKEY(bio, as_rsa(p)->pkey) != 1) {
+    if (!bio || PEM_write_bio_PUBKEY(bio, k->pkey) != 1) {
         BIO_free(bio);
         return kvs_fail_ossl(err, KVS_ERR_CRYPTO, "encoding the public key");
     }

@@ -62,10 +62,10 @@ int fuzz_fd_contents(int fd, uint8_t **out, size_t *len)
 
 /* ---- the stub provider ---------------------------------------------------- */
 
-static kvs_status stub_wrap(kvs_provider *p, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
+static kvs_status stub_wrap(void *impl, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
                             kvs_error *err)
 {
-    (void)p;
+    (void)impl;
     (void)err;
     memset(out, 0, sizeof *out);
     memcpy(out->type, KVS_RECIPIENT_RSA, sizeof KVS_RECIPIENT_RSA);
@@ -76,17 +76,18 @@ static kvs_status stub_wrap(kvs_provider *p, const uint8_t dek[KVS_DEK_LEN], kvs
     return KVS_OK;
 }
 
-static int stub_matches(const kvs_provider *p, const kvs_recipient *r)
+static int stub_matches(const void *impl, const kvs_recipient *r)
 {
-    (void)p;
+    (void)impl;
     return strncmp(r->type, KVS_RECIPIENT_RSA, sizeof r->type) == 0 &&
            strncmp(r->key_id, FUZZ_STUB_KEY_ID, sizeof r->key_id) == 0;
 }
 
-static kvs_status stub_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN],
-                              kvs_error *err)
+static kvs_status stub_unwrap(void *impl, const kvs_recipient *r, uint8_t *dek, size_t cap,
+                              size_t *len, kvs_error *err)
 {
-    (void)p;
+    (void)impl;
+    (void)cap; /* KVS_MAX_WRAPPED_LEN */
     if (r->wrapped_len != KVS_DEK_LEN) {
         if (err) {
             err->status = KVS_ERR_AUTH;
@@ -95,28 +96,31 @@ static kvs_status stub_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t d
         return KVS_ERR_AUTH;
     }
     memcpy(dek, r->wrapped, KVS_DEK_LEN);
+    *len = KVS_DEK_LEN;
     return KVS_OK;
 }
 
-static const char *stub_identify(const kvs_provider *p)
+static const char *stub_identify(const void *impl)
 {
-    (void)p;
+    (void)impl;
     return "fuzz stub (identity wrap)";
 }
 
-static void stub_destroy(kvs_provider *p)
-{
-    (void)p; /* static */
-}
-
 static const kvs_provider_ops stub_ops = {
-    "rsa", stub_wrap, stub_matches, stub_unwrap, stub_identify, stub_destroy,
+    .name = "rsa",
+    .wrap = stub_wrap,
+    .matches = stub_matches,
+    .unwrap = stub_unwrap,
+    .identify = stub_identify,
 };
 
+/* Made once and kept for the process (a fuzzer never frees it). */
 kvs_provider *fuzz_stub_provider(void)
 {
-    static kvs_provider stub = {&stub_ops, NULL};
-    return &stub;
+    static kvs_provider *stub;
+    if (!stub && kvs_provider_new(&stub_ops, sizeof stub_ops, NULL, &stub, NULL) != KVS_OK)
+        abort();
+    return stub;
 }
 
 /* ---- the RSA test key --------------------------------------------------- */
