@@ -1,11 +1,12 @@
-/* Hardened HTTPS over libcurl for Key Vault, Entra ID and managed identity.
+/* HTTP exchanges for Key Vault, Entra ID and managed identity: the request
+ * policy and the retry loop above one transport (azure/transport.h; libcurl
+ * in production: TLS 1.2 minimum, verification always on, no redirects).
  *
  * https only (plain http solely for managed identity endpoints on loopback or
- * link-local 169.254.0.0/16, when the request allows it), TLS 1.2 minimum,
- * peer and host verification always on, no redirects, connect and total
- * timeouts, capped response sizes, one reused connection per scheme/host/port.
- * Response bodies live in secure memory. Headers holding secrets are wiped
- * after use and never logged. Not thread-safe: the owner serialises calls. */
+ * link-local 169.254.0.0/16, when the request allows it). Response bodies
+ * live in secure memory.
+ * Headers holding secrets are wiped after use and never logged. Not
+ * thread-safe: the owner serialises calls. */
 #ifndef KVS_AZURE_HTTP_H
 #define KVS_AZURE_HTTP_H
 
@@ -18,6 +19,8 @@
 #define KVS_HTTP_MAX_RESPONSE ((size_t)1 << 20)
 
 typedef struct kvs_http kvs_http;
+struct kvs_pacer;
+struct kvs_transport;
 
 typedef struct kvs_http_config {
     const char *ca_file;    /* extra trusted CAs (PEM) or NULL */
@@ -25,9 +28,8 @@ typedef struct kvs_http_config {
     unsigned request_timeout_s;
     unsigned throttle_max_s; /* once throttled, a request may take this long
                                 in total (0: only the caller's deadline) */
+    const struct kvs_transport *transport; /* NULL: the default (libcurl) */
 } kvs_http_config;
-
-struct kvs_pacer;
 
 kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *err);
 void kvs_http_free(kvs_http *h);
