@@ -23,6 +23,7 @@ struct kvs_http {
     const kvs_transport *tp;
     void *tctx;
     int have_ca;                     /* an extra CA file is configured */
+    const kvs_kv_allowlist *ca_hosts;
     long request_ms;
     int64_t throttle_ms;
 };
@@ -100,6 +101,7 @@ kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *e
     if (h == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     h->tp = kvs_transport_of(cfg);
     h->have_ca = cfg->ca_file != NULL && cfg->ca_file[0] != '\0';
+    h->ca_hosts = cfg->ca_hosts;
     h->request_ms = (long)cfg->request_timeout_s * 1000;
     h->throttle_ms = (int64_t)cfg->throttle_max_s * 1000;
     kvs_status st = h->tp->open(cfg, &h->tctx, err);
@@ -209,10 +211,15 @@ static kvs_status kvs_target_of(const kvs_http_req *req, kvs_http_target *t, kvs
                     t->host);
 }
 
-/* The extra CAs are trusted for every https host. */
+/* A private CA vouches only for hosts the user named: otherwise whoever holds
+ * its key could impersonate Entra ID or a real vault and collect secrets. */
 static int kvs_extra_ca_applies(const kvs_http *h, const kvs_http_target *t)
 {
-    return h->have_ca && strcmp(t->scheme, "https") == 0;
+    kvs_kv_hostinfo info;
+    if (!h->have_ca || h->ca_hosts == NULL || strcmp(t->scheme, "https") != 0) return 0;
+    if (t->port <= 0 || t->port > 65535) return 0;
+    (void)kvs_kv_host_allowed(h->ca_hosts, t->host, (unsigned)t->port, &info);
+    return info.explicit_allow;
 }
 
 /* ---- failures and retries --------------------------------------------- */
@@ -238,10 +245,11 @@ static kvs_status kvs_net_error(kvs_error *err, const kvs_transport_attempt *a,
     case KVS_NET_TIMEOUT:
         return kvs_fail(err, KVS_ERR_NETWORK, "request to %s timed out%s: %s%s", host, tries,
                         why, ids);
-    case KVS_NET_TLS_VERIFY:
-        return kvs_fail(err, KVS_ERR_NETWORK,
-                        "TLS certificate of %s is not trusted or does not match the host "
-                        "(a private CA can be added with KVSEAL_CA_FILE or --ca-file): %s%s",
+    case KVS_NET_TLS_VERIFY: /* not transient: retrying later cannot help */
+        return kvs_fail(err, KVS_ERR_CONFIG,
+                        "TLS certificate verification failed for %s: the certificate is not "
+                        "trusted or does not match the host (a private CA from KVSEAL_CA_FILE "
+                        "or --ca-file is trusted only for hosts in KVSEAL_ALLOWED_HOSTS): %s%s",
                         host, why, ids);
     case KVS_NET_TLS_HANDSHAKE:
         return kvs_fail(err, KVS_ERR_NETWORK,

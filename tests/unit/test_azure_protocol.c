@@ -2,8 +2,8 @@
  * and the provider's unwrap) against a scripted fake transport on virtual
  * time: challenge and resource checks, token requests and caching, 401 /
  * 403 / 404 / 429 / 5xx handling, Retry-After in its three forms, pacing,
- * the retry budget and the vault-down breaker. Each test takes milliseconds
- * of real time. */
+ * the retry budget and the vault-down breaker, and which hosts the extra CA
+ * file is trusted for. Each test takes milliseconds of real time. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,7 +576,116 @@ START_TEST(test_provider_unwrap)
 }
 END_TEST
 
-/* ---- TLS ------------------------------------------------------------------- */
+/* ---- TLS: which hosts the extra CA file vouches for ------------------------ */
+
+#define OWN_HOST "kv.example.test:8443"
+#define OWN_KID "https://" OWN_HOST "/keys/k1/0123456789abcdef"
+#define OWN_UNWRAP OWN_KID "/unwrapkey?api-version=7.4"
+
+/* The whole flow against host kid; returns the extra_ca flags of probe,
+ * token request and call as a 3-digit number (1 = the CA file applied). */
+static int ca_flags(const kvs_keyvault_config *cfg, const char *kid, const char *unwrap_url,
+                    const char *challenge, const char *token_url)
+{
+    kvs_kv_client *c = client_of(cfg);
+    fake_respond("POST", unwrap_url, 401, challenge, "{}");
+    fake_respond("POST", token_url, 200, NULL, TOKEN_JSON);
+    fake_respond("POST", unwrap_url, 200, NULL, UNWRAP_JSON);
+    cJSON *json = NULL;
+    kvs_error err;
+    kvs_status st = unwrap_at(c, kid, &json, &err);
+    ck_assert_msg(st == KVS_OK, "unwrap: %s", kvs_error_message(&err));
+    kvs_json_free_wiped(json);
+    ck_assert_uint_eq(fake_request_count(), 3);
+    ck_assert_uint_eq(fake_mismatches(), 0);
+    kvs_kv_client_release(c);
+    return fake_request_at(0).extra_ca * 100 + fake_request_at(1).extra_ca * 10 +
+           fake_request_at(2).extra_ca;
+}
+
+#define OWN_CHALLENGE                                                               \
+    "WWW-Authenticate: Bearer authorization=\"" LOGIN "/" TENANT "\", "              \
+    "resource=\"https://kv.example.test\"\r\n"
+
+START_TEST(test_ca_file_only_for_allowed_hosts)
+{
+    kvs_keyvault_config cfg = base_cfg();
+    cfg.ca_file = "/nonexistent/private-ca.pem"; /* the fake never loads it */
+    cfg.allowed_hosts = OWN_HOST;
+    cfg.authority_host = LOGIN;
+    /* The allowed vault gets the private CA; the Entra sign-in host does not. */
+    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE, TOKEN_URL);
+    ck_assert_int_eq(got, 101);
+}
+END_TEST
+
+START_TEST(test_ca_file_never_for_known_cloud_hosts)
+{
+    kvs_keyvault_config cfg = base_cfg();
+    cfg.ca_file = "/nonexistent/private-ca.pem";
+    cfg.allowed_hosts = OWN_HOST;
+    int got = ca_flags(&cfg, KID, UNWRAP_URL, CHALLENGE, TOKEN_URL);
+    ck_assert_int_eq(got, 0);
+}
+END_TEST
+
+START_TEST(test_ca_file_for_an_allowed_authority)
+{
+    kvs_keyvault_config cfg = base_cfg();
+    cfg.ca_file = "/nonexistent/private-ca.pem";
+    cfg.allowed_hosts = OWN_HOST ", login.example.test";
+    cfg.authority_host = "https://login.example.test";
+    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE,
+                       "https://login.example.test/" TENANT "/oauth2/v2.0/token");
+    ck_assert_int_eq(got, 111);
+}
+END_TEST
+
+START_TEST(test_no_ca_file_no_extra_ca)
+{
+    kvs_keyvault_config cfg = base_cfg();
+    cfg.allowed_hosts = OWN_HOST;
+    cfg.authority_host = LOGIN;
+    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE, TOKEN_URL);
+    ck_assert_int_eq(got, 0);
+}
+END_TEST
+
+START_TEST(test_ca_file_port_must_match_entry)
+{
+    /* An entry with a port vouches for that port only. */
+    kvs_keyvault_config cfg = base_cfg();
+    cfg.ca_file = "/nonexistent/private-ca.pem";
+    cfg.allowed_hosts = OWN_HOST ", login.example.test:8444";
+    cfg.authority_host = "https://login.example.test";
+    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE,
+                       "https://login.example.test/" TENANT "/oauth2/v2.0/token");
+    ck_assert_int_eq(got, 101);
+}
+END_TEST
+
+START_TEST(test_tls_verify_failure_is_config_not_retried)
+{
+    kvs_keyvault_config cfg = base_cfg();
+    kvs_kv_client *c = client_of(&cfg);
+    fake_queue((fake_reply){"POST", UNWRAP_URL, 0, KVS_NET_TLS_VERIFY, NULL, NULL, 0, 0});
+    kvs_error err;
+    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_CONFIG);
+    assert_contains(kvs_error_message(&err), "certificate verification failed");
+    assert_contains(kvs_error_message(&err), "myvault.vault.azure.net");
+    ck_assert_uint_eq(fake_request_count(), 1);
+    ck_assert_int_eq(fake_clock_slept_ms(), 0);
+
+    /* The same at the sign-in host: the token request is not retried either. */
+    fake_transport_install();
+    fake_respond("POST", UNWRAP_URL, 401, CHALLENGE, "{}");
+    fake_queue((fake_reply){"POST", TOKEN_URL, 0, KVS_NET_TLS_VERIFY, NULL, NULL, 0, 0});
+    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_CONFIG);
+    assert_contains(kvs_error_message(&err), "login.microsoftonline.com");
+    ck_assert_uint_eq(fake_request_count(), 2);
+    kvs_kv_client_release(c);
+}
+END_TEST
 
 START_TEST(test_tls_handshake_failure_is_network)
 {
@@ -633,6 +742,12 @@ static Suite *protocol_suite(void)
 
     tc = tcase_create("tls");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_ca_file_only_for_allowed_hosts);
+    tcase_add_test(tc, test_ca_file_never_for_known_cloud_hosts);
+    tcase_add_test(tc, test_ca_file_for_an_allowed_authority);
+    tcase_add_test(tc, test_no_ca_file_no_extra_ca);
+    tcase_add_test(tc, test_ca_file_port_must_match_entry);
+    tcase_add_test(tc, test_tls_verify_failure_is_config_not_retried);
     tcase_add_test(tc, test_tls_handshake_failure_is_network);
     suite_add_tcase(s, tc);
     return s;
