@@ -611,60 +611,39 @@ static int ca_flags(const kvs_keyvault_config *cfg, const char *kid, const char 
     "WWW-Authenticate: Bearer authorization=\"" LOGIN "/" TENANT "\", "              \
     "resource=\"https://kv.example.test\"\r\n"
 
+#define OWN_LOGIN "https://login.example.test"
+#define OWN_TOKEN_URL OWN_LOGIN "/" TENANT "/oauth2/v2.0/token"
+#define CA_FILE "/nonexistent/private-ca.pem" /* the fake never loads it */
+
+typedef struct ca_case {
+    const char *what;
+    const char *ca_file, *allowed, *authority; /* the configuration */
+    int own_vault;   /* OWN_HOST (1) or the known-cloud vault KID (0) */
+    const char *token_url;
+    int want;        /* extra_ca of probe, token request, call: 101 = vault only */
+} ca_case;
+
+static const ca_case ca_cases[] = {
+    {"the allowed vault gets the private CA, the Entra sign-in host does not", CA_FILE,
+     OWN_HOST, LOGIN, 1, TOKEN_URL, 101},
+    {"a known cloud's vault never gets it", CA_FILE, OWN_HOST, NULL, 0, TOKEN_URL, 0},
+    {"an authority listed in the allow-list gets it", CA_FILE, OWN_HOST ", login.example.test",
+     OWN_LOGIN, 1, OWN_TOKEN_URL, 111},
+    {"an entry with a port vouches for that port only", CA_FILE,
+     OWN_HOST ", login.example.test:8444", OWN_LOGIN, 1, OWN_TOKEN_URL, 101},
+    {"no CA file: nothing extra for anyone", NULL, OWN_HOST, LOGIN, 1, TOKEN_URL, 0},
+};
+
 START_TEST(test_ca_file_only_for_allowed_hosts)
 {
+    const ca_case *t = &ca_cases[_i];
     kvs_keyvault_config cfg = base_cfg();
-    cfg.ca_file = "/nonexistent/private-ca.pem"; /* the fake never loads it */
-    cfg.allowed_hosts = OWN_HOST;
-    cfg.authority_host = LOGIN;
-    /* The allowed vault gets the private CA; the Entra sign-in host does not. */
-    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE, TOKEN_URL);
-    ck_assert_int_eq(got, 101);
-}
-END_TEST
-
-START_TEST(test_ca_file_never_for_known_cloud_hosts)
-{
-    kvs_keyvault_config cfg = base_cfg();
-    cfg.ca_file = "/nonexistent/private-ca.pem";
-    cfg.allowed_hosts = OWN_HOST;
-    int got = ca_flags(&cfg, KID, UNWRAP_URL, CHALLENGE, TOKEN_URL);
-    ck_assert_int_eq(got, 0);
-}
-END_TEST
-
-START_TEST(test_ca_file_for_an_allowed_authority)
-{
-    kvs_keyvault_config cfg = base_cfg();
-    cfg.ca_file = "/nonexistent/private-ca.pem";
-    cfg.allowed_hosts = OWN_HOST ", login.example.test";
-    cfg.authority_host = "https://login.example.test";
-    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE,
-                       "https://login.example.test/" TENANT "/oauth2/v2.0/token");
-    ck_assert_int_eq(got, 111);
-}
-END_TEST
-
-START_TEST(test_no_ca_file_no_extra_ca)
-{
-    kvs_keyvault_config cfg = base_cfg();
-    cfg.allowed_hosts = OWN_HOST;
-    cfg.authority_host = LOGIN;
-    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE, TOKEN_URL);
-    ck_assert_int_eq(got, 0);
-}
-END_TEST
-
-START_TEST(test_ca_file_port_must_match_entry)
-{
-    /* An entry with a port vouches for that port only. */
-    kvs_keyvault_config cfg = base_cfg();
-    cfg.ca_file = "/nonexistent/private-ca.pem";
-    cfg.allowed_hosts = OWN_HOST ", login.example.test:8444";
-    cfg.authority_host = "https://login.example.test";
-    int got = ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE,
-                       "https://login.example.test/" TENANT "/oauth2/v2.0/token");
-    ck_assert_int_eq(got, 101);
+    cfg.ca_file = t->ca_file;
+    cfg.allowed_hosts = t->allowed;
+    cfg.authority_host = t->authority;
+    int got = t->own_vault ? ca_flags(&cfg, OWN_KID, OWN_UNWRAP, OWN_CHALLENGE, t->token_url)
+                           : ca_flags(&cfg, KID, UNWRAP_URL, CHALLENGE, t->token_url);
+    ck_assert_msg(got == t->want, "%s: got %03d, want %03d", t->what, got, t->want);
 }
 END_TEST
 
@@ -746,11 +725,8 @@ static Suite *protocol_suite(void)
 
     tc = tcase_create("tls");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_ca_file_only_for_allowed_hosts);
-    tcase_add_test(tc, test_ca_file_never_for_known_cloud_hosts);
-    tcase_add_test(tc, test_ca_file_for_an_allowed_authority);
-    tcase_add_test(tc, test_no_ca_file_no_extra_ca);
-    tcase_add_test(tc, test_ca_file_port_must_match_entry);
+    tcase_add_loop_test(tc, test_ca_file_only_for_allowed_hosts, 0,
+                        (int)(sizeof(ca_cases) / sizeof(ca_cases[0])));
     tcase_add_test(tc, test_tls_verify_failure_is_config_not_retried);
     tcase_add_test(tc, test_tls_handshake_failure_is_network);
     suite_add_tcase(s, tc);
