@@ -41,7 +41,8 @@ extern "C" {
  * comment is used, then the documented default. Strings are copied. */
 typedef struct kvs_keyvault_config {
     /* PEM bundle of extra trusted CAs, added to the system store (which stays
-     * the default). KVSEAL_CA_FILE. */
+     * the default) for the hosts in allowed_hosts only; every other host is
+     * verified against the system store alone. KVSEAL_CA_FILE. */
     const char *ca_file;
     /* Comma-separated "host" (any port) or "host:port" entries ("[::1]:8443"
      * for IPv6) allowed besides the known clouds' vault and Managed HSM hosts.

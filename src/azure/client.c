@@ -204,8 +204,9 @@ static kvs_status kvs_kv_client_create(const kvs_kv_settings *s, kvs_kv_client *
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->changed, NULL);
     for (size_t i = 0; i < KVS_TOKEN_CACHE; i++) kvs_token_init(&c->tokens[i].tok);
+    /* KVSEAL_CA_FILE vouches only for the hosts allowed explicitly. */
     kvs_http_config hc = {c->set.ca_file[0] ? c->set.ca_file : NULL, s->connect_s, s->request_s,
-                          s->throttle_s};
+                          s->throttle_s, &c->allow, NULL};
     c->hc = hc;
     kvs_status st = KVS_OK;
     if (kvs_kv_allowlist_parse(s->allowed, &c->allow) != 0)

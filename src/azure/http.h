@@ -1,23 +1,29 @@
-/* Hardened HTTPS over libcurl for Key Vault, Entra ID and managed identity.
+/* HTTP exchanges for Key Vault, Entra ID and managed identity: the request
+ * policy and the retry loop above one transport (azure/transport.h; libcurl
+ * in production: TLS 1.2 minimum, verification always on, no redirects).
  *
  * https only (plain http solely for managed identity endpoints on loopback or
- * link-local 169.254.0.0/16, when the request allows it), TLS 1.2 minimum,
- * peer and host verification always on, no redirects, connect and total
- * timeouts, capped response sizes, one reused connection per scheme/host/port.
- * Response bodies live in secure memory. Headers holding secrets are wiped
- * after use and never logged. Not thread-safe: the owner serialises calls. */
+ * link-local 169.254.0.0/16, when the request allows it); the extra CAs of
+ * KVSEAL_CA_FILE are trusted only for hosts the user allowed explicitly, every
+ * other host (Key Vault of a known cloud, the Entra sign-in hosts) is checked
+ * against the system store alone. Response bodies live in secure memory.
+ * Headers holding secrets are wiped after use and never logged. Not
+ * thread-safe: the owner serialises calls. */
 #ifndef KVS_AZURE_HTTP_H
 #define KVS_AZURE_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "azure/kvurl.h"
 #include "azure/sbuf.h"
 #include "kvseal/status.h"
 
 #define KVS_HTTP_MAX_RESPONSE ((size_t)1 << 20)
 
 typedef struct kvs_http kvs_http;
+struct kvs_pacer;
+struct kvs_transport;
 
 typedef struct kvs_http_config {
     const char *ca_file;    /* extra trusted CAs (PEM) or NULL */
@@ -25,9 +31,11 @@ typedef struct kvs_http_config {
     unsigned request_timeout_s;
     unsigned throttle_max_s; /* once throttled, a request may take this long
                                 in total (0: only the caller's deadline) */
+    /* The hosts ca_file is trusted for (host or host:port entries; must
+     * outlive the kvs_http). NULL or empty: ca_file is trusted for none. */
+    const kvs_kv_allowlist *ca_hosts;
+    const struct kvs_transport *transport; /* NULL: the default (libcurl) */
 } kvs_http_config;
-
-struct kvs_pacer;
 
 kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *err);
 void kvs_http_free(kvs_http *h);
@@ -67,8 +75,9 @@ void kvs_http_resp_free(kvs_http_resp *r);
  * deadline extends to throttle_max_s after the start, and with req->pacer the
  * retries are paced by what the pacer learned (azure/pacer.h). Returns KVS_OK once any
  * final HTTP response arrived (check resp->status), else KVS_ERR_NETWORK
- * (DNS, connect, TLS, timeout, oversized response) or KVS_ERR_USAGE (a URL
- * that is not https). */
+ * (DNS, connect, TLS handshake, timeout, oversized response), KVS_ERR_CONFIG
+ * (the server's TLS certificate failed verification: not transient) or
+ * KVS_ERR_USAGE (a URL that is not https). */
 kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadline_ms,
                              kvs_http_resp *resp, kvs_error *err);
 

@@ -2,29 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "azure/retry.h"
 
-#include <errno.h>
 #include <string.h>
-#include <time.h>
-
-int64_t kvs_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t kvs_wall_s(void)
-{
-    return (int64_t)time(NULL);
-}
-
-void kvs_sleep_ms(int64_t ms)
-{
-    if (ms <= 0) return;
-    struct timespec ts = {(time_t)(ms / 1000), (long)((ms % 1000) * 1000000)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 int kvs_retryable_status(long status, int imds)
 {

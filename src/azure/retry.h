@@ -5,11 +5,7 @@
 
 #include <stdint.h>
 
-/* Milliseconds on a monotonic clock. */
-int64_t kvs_mono_ms(void);
-/* Seconds since the epoch (wall clock). */
-int64_t kvs_wall_s(void);
-void kvs_sleep_ms(int64_t ms);
+#include "azure/clock.h" /* kvs_mono_ms, kvs_wall_s, kvs_sleep_ms */
 
 /* 1 for 408, 429, 500, 502, 503, 504 (and 404/410 for IMDS when imds is set). */
 int kvs_retryable_status(long status, int imds);

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# E2E: Key Vault faults: throttling (Retry-After in seconds, as a date, or
-# absent), injected 5xx and 408, dropped connections, stalls, and the bounded
-# retry budget; 4xx are never retried.
+# E2E: Key Vault faults through real TLS and libcurl: throttling (Retry-After
+# in seconds, or absent), injected 5xx and 408, dropped connections, a stall,
+# and the bounded retry budget; 4xx are never retried. The protocol logic in
+# detail (Retry-After as a date or in ms, every retried status, back-off,
+# budgets, the breaker) is unit-tested on virtual time in
+# tests/unit/test_azure_protocol.c; this is the thin end-to-end layer.
 set -u
 # shellcheck source=lib/kv_harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/kv_harness.sh"
@@ -29,7 +32,7 @@ faults() { kvctl reset >/dev/null && kvctl faults set "$@" >/dev/null; }
 now() { date +%s; }
 
 # -- throttling
-for mode in yes no date; do
+for mode in yes no; do
     faults --throttle 2 --retry-after $mode
     expect "throttled (Retry-After: $mode): decrypt finishes correctly" decrypt_all thr-$mode
     expect "... the server did throttle" [ "$(log_count "e['status']==429")" -ge 1 ]
@@ -45,7 +48,7 @@ expect "three injected 503s: encrypt finishes" [ "$RC" -eq 0 ]
 expect "... after three failed attempts" [ "$(log_count "e['status']==503")" -eq 3 ]
 faults --fail 3
 expect "three injected 503s: decrypt finishes correctly" decrypt_all f503
-for status in 408 500 502 504; do
+for status in 408; do
     faults --fail 1 --fail-status $status
     expect "an injected $status is retried" decrypt_all f$status
 done
@@ -60,15 +63,7 @@ t0=$(now)
 KVSEAL_HTTP_TIMEOUT=2 run decrypt -o "$D/stall1.out" "$D/enc/f1.kvs"
 expect "one stalled request times out and is retried" eval '[ "$RC" -eq 0 ] && same "$D/in/f1" "$D/stall1.out"'
 
-# -- bounded: a stalled or failing service gives up within the budget
-faults --stall 60 --stall-count 1000
-t0=$(now)
-KVSEAL_HTTP_TIMEOUT=2 KVSEAL_RETRY_MAX_SECONDS=6 run decrypt -o "$D/stall.out" "$D/enc/f1.kvs"
-elapsed=$(($(now) - t0))
-expect "a stalled server: exit 7 (transient)" [ "$RC" -eq 7 ]
-expect "... within the configured bound (${elapsed}s <= 10s)" [ "$elapsed" -le 10 ]
-expect "... the message says it timed out" has "$ERR" "timed out"
-expect "... and no plaintext appeared" [ ! -e "$D/stall.out" ]
+# -- bounded: a failing service gives up within the budget
 faults --fail -1
 t0=$(now)
 KVSEAL_RETRY_MAX_SECONDS=4 run decrypt -o "$D/fail.out" "$D/enc/f1.kvs"
@@ -76,6 +71,7 @@ elapsed=$(($(now) - t0))
 expect "a service failing for good: exit 7 within the budget (${elapsed}s)" \
     eval '[ "$RC" -eq 7 ] && [ "$elapsed" -le 8 ]'
 expect "... the message names the status" has "$ERR" "HTTP 503"
+expect "... and no plaintext appeared" [ ! -e "$D/fail.out" ]
 faults --throttle 1 --retry-after 3600
 run decrypt -o "$D/warm.out" "$D/enc/f1.kvs" # uses the one admitted request
 t0=$(now)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # E2E: Key Vault security properties: tokens only for allowed hosts and only
 # after a matching challenge (asserted on the server's request log), TLS
-# verification and TLS 1.2 minimum, and the 401 handling.
+# verification and TLS 1.2 minimum, the private CA only for allowed hosts,
+# and the 401 handling.
 set -u
 # shellcheck source=lib/kv_harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/kv_harness.sh"
@@ -113,8 +114,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/other-ca.key" -out "$TMP
 export KVSEAL_CA_FILE=$TMP/other-ca.pem
 log_clear
 run decrypt -o "$D/x9.out" "$D/good.kvs"
-expect "a server not signed by a trusted CA is refused (exit 1: configuration)" [ "$RC" -eq 1 ]
+expect "a server not signed by a trusted CA is refused (exit 1: configuration, not transient)" [ "$RC" -eq 1 ]
 expect "... the message says the certificate is not trusted" has "$ERR" "not trusted"
+expect "... and names the host whose verification failed" \
+    has "$ERR" "certificate verification failed for localhost:$PORT"
 expect "... no request was made over that connection" no_requests
 unset KVSEAL_CA_FILE
 run decrypt -o "$D/x10.out" "$D/good.kvs"
@@ -125,6 +128,19 @@ printf 'not a certificate\n' >"$TMP/junk.pem"
 run decrypt --ca-file "$TMP/junk.pem" -o "$D/x12.out" "$D/good.kvs"
 expect "a CA file without certificates is a usage error" eval '[ "$RC" -eq 1 ] && has "$ERR" "no PEM certificate"'
 export KVSEAL_CA_FILE=$SD/ca.pem
+
+# -- the private CA vouches only for allowed hosts: a sign-in host outside
+# KVSEAL_ALLOWED_HOSTS whose certificate that CA signed must not get the secret
+log_clear
+AZURE_AUTHORITY_HOST=https://127.0.0.1:$PORT run decrypt -o "$D/x15.out" "$D/good.kvs"
+expect "KVSEAL_CA_FILE is not trusted for a sign-in host that is not allowed (exit 1)" [ "$RC" -eq 1 ]
+expect "... the message names the host and the failed verification" \
+    has "$ERR" "certificate verification failed for 127.0.0.1:$PORT"
+expect "... no token was requested" no_token_sent
+expect "... and no plaintext appeared" [ ! -e "$D/x15.out" ]
+KVSEAL_ALLOWED_HOSTS="localhost:$PORT,127.0.0.1:$PORT" AZURE_AUTHORITY_HOST=https://127.0.0.1:$PORT \
+    run decrypt -o "$D/x16.out" "$D/good.kvs"
+expect "... but it is once that host is allowed" eval '[ "$RC" -eq 0 ] && same "$D/plain" "$D/x16.out"'
 
 start_server "$TMP/old" --tls-only-1.1 || exit 1
 OLD_PORT=$("$PY" "$KVCTL" --state-dir "$TMP/old" info port)

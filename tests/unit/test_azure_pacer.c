@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "azure/pacer.h"
+#include "fake_clock.h"
 #include "testutil.h"
 
 static const char *const HOST = "v.vault.azure.net";
@@ -83,6 +84,40 @@ START_TEST(test_forgets_and_falls_back)
 }
 END_TEST
 
+START_TEST(test_acquire_waits_on_the_clock)
+{
+    /* kvs_pacer_acquire on virtual time: it sleeps exactly until the window
+     * frees, and gives up (ticket 0, unpaced) at the deadline. */
+    fake_clock_install(1700000000);
+    kvs_pacer *p = kvs_pacer_new();
+    int64_t t0 = fake_clock_mono_ms();
+    uint64_t first = kvs_pacer_acquire(p, HOST, t0 + 60000);
+    ck_assert_uint_ne(first, 0);
+    kvs_pacer_done(p, HOST, first, 0, -1, 0);
+    fake_clock_advance(100);
+    uint64_t second = kvs_pacer_acquire(p, HOST, t0 + 60000);
+    ck_assert_int_eq(kvs_pacer_done(p, HOST, second, 1, -1, 0), 0); /* learns 1 */
+    ck_assert_uint_eq(kvs_pacer_limit(p, HOST), 1);
+    ck_assert_int_eq(fake_clock_slept_ms(), 0);
+    uint64_t third = kvs_pacer_acquire(p, HOST, t0 + 60000);
+    ck_assert_uint_ne(third, 0);
+    ck_assert_int_eq(fake_clock_mono_ms() - t0, KVS_PACER_WINDOW_MS + KVS_PACER_MARGIN_MS);
+    /* The window is full again: with only 1 s left, acquire gives up then. */
+    int64_t t1 = fake_clock_mono_ms();
+    ck_assert_uint_eq(kvs_pacer_acquire(p, HOST, t1 + 1000), 0);
+    ck_assert_int_eq(fake_clock_mono_ms() - t1, 1000);
+    /* A Retry-After closes the host for every caller for that long. */
+    kvs_pacer_done(p, HOST, third, 1, 4000, 0);
+    int64_t t2 = fake_clock_mono_ms();
+    ck_assert_uint_ne(kvs_pacer_acquire(p, "other.vault.azure.net", t2 + 60000), 0);
+    ck_assert_int_eq(fake_clock_mono_ms(), t2);
+    ck_assert_uint_ne(kvs_pacer_acquire(p, HOST, t2 + 60000), 0);
+    ck_assert_int_eq(fake_clock_mono_ms() - t2, 4000);
+    kvs_pacer_free(p);
+    fake_clock_uninstall();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("azure_pacer");
@@ -91,6 +126,7 @@ int main(void)
     tcase_add_test(tc, test_learns_limit_and_waits_for_window);
     tcase_add_test(tc, test_retry_after_closes_host);
     tcase_add_test(tc, test_forgets_and_falls_back);
+    tcase_add_test(tc, test_acquire_waits_on_the_clock);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
