@@ -4,8 +4,9 @@
  *
  * Input: "URL" or "URL\nALLOWLIST\nHOST". Properties: a parsed key URL has
  * valid parts and formats to a URL that parses back to the same parts; a
- * host is allowed only if it is a known cloud host on the default port or
- * listed in the allow-list. */
+ * kid (FORMAT.md §5) is a versioned key URL with a DNS host, and formats to a
+ * kid again; a host is allowed only if it is a known cloud host on the default
+ * port or listed in the allow-list. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,20 @@ static void check_keyref(const char *url)
     const char *path = NULL;
     FUZZ_CHECK(kvs_https_url_split(again, host, sizeof host, &port, &path) == 0);
     FUZZ_CHECK(strcmp(host, k.host) == 0 && port == k.port && path[0] == '/');
+}
+
+static void check_kid(const char *kid)
+{
+    kvs_kv_keyref k, u;
+    if (kvs_kv_parse_kid(kid, &k) != 0) return;
+    /* A kid is a user key URL too, read the same way. */
+    FUZZ_CHECK(strncmp(kid, "https://", 8) == 0);
+    FUZZ_CHECK(kvs_kv_parse_key_url(kid, &u) == 0 && memcmp(&k, &u, sizeof k) == 0);
+    FUZZ_CHECK(k.host[0] != '[' && k.version[0] != '\0');
+    FUZZ_CHECK(kid[strlen(kid) - 1] != '/');
+    char again[2048];
+    FUZZ_CHECK(kvs_kv_format_key_url(&k, again, sizeof again) == 0);
+    FUZZ_CHECK(kvs_kv_parse_kid(again, &u) == 0 && memcmp(&k, &u, sizeof k) == 0);
 }
 
 static void check_split(const char *url)
@@ -117,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (host) *host++ = '\0';
     }
     check_keyref(s);
+    check_kid(s);
     check_split(s);
     (void)kvs_host_valid(s);
     (void)kvs_host_is_loopback(s);
