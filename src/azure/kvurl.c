@@ -266,7 +266,9 @@ static int kvs_allow_add(kvs_kv_allowlist *al, const char *s, const char *e)
     unsigned port = 0;
     if (kvs_parse_authority(s, e, al->e[al->n].host, sizeof(al->e[0].host), &port) != 0)
         return -1;
-    al->e[al->n].port = port;
+    /* A bare host means its https port only: allowing every port would let a
+     * file send tokens to whatever else listens on that host. */
+    al->e[al->n].port = port ? port : 443u;
     al->n++;
     return 0;
 }
@@ -289,8 +291,7 @@ static int kvs_allow_lookup(const kvs_kv_allowlist *al, const char *host, unsign
 {
     unsigned eff = port ? port : 443u;
     for (size_t i = 0; al && i < al->n; i++) {
-        if (strcmp(al->e[i].host, host) != 0) continue;
-        if (al->e[i].port == 0 || al->e[i].port == eff) return 1;
+        if (strcmp(al->e[i].host, host) == 0 && al->e[i].port == eff) return 1;
     }
     return 0;
 }

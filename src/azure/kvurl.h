@@ -58,7 +58,7 @@ typedef struct kvs_kv_allowlist {
     size_t n;
     struct {
         char host[KVS_KV_HOST_MAX];
-        unsigned port; /* 0: any port */
+        unsigned port; /* 443 when the entry names no port */
     } e[KVS_KV_ALLOW_MAX];
 } kvs_kv_allowlist;
 
@@ -69,8 +69,9 @@ typedef struct kvs_kv_hostinfo {
     int explicit_allow; /* listed in the allow-list */
 } kvs_kv_hostinfo;
 
-/* Parse "host, host:port, [::1]:8443" (empty entries ignored). NULL or "" gives
- * an empty list. Returns 0, or -1 on a malformed entry or too many entries. */
+/* Parse "host, host:port, [::1]:8443" (empty entries ignored). An entry
+ * without a port allows port 443 only; other ports must be listed. NULL or ""
+ * gives an empty list. Returns 0, or -1 on a malformed entry or too many. */
 int kvs_kv_allowlist_parse(const char *spec, kvs_kv_allowlist *out);
 
 /* The known cloud a host belongs to: a single-label vault or Managed HSM name

@@ -6,7 +6,7 @@
  * valid parts and formats to a URL that parses back to the same parts; a
  * kid (FORMAT.md §5) is a versioned key URL with a DNS host, and formats to a
  * kid again; a host is allowed only if it is a known cloud host on the default
- * port or listed in the allow-list. */
+ * port or listed in the allow-list with that port (443 for a bare host). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +87,7 @@ static void check_allow(const char *spec, const char *host_port)
     FUZZ_CHECK(al.n <= KVS_KV_ALLOW_MAX);
     for (size_t i = 0; i < al.n; i++) {
         FUZZ_CHECK(memchr(al.e[i].host, '\0', sizeof al.e[i].host) != NULL);
-        FUZZ_CHECK(al.e[i].port <= 65535);
+        FUZZ_CHECK(al.e[i].port >= 1 && al.e[i].port <= 65535);
         /* every listed host is allowed on its port */
         kvs_kv_hostinfo hi;
         FUZZ_CHECK(kvs_kv_host_allowed(&al, al.e[i].host, al.e[i].port, &hi) == 1);
@@ -107,7 +107,7 @@ static void check_allow(const char *spec, const char *host_port)
     int listed = 0;
     unsigned eff = port ? port : 443u; /* an explicit :443 is the default port */
     for (size_t i = 0; i < al.n; i++)
-        if (strcmp(al.e[i].host, host) == 0 && (al.e[i].port == 0 || al.e[i].port == eff))
+        if (strcmp(al.e[i].host, host) == 0 && al.e[i].port == eff)
             listed = 1;
     if (allowed) FUZZ_CHECK(listed || (cloud != KVS_KV_CLOUD_NONE && (port == 0 || port == 443)));
     if (!allowed) FUZZ_CHECK(!listed);

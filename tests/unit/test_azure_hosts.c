@@ -222,10 +222,17 @@ START_TEST(test_allowlist)
     ck_assert_int_eq(hi.explicit_allow, 1);
     ck_assert_int_eq(kvs_kv_host_allowed(&al, "localhost", 8444, &hi), 0);
     ck_assert_int_eq(kvs_kv_host_allowed(&al, "localhost", 0, &hi), 0);
-    ck_assert_int_eq(kvs_kv_host_allowed(&al, "vault.internal", 0, &hi), 1);    /* any port */
-    ck_assert_int_eq(kvs_kv_host_allowed(&al, "vault.internal", 1234, &hi), 1);
+    /* A bare host allows its https port only (issue 15.5): 0 and 443 are that. */
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "vault.internal", 1234, &hi), 0);
+    ck_assert_int_eq(hi.explicit_allow, 0);
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "127.0.0.1", 5, &hi), 0);
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "127.0.0.1", 8443, &hi), 0);
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "vault.internal", 0, &hi), 1);
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "vault.internal", 443, &hi), 1);
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "127.0.0.1", 0, &hi), 1);
+    ck_assert_uint_eq(al.e[1].port, 443);
     ck_assert_int_eq(kvs_kv_host_allowed(&al, "[::1]", 9000, &hi), 1);
-    ck_assert_int_eq(kvs_kv_host_allowed(&al, "127.0.0.1", 5, &hi), 1);
+    ck_assert_int_eq(kvs_kv_host_allowed(&al, "[::1]", 0, &hi), 0);
     ck_assert_int_eq(kvs_kv_host_allowed(&al, "evil.example", 0, &hi), 0);
     /* known clouds: default port only, never explicit */
     ck_assert_int_eq(kvs_kv_host_allowed(&al, "v.vault.azure.net", 0, &hi), 1);
