@@ -74,11 +74,12 @@ int kvs_host_valid(const char *host)
     return kvs_dns_name_valid(host);
 }
 
-/* Port digits in [s, e): 1..65535 without sign or spaces. */
+/* Port digits in [s, e): 1..65535 without sign, spaces or leading zero (one
+ * spelling per port, as FORMAT.md §5 asks of a kid). */
 static int kvs_parse_port(const char *s, const char *e, unsigned *port)
 {
     unsigned v = 0;
-    if (e <= s || e - s > 5) return -1;
+    if (e <= s || e - s > 5 || *s == '0') return -1;
     for (; s < e; s++) {
         if (!kvs_is_digit(*s)) return -1;
         v = v * 10u + (unsigned)(*s - '0');
@@ -151,12 +152,17 @@ static int kvs_version_char(char c)
     return kvs_is_alnum(c);
 }
 
-int kvs_kv_parse_key_url(const char *url, kvs_kv_keyref *out)
+/* The one key URL parser. as_kid: the FORMAT.md §5 kid, exactly (lowercase
+ * scheme, a DNS host, a version, no trailing slash); else a user's key URL,
+ * which may also use an IPv6 literal, omit the version and end in '/'. */
+static int kvs_parse_key_url_as(const char *url, int as_kid, kvs_kv_keyref *out)
 {
     const char *path;
     memset(out, 0, sizeof(*out));
+    if (url == NULL || (as_kid && strncmp(url, "https://", 8) != 0)) return -1;
     if (kvs_https_url_split(url, out->host, sizeof(out->host), &out->port, &path) != 0)
         return -1;
+    if (as_kid && out->host[0] == '[') return -1;
     if (strncmp(path, "/keys/", 6) != 0) return -1;
     const char *name = path + 6;
     if (strpbrk(name, "?#") != NULL) return -1;
@@ -164,13 +170,23 @@ int kvs_kv_parse_key_url(const char *url, kvs_kv_keyref *out)
     const char *name_end = slash ? slash : name + strlen(name);
     if (kvs_copy_segment(name, name_end, out->name, sizeof(out->name), kvs_name_char) != 0)
         return -1;
-    if (slash == NULL || slash[1] == '\0') return 0; /* versionless, optional '/' */
+    if (slash == NULL || slash[1] == '\0') return as_kid ? -1 : 0; /* versionless */
     const char *ver = slash + 1;
     const char *ver_end = strchr(ver, '/');
     if (ver_end == NULL) ver_end = ver + strlen(ver);
-    else if (ver_end[1] != '\0') return -1; /* nothing after name/version/ */
+    else if (as_kid || ver_end[1] != '\0') return -1; /* nothing after name/version/ */
     return kvs_copy_segment(ver, ver_end, out->version, sizeof(out->version),
                             kvs_version_char);
+}
+
+int kvs_kv_parse_key_url(const char *url, kvs_kv_keyref *out)
+{
+    return kvs_parse_key_url_as(url, 0, out);
+}
+
+int kvs_kv_parse_kid(const char *kid, kvs_kv_keyref *out)
+{
+    return kvs_parse_key_url_as(kid, 1, out);
 }
 
 int kvs_kv_hostport(const kvs_kv_keyref *k, char *buf, size_t cap)
@@ -250,7 +266,9 @@ static int kvs_allow_add(kvs_kv_allowlist *al, const char *s, const char *e)
     unsigned port = 0;
     if (kvs_parse_authority(s, e, al->e[al->n].host, sizeof(al->e[0].host), &port) != 0)
         return -1;
-    al->e[al->n].port = port;
+    /* A bare host means its https port only: allowing every port would let a
+     * file send tokens to whatever else listens on that host. */
+    al->e[al->n].port = port ? port : 443u;
     al->n++;
     return 0;
 }
@@ -273,8 +291,7 @@ static int kvs_allow_lookup(const kvs_kv_allowlist *al, const char *host, unsign
 {
     unsigned eff = port ? port : 443u;
     for (size_t i = 0; al && i < al->n; i++) {
-        if (strcmp(al->e[i].host, host) != 0) continue;
-        if (al->e[i].port == 0 || al->e[i].port == eff) return 1;
+        if (strcmp(al->e[i].host, host) == 0 && al->e[i].port == eff) return 1;
     }
     return 0;
 }

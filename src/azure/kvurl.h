@@ -18,10 +18,18 @@ typedef struct kvs_kv_keyref {
     char version[KVS_KV_VERSION_MAX + 1]; /* "" means the current version */
 } kvs_kv_keyref;
 
-/* Parse https://host[:port]/keys/name[/version][/]: no user info, query or
- * fragment; name matches [0-9a-zA-Z-]+, version [0-9a-zA-Z]+. The scheme is
- * matched without regard to case. Returns 0, or -1 with nothing promised. */
+/* Parse a key URL a user gave: https://host[:port]/keys/name[/version][/].
+ * No user info, query, fragment or escape; host as kvs_host_valid; port 1 to
+ * 65535 without leading zero; name 1 to 127 of [0-9a-zA-Z-], version 1 to 64
+ * of [0-9a-zA-Z]. The scheme is matched without regard to case. Returns 0, or
+ * -1 with nothing promised. */
 int kvs_kv_parse_key_url(const char *url, kvs_kv_keyref *out);
+
+/* Parse a recipient's kid exactly as FORMAT.md §5 defines it (the same parser,
+ * stricter): https://host[:port]/keys/name/version with "https://" in lowercase,
+ * a DNS host (no IP literal in brackets) and a version, nothing after it. Every
+ * kid kvseal writes or reads passes this. Returns 0, or -1. */
+int kvs_kv_parse_kid(const char *kid, kvs_kv_keyref *out);
 
 /* "host" or "host:port". Returns 0, or -1 if cap is too small. */
 int kvs_kv_hostport(const kvs_kv_keyref *k, char *buf, size_t cap);
@@ -34,8 +42,9 @@ int kvs_kv_format_key_url(const kvs_kv_keyref *k, char *buf, size_t cap);
 int kvs_https_url_split(const char *url, char *host, size_t host_cap, unsigned *port,
                         const char **path);
 
-/* Host name syntax check: DNS labels of [a-z0-9-] (as given, lowercase) or a
- * bracketed IPv6 literal. */
+/* Host name syntax check: at most 253 characters of dot-separated DNS labels,
+ * each 1 to 63 of [a-z0-9-] (as given, lowercase) not starting or ending with
+ * '-'; or a bracketed IPv6 literal. */
 int kvs_host_valid(const char *host);
 
 typedef enum kvs_kv_cloud {
@@ -49,7 +58,7 @@ typedef struct kvs_kv_allowlist {
     size_t n;
     struct {
         char host[KVS_KV_HOST_MAX];
-        unsigned port; /* 0: any port */
+        unsigned port; /* 443 when the entry names no port */
     } e[KVS_KV_ALLOW_MAX];
 } kvs_kv_allowlist;
 
@@ -60,8 +69,9 @@ typedef struct kvs_kv_hostinfo {
     int explicit_allow; /* listed in the allow-list */
 } kvs_kv_hostinfo;
 
-/* Parse "host, host:port, [::1]:8443" (empty entries ignored). NULL or "" gives
- * an empty list. Returns 0, or -1 on a malformed entry or too many entries. */
+/* Parse "host, host:port, [::1]:8443" (empty entries ignored). An entry
+ * without a port allows port 443 only; other ports must be listed. NULL or ""
+ * gives an empty list. Returns 0, or -1 on a malformed entry or too many. */
 int kvs_kv_allowlist_parse(const char *spec, kvs_kv_allowlist *out);
 
 /* The known cloud a host belongs to: a single-label vault or Managed HSM name

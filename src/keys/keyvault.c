@@ -147,8 +147,7 @@ static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **
 static kvs_status kvs_check_kid(const char *kid, const kvs_kv_keyref *asked, const char *what,
                                 kvs_kv_keyref *out, kvs_error *err)
 {
-    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_key_url(kid, out) != 0 ||
-        out->version[0] == '\0')
+    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_kid(kid, out) != 0)
         return kvs_fail(err, KVS_ERR_KEY, "%s: the service returned no versioned kid", what);
     if (strcmp(out->host, asked->host) != 0 || out->port != asked->port ||
         strcasecmp(out->name, asked->name) != 0 ||
@@ -259,7 +258,7 @@ static int kvs_kv_recipient_key(const kvs_kv_prov *p, const kvs_recipient *r,
     if (memchr(r->alg, '\0', sizeof(r->alg)) == NULL || kvs_oaep_hash_from_alg(r->alg, &h) != 0)
         return 0;
     if (memchr(r->key_id, '\0', sizeof(r->key_id)) == NULL ||
-        kvs_kv_parse_key_url(r->key_id, kid) != 0 || kid->version[0] == '\0')
+        kvs_kv_parse_kid(r->key_id, kid) != 0)
         return 0;
     if (p->any && !p->restricted) return 1;
     return strcmp(kid->host, p->key.host) == 0 && kid->port == p->key.port &&

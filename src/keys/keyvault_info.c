@@ -42,8 +42,8 @@ static kvs_status kvs_bundle_kid(const cJSON *bundle, const kvs_kv_keyref *asked
 {
     kvs_kv_keyref got;
     const char *kid = kvs_json_str(cJSON_GetObjectItemCaseSensitive(bundle, "key"), "kid");
-    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_key_url(kid, &got) != 0 ||
-        got.version[0] == '\0' || strcmp(got.host, asked->host) != 0 ||
+    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_kid(kid, &got) != 0 ||
+        strcmp(got.host, asked->host) != 0 ||
         got.port != asked->port || strcasecmp(got.name, asked->name) != 0)
         return kvs_fail(err, KVS_ERR_KEY, "the vault answered for another key than %s",
                         asked->name);

@@ -48,8 +48,14 @@ export KVSEAL_ALLOWED_HOSTS="localhost:$((PORT == 65535 ? 1 : PORT + 1))"
 run decrypt -o "$D/x3.out" "$D/good.kvs"
 expect "a listed host on another port is not allowed" eval '[ "$RC" -eq 3 ] && no_requests'
 export KVSEAL_ALLOWED_HOSTS="example.invalid, localhost"
+log_clear
 run decrypt -o "$D/x4.out" "$D/good.kvs"
-expect "a listed host without a port allows any port" eval '[ "$RC" -eq 0 ] && same "$D/plain" "$D/x4.out"'
+expect "a listed host without a port allows port 443 only, not $PORT (issue 15.5)" \
+    eval '[ "$RC" -eq 3 ] && no_requests && [ ! -e "$D/x4.out" ]'
+expect "... the refusal names the host and port" has "$ERR" "refusing to contact localhost:$PORT"
+export KVSEAL_ALLOWED_HOSTS="example.invalid, localhost:$PORT"
+run decrypt -o "$D/x4.out" "$D/good.kvs"
+expect "the same host listed with its port is allowed" eval '[ "$RC" -eq 0 ] && same "$D/plain" "$D/x4.out"'
 export KVSEAL_ALLOWED_HOSTS=$saved
 
 # -- challenge resource verification
@@ -144,7 +150,7 @@ expect "... but it is once that host is allowed" eval '[ "$RC" -eq 0 ] && same "
 
 start_server "$TMP/old" --tls-only-1.1 || exit 1
 OLD_PORT=$("$PY" "$KVCTL" --state-dir "$TMP/old" info port)
-export KVSEAL_ALLOWED_HOSTS="localhost"
+export KVSEAL_ALLOWED_HOSTS="localhost:$OLD_PORT"
 run encrypt --ca-file "$TMP/old/ca.pem" -r "https://localhost:$OLD_PORT/keys/k1" -o "$D/x13.kvs" "$D/plain"
 expect "a TLS 1.1-only server is refused (exit 1: configuration)" [ "$RC" -eq 1 ]
 expect "... the message says the TLS handshake failed" has "$ERR" "TLS"

@@ -4,8 +4,9 @@
  *
  * Input: "URL" or "URL\nALLOWLIST\nHOST". Properties: a parsed key URL has
  * valid parts and formats to a URL that parses back to the same parts; a
- * host is allowed only if it is a known cloud host on the default port or
- * listed in the allow-list. */
+ * kid (FORMAT.md §5) is a versioned key URL with a DNS host, and formats to a
+ * kid again; a host is allowed only if it is a known cloud host on the default
+ * port or listed in the allow-list with that port (443 for a bare host). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,20 @@ static void check_keyref(const char *url)
     FUZZ_CHECK(strcmp(host, k.host) == 0 && port == k.port && path[0] == '/');
 }
 
+static void check_kid(const char *kid)
+{
+    kvs_kv_keyref k, u;
+    if (kvs_kv_parse_kid(kid, &k) != 0) return;
+    /* A kid is a user key URL too, read the same way. */
+    FUZZ_CHECK(strncmp(kid, "https://", 8) == 0);
+    FUZZ_CHECK(kvs_kv_parse_key_url(kid, &u) == 0 && memcmp(&k, &u, sizeof k) == 0);
+    FUZZ_CHECK(k.host[0] != '[' && k.version[0] != '\0');
+    FUZZ_CHECK(kid[strlen(kid) - 1] != '/');
+    char again[2048];
+    FUZZ_CHECK(kvs_kv_format_key_url(&k, again, sizeof again) == 0);
+    FUZZ_CHECK(kvs_kv_parse_kid(again, &u) == 0 && memcmp(&k, &u, sizeof k) == 0);
+}
+
 static void check_split(const char *url)
 {
     char host[KVS_KV_HOST_MAX];
@@ -72,7 +87,7 @@ static void check_allow(const char *spec, const char *host_port)
     FUZZ_CHECK(al.n <= KVS_KV_ALLOW_MAX);
     for (size_t i = 0; i < al.n; i++) {
         FUZZ_CHECK(memchr(al.e[i].host, '\0', sizeof al.e[i].host) != NULL);
-        FUZZ_CHECK(al.e[i].port <= 65535);
+        FUZZ_CHECK(al.e[i].port >= 1 && al.e[i].port <= 65535);
         /* every listed host is allowed on its port */
         kvs_kv_hostinfo hi;
         FUZZ_CHECK(kvs_kv_host_allowed(&al, al.e[i].host, al.e[i].port, &hi) == 1);
@@ -92,7 +107,7 @@ static void check_allow(const char *spec, const char *host_port)
     int listed = 0;
     unsigned eff = port ? port : 443u; /* an explicit :443 is the default port */
     for (size_t i = 0; i < al.n; i++)
-        if (strcmp(al.e[i].host, host) == 0 && (al.e[i].port == 0 || al.e[i].port == eff))
+        if (strcmp(al.e[i].host, host) == 0 && al.e[i].port == eff)
             listed = 1;
     if (allowed) FUZZ_CHECK(listed || (cloud != KVS_KV_CLOUD_NONE && (port == 0 || port == 443)));
     if (!allowed) FUZZ_CHECK(!listed);
@@ -117,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (host) *host++ = '\0';
     }
     check_keyref(s);
+    check_kid(s);
     check_split(s);
     (void)kvs_host_valid(s);
     (void)kvs_host_is_loopback(s);

@@ -63,9 +63,23 @@ MAX_JSON_DEPTH = 8  # docs/FORMAT.md §4.1: the top-level object is depth 1
 ALGS = {"RSA-OAEP-256": hashlib.sha256, "RSA-OAEP": hashlib.sha1}
 RECIPIENT_TYPES = ("rsa", "azure-keyvault")
 KEY_ID_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
-# GAP: only the shape https://{host[:port]}/keys/{name}/{version} is checked;
-# no userinfo, query or fragment (they confuse host parsing: token safety).
-KID_RE = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/keys/[A-Za-z0-9-]+/[A-Za-z0-9-]+\Z")
+# docs/FORMAT.md §5: kid = https://host[:port]/keys/name/version.  Host: 1 to 253
+# characters of dot-separated labels, each 1 to 63 of [A-Za-z0-9-] neither
+# starting nor ending with '-'.  Port: 1 to 65535, no leading zero.  Name: 1 to
+# 127 of [0-9A-Za-z-].  Version: 1 to 64 of [0-9A-Za-z].  Nothing else: no user
+# information, query, fragment, percent escape, IP literal or trailing slash.
+KID_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+KID_RE = re.compile(r"https://(?P<host>%s(?:\.%s)*)(?::(?P<port>[1-9][0-9]{0,4}))?"
+                    r"/keys/[0-9A-Za-z-]{1,127}/[0-9A-Za-z]{1,64}" % (KID_LABEL, KID_LABEL))
+KID_HOST_MAX = 253
+KID_PORT_MAX = 65535
+
+
+def valid_kid(kid):
+    m = KID_RE.fullmatch(kid)
+    return (m is not None and len(m["host"]) <= KID_HOST_MAX
+            and (m["port"] is None or int(m["port"]) <= KID_PORT_MAX))
+
 B64URL_RE = re.compile(r"[A-Za-z0-9_-]*\Z")
 
 
@@ -383,7 +397,7 @@ def validate_recipient(r, i):
             raise FormatError(f"{where}: malformed key_id")
     else:
         ident = _require(r, "kid", str, where)
-        if not KID_RE.match(ident):
+        if not valid_kid(ident):
             raise FormatError(f"{where}: malformed kid")
     return {"type": rtype, "alg": alg, "id": ident, "wrapped": wrapped}
 

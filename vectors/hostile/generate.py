@@ -525,9 +525,105 @@ def azure_recipients(c, b):
             del r["kid"]
         else:
             r["kid"] = kid
-        gap = None if name in ("missing", "number") else "kid URL shape checks"
         c.add(f"azure-kid-{name}", b.edit(set_member("recipients", [r, r0])),
-              f"azure-keyvault recipient with bad kid ({name}) before a valid rsa one", b, gap=gap)
+              f"azure-keyvault recipient with bad kid ({name}) before a valid rsa one", b)
+    kid_grammar(c, b, good, r0)
+
+
+# FORMAT.md §5 kid grammar: https://host[:port]/keys/name/version, where host is
+# 1 to 253 characters of dot-separated labels of 1 to 63 [A-Za-z0-9-] that
+# neither start nor end with '-'; port 1 to 65535 without leading zeros; name 1
+# to 127 of [0-9A-Za-z-]; version 1 to 64 of [0-9A-Za-z].
+VAULT = "kvseal-hostile.vault.azure.net"
+VERSION = "00112233445566778899aabbccddeeff"
+
+
+def kid_of(host=VAULT, port="", name="kek", version=VERSION):
+    return f"https://{host}{':' + port if port else ''}/keys/{name}/{version}"
+
+
+def label_host(*lengths):
+    """A host of labels of the given lengths, "a"-filled, ending in ".net"."""
+    return ".".join("a" * n for n in lengths) + ".net"
+
+
+# Kids every decoder accepts (boundaries just inside each limit).
+KIDS_OK = {
+    "port-1": kid_of(port="1"),
+    "port-443": kid_of(port="443"),
+    "port-65535": kid_of(port="65535"),
+    "loopback-single-label": kid_of(host="localhost", port="8443"),
+    "dotted-quad": kid_of(host="127.0.0.1", port="8443"),
+    "host-mixed-case": kid_of(host="KVseal-Hostile.Vault.Azure.NET"),
+    "host-inner-hyphens": kid_of(host="a--b.x-y.net"),
+    "label-63": kid_of(host=label_host(63)),
+    "host-253": kid_of(host=label_host(63, 63, 63, 57)),
+    "name-1": kid_of(name="k"),
+    "name-127": kid_of(name="n" * 127),
+    "name-hyphens": kid_of(name="-a-"),
+    "version-1": kid_of(version="0"),
+    "version-64": kid_of(version="v" * 64),
+    "version-mixed-case": kid_of(version="AbC123"),
+}
+
+# Kids every decoder refuses, each breaking one rule.
+KIDS_BAD = {
+    "port-0": kid_of(port="0"),
+    "port-65536": kid_of(port="65536"),
+    "port-99999": kid_of(port="99999"),
+    "port-6-digits": kid_of(port="100000"),
+    "port-leading-zero": kid_of(port="0443"),
+    "port-empty": f"https://{VAULT}:/keys/kek/{VERSION}",
+    "port-sign": kid_of(port="+443"),
+    "port-hex": kid_of(port="0x1bb"),
+    "two-colons": kid_of(port="443:443"),
+    "colon-in-host": kid_of(host="a:b.net"),
+    "underscore-host": kid_of(host="kv_x.vault.azure.net"),
+    "empty-host": kid_of(host=""),
+    "empty-label": kid_of(host="kvseal..vault.azure.net"),
+    "leading-dot": kid_of(host=".vault.azure.net"),
+    "trailing-dot": kid_of(host=VAULT + "."),
+    "label-leading-hyphen": kid_of(host="-kv.vault.azure.net"),
+    "label-trailing-hyphen": kid_of(host="kv-.vault.azure.net"),
+    "inner-label-trailing-hyphen": kid_of(host="kv.vault-.azure.net"),
+    "label-64": kid_of(host=label_host(64)),
+    "host-254": kid_of(host=label_host(63, 63, 63, 58)),
+    "ipv6-literal": kid_of(host="[::1]", port="8443"),
+    "percent-escape": kid_of(host="kv%2Dx.vault.azure.net"),
+    "non-ascii-host": kid_of(host="k\u00e9.vault.azure.net"),
+    "space-in-host": kid_of(host="kv .vault.azure.net"),
+    "scheme-uppercase": kid_of().replace("https://", "HTTPS://"),
+    "scheme-slashes": kid_of().replace("https://", "https:///"),
+    "keys-uppercase": kid_of().replace("/keys/", "/Keys/"),
+    "double-slash": kid_of().replace("/keys/", "//keys/"),
+    "name-empty": kid_of(name=""),
+    "name-128": kid_of(name="n" * 128),
+    "name-underscore": kid_of(name="k_1"),
+    "name-dot": kid_of(name="k.1"),
+    "version-empty": kid_of(version=""),
+    "version-65": kid_of(version="v" * 65),
+    "version-hyphen": kid_of(version="0011-2233"),
+    "version-underscore": kid_of(version="0011_2233"),
+    "trailing-slash": kid_of() + "/",
+    "extra-segment": kid_of() + "/wrapkey",
+    "fragment": kid_of() + "#f",
+    "empty-query": kid_of() + "?",
+    "percent-in-version": kid_of(version="00%41"),
+    "trailing-newline": kid_of() + "\n",
+}
+
+
+def kid_grammar(c, b, good, r0):
+    """Boundaries of the kid grammar; the azure recipient comes before the rsa one,
+    so accepted kids decrypt with the rsa key and refused ones fail the parse."""
+    for name, kid in KIDS_OK.items():
+        r = dict(good, kid=kid)
+        c.accept(f"azure-kid-ok-{name}", b.edit(set_member("recipients", [r, r0])),
+                 f"a valid kid at a grammar boundary ({name}) before a valid rsa one", b)
+    for name, kid in KIDS_BAD.items():
+        r = dict(good, kid=kid)
+        c.add(f"azure-kid-bad-{name}", b.edit(set_member("recipients", [r, r0])),
+              f"kid breaking the grammar ({name}) before a valid rsa one", b)
 
 
 def context(c, b):
