@@ -57,10 +57,67 @@ int cli_error_status(const char *cmd, const char *subject, const kvs_error *err)
 /* Informational line on stderr (suppressed by --quiet). */
 void cli_info(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- options.c ---- */
+/* ---- options.c: option tables ---- */
+/* One row of a command's option table: parsing (getopt_long), --help, the
+ * man page and the list that tests compare with docs/CLI.md all come from
+ * these rows, so a new option is one row plus its case in the command. */
+typedef struct cli_opt {
+    const char *name; /* long name without "--"; NULL ends a table */
+    int key;          /* the short letter, or a CLI_OPT_* value above 255 */
+    const char *arg;  /* argument name shown in help; NULL: takes none */
+    const char *help; /* "\n" starts a continuation line; NULL: hidden */
+} cli_opt;
+
+/* First key for options without a short letter (clear of every letter). */
+#define CLI_OPT_LONG_ONLY 256
+
+/* A command: its synopsis, text and option table. */
+typedef struct cli_spec {
+    const char *name;     /* "encrypt"; NULL for the top level ("kvseal") */
+    const char *synopsis; /* after "Usage: kvseal "; "\n" starts another form */
+    const char *about;    /* paragraph before the options */
+    const cli_opt *opts;  /* the command's own rows; -h, -q, -v are added */
+    const char *notes;    /* paragraph after the options, or NULL */
+} cli_spec;
+
+/* Options of every command: --help, --quiet, --verbose. */
+extern const cli_opt cli_common_opts[];
+
+/* getopt_long over spec's table with kvseal's error reporting: returns the
+ * row's key, -1 at the end of options, or '?' after printing a usage
+ * error. -q/-v are handled here and never returned; 'h' is. With
+ * stop_at_operand, parsing ends at the first operand (the top level's
+ * command word). */
+int cli_next_opt(const cli_spec *spec, int argc, char **argv, int stop_at_operand);
+
+/* The usual loop over a command's options: --help prints the help (returns
+ * 0), every other option goes to on_opt(key, optarg, ctx), which returns 0
+ * or an exit code after printing. Returns -1 when the operands start at
+ * optind, else the exit code. */
+typedef int (*cli_opt_fn)(int key, const char *arg, void *ctx);
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_opt_fn on_opt, void *ctx);
+
+/* Print the options of a table (without the common rows) as --help does. */
+void cli_print_opts(FILE *f, const cli_opt *opts);
+/* --help of a command: usage, about, its options and the common ones, notes. */
+void cli_print_help(FILE *f, const cli_spec *spec);
+/* One line per visible row, "<cmd> --long[ ARG][ -s]", for the tests. */
+void cli_list_opts(FILE *f, const char *cmd, const cli_opt *opts);
+
+/* The commands' tables (cmd_*.c). */
+extern const cli_spec cli_spec_inspect;
+
+/* Rows shared by several commands (help wording that differs per command
+ * stays in the command's own rows). */
+#define CLI_OPT_ROW_THREADS                                                                \
+    {"threads", CLI_OPT_JOB_THREADS, "N",                                                  \
+     "worker threads (default: online CPUs, 1-2 fewer\nwith pipes)"}
+#define CLI_OPT_ROW_FORCE                                                                  \
+    {"force", 'f', NULL, "replace an existing OUT; allow a terminal as output"}
+
 /* getopt_long with kvseal's error reporting: returns the option value, -1 at
  * the end of options, or '?' after printing a usage error. The global -q/-v
- * flags are handled here and never returned. */
+ * flags are handled here and never returned. (Being replaced by cli_parse.) */
 struct option;
 #define CLI_COMMON_SHORTOPTS ":hqv"
 #define CLI_COMMON_LONGOPTS                                                                \
