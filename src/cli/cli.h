@@ -36,6 +36,7 @@ typedef struct cli_globals {
 extern cli_globals g_cli;
 
 /* ---- subcommands (cmd_*.c); argv[0] is the command name ---- */
+typedef int (*cli_command_fn)(int argc, char **argv);
 int cli_cmd_encrypt(int argc, char **argv);
 int cli_cmd_decrypt(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
@@ -44,6 +45,19 @@ int cli_cmd_keygen(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_rewrap(int argc, char **argv);
 int cli_cmd_audit(int argc, char **argv);
+
+/* ---- manpage.c ---- */
+struct cli_spec;
+typedef struct cli_command {
+    const char *name; /* NULL ends the list */
+    cli_command_fn run;
+    const char *summary;
+    const struct cli_spec *spec;
+} cli_command;
+
+/* kvseal(1) in roff, from the tables: top is the top level's table,
+ * commands the list main.c dispatches to. */
+void cli_man_page(FILE *f, const struct cli_spec *top, const cli_command *commands);
 
 /* ---- exitcode.c ---- */
 int cli_exit_code(kvs_status status);
@@ -74,7 +88,7 @@ typedef struct cli_opt {
 /* A command: its synopsis, text and option table. */
 typedef struct cli_spec {
     const char *name;     /* "encrypt"; NULL for the top level ("kvseal") */
-    const char *synopsis; /* after "Usage: kvseal "; "\n" starts another form */
+    const char *synopsis; /* "kvseal CMD ..."; printed after "Usage: " */
     const char *about;    /* paragraph before the options */
     const cli_opt *opts;  /* the command's own rows; -h, -q, -v are added */
     const char *notes;    /* paragraph after the options, or NULL */
@@ -104,8 +118,16 @@ void cli_print_help(FILE *f, const cli_spec *spec);
 /* One line per visible row, "<cmd> --long[ ARG][ -s]", for the tests. */
 void cli_list_opts(FILE *f, const char *cmd, const cli_opt *opts);
 
-/* The commands' tables (cmd_*.c). */
+/* The commands' tables (cmd_*.c) and the top level's (main.c). */
+extern const cli_spec cli_spec_kvseal;
 extern const cli_spec cli_spec_inspect;
+extern const cli_spec cli_spec_keygen;
+extern const cli_spec cli_spec_verify;
+extern const cli_spec cli_spec_audit;
+extern const cli_spec cli_spec_rewrap;
+extern const cli_spec cli_spec_encrypt;
+extern const cli_spec cli_spec_decrypt;
+extern const cli_spec cli_spec_bench;
 
 /* Rows shared by several commands (help wording that differs per command
  * stays in the command's own rows). */
@@ -115,16 +137,6 @@ extern const cli_spec cli_spec_inspect;
 #define CLI_OPT_ROW_FORCE                                                                  \
     {"force", 'f', NULL, "replace an existing OUT; allow a terminal as output"}
 
-/* getopt_long with kvseal's error reporting: returns the option value, -1 at
- * the end of options, or '?' after printing a usage error. The global -q/-v
- * flags are handled here and never returned. (Being replaced by cli_parse.) */
-struct option;
-#define CLI_COMMON_SHORTOPTS ":hqv"
-#define CLI_COMMON_LONGOPTS                                                                \
-    {"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, 'q'},                   \
-        {"verbose", no_argument, NULL, 'v'}
-int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
-               const struct option *longopts);
 /* Size: decimal bytes with an optional K/KiB, M/MiB or G/GiB suffix (powers of
  * 1024). Returns 0 or CLI_EXIT_USAGE after printing the reason. */
 int cli_parse_size(const char *cmd, const char *opt, const char *arg, uint64_t *out);
@@ -139,19 +151,13 @@ typedef struct cli_context_list {
 } cli_context_list;
 
 /* Options of the commands that run jobs (encrypt, decrypt, verify); each
- * command keeps its own help lines, which word them differently. */
+ * command has its own rows for them, which word the help differently. */
 enum { /* clear of other option values */
     CLI_OPT_JOB_CONTEXT = 0x5300,
     CLI_OPT_JOB_THREADS,
     CLI_OPT_JOB_PASS_FILE,
     CLI_OPT_JOB_PASS_ENV
 };
-#define CLI_JOB_LONGOPTS                                                                   \
-    {"context", required_argument, NULL, CLI_OPT_JOB_CONTEXT},                             \
-        {"threads", required_argument, NULL, CLI_OPT_JOB_THREADS},                         \
-        {"passphrase-file", required_argument, NULL, CLI_OPT_JOB_PASS_FILE},               \
-        {"passphrase-env", required_argument, NULL, CLI_OPT_JOB_PASS_ENV}
-
 typedef struct cli_job_opts {
     cli_context_list context; /* --context, repeatable */
     unsigned threads;         /* --threads; 0: online CPUs */
@@ -264,13 +270,10 @@ void cli_print_escaped(FILE *f, const char *s);
 
 /* ---- progress.c ---- */
 enum { CLI_OPT_PROGRESS = 0x5000, CLI_OPT_NO_PROGRESS }; /* clear of other option values */
-#define CLI_PROGRESS_LONGOPTS                                                              \
-    {"progress", no_argument, NULL, CLI_OPT_PROGRESS},                                     \
-        {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS}
-#define CLI_PROGRESS_USAGE                                                                 \
-    "      --progress           show bytes done, rate and time left on stderr\n"          \
-    "                           (default: only when stderr is a terminal)\n"              \
-    "      --no-progress        never show progress\n"
+#define CLI_PROGRESS_ROWS                                                                  \
+    {"progress", CLI_OPT_PROGRESS, NULL,                                                   \
+     "show bytes done, rate and time left on stderr\n(default: only when stderr is a terminal)"}, \
+        {"no-progress", CLI_OPT_NO_PROGRESS, NULL, "never show progress"}
 
 typedef enum cli_progress_mode {
     CLI_PROGRESS_AUTO, /* only when stderr is a terminal, the output is not, no -q */

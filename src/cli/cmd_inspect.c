@@ -21,7 +21,7 @@ static const cli_opt options[] = {
 
 const cli_spec cli_spec_inspect = {
     .name = "inspect",
-    .synopsis = "inspect [--json] FILE",
+    .synopsis = "kvseal inspect [--json] FILE",
     .about = "Show the header of a kvseal file ('-' for standard input). No key is needed;\n"
              "nothing is decrypted and the header tag is NOT checked (use verify for that).",
     .opts = options,

@@ -43,20 +43,6 @@ static int global_flag(int c)
     return 0;
 }
 
-int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
-               const struct option *longopts)
-{
-    for (;;) {
-        opterr = 0; /* we print our own one-line errors */
-        int c = getopt_long(argc, argv, shortopts, longopts, NULL);
-        if (global_flag(c))
-            continue;
-        if (c == '?' || c == ':')
-            return report_bad_option(cmd, argc, argv, c);
-        return c;
-    }
-}
-
 const cli_opt cli_common_opts[] = {
     {"help", 'h', NULL, "print this help and exit"},
     {"quiet", 'q', NULL, "no informational output (errors are always printed)"},
@@ -173,14 +159,14 @@ void cli_print_opts(FILE *f, const cli_opt *opts)
             print_row(f, opts);
 }
 
-/* Every line of the synopsis gets "Usage: kvseal " or its indentation. */
+/* "Usage: " and the synopsis, its further lines indented to match. */
 static void print_synopsis(FILE *f, const char *synopsis)
 {
-    fputs("Usage: kvseal ", f);
+    fputs("Usage: ", f);
     for (const char *s = synopsis; *s; s++) {
         fputc(*s, f);
         if (*s == '\n')
-            fputs("       kvseal ", f);
+            fputs("       ", f);
     }
     fputc('\n', f);
 }
