@@ -37,6 +37,7 @@ typedef struct cli_globals {
 extern cli_globals g_cli;
 
 /* ---- subcommands (cmd_*.c); argv[0] is the command name ---- */
+typedef int (*cli_command_fn)(int argc, char **argv);
 int cli_cmd_encrypt(int argc, char **argv);
 int cli_cmd_decrypt(int argc, char **argv);
 int cli_cmd_inspect(int argc, char **argv);
@@ -45,6 +46,19 @@ int cli_cmd_keygen(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_rewrap(int argc, char **argv);
 int cli_cmd_audit(int argc, char **argv);
+
+/* ---- manpage.c ---- */
+struct cli_spec;
+typedef struct cli_command {
+    const char *name; /* NULL ends the list */
+    cli_command_fn run;
+    const char *summary;
+    const struct cli_spec *spec;
+} cli_command;
+
+/* kvseal(1) in roff, from the tables: top is the top level's table,
+ * commands the list main.c dispatches to. */
+void cli_man_page(FILE *f, const struct cli_spec *top, const cli_command *commands);
 
 /* ---- exitcode.c ---- */
 int cli_exit_code(kvs_status status);
@@ -58,17 +72,72 @@ int cli_error_status(const char *cmd, const char *subject, const kvs_error *err)
 /* Informational line on stderr (suppressed by --quiet). */
 void cli_info(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* ---- options.c ---- */
-/* getopt_long with kvseal's error reporting: returns the option value, -1 at
- * the end of options, or '?' after printing a usage error. The global -q/-v
- * flags are handled here and never returned. */
-struct option;
-#define CLI_COMMON_SHORTOPTS ":hqv"
-#define CLI_COMMON_LONGOPTS                                                                \
-    {"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, 'q'},                   \
-        {"verbose", no_argument, NULL, 'v'}
-int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
-               const struct option *longopts);
+/* ---- options.c: option tables ---- */
+/* One row of a command's option table: parsing (getopt_long), --help, the
+ * man page and the list that tests compare with docs/CLI.md all come from
+ * these rows, so a new option is one row plus its case in the command. */
+typedef struct cli_opt {
+    const char *name; /* long name without "--"; NULL ends a table */
+    int key;          /* the short letter, or a CLI_OPT_* value above 255 */
+    const char *arg;  /* argument name shown in help; NULL: takes none */
+    const char *help; /* "\n" starts a continuation line; NULL: hidden */
+} cli_opt;
+
+/* First key for options without a short letter (clear of every letter). */
+#define CLI_OPT_LONG_ONLY 256
+
+/* A command: its synopsis, text and option table. */
+typedef struct cli_spec {
+    const char *name;     /* "encrypt"; NULL for the top level ("kvseal") */
+    const char *synopsis; /* "kvseal CMD ..."; printed after "Usage: " */
+    const char *about;    /* paragraph before the options */
+    const cli_opt *opts;  /* the command's own rows; -h, -q, -v are added */
+    const char *notes;    /* paragraph after the options, or NULL */
+} cli_spec;
+
+/* Options of every command: --help, --quiet, --verbose. */
+extern const cli_opt cli_common_opts[];
+
+/* getopt_long over spec's table with kvseal's error reporting: returns the
+ * row's key, -1 at the end of options, or '?' after printing a usage
+ * error. -q/-v are handled here and never returned; 'h' is. With
+ * stop_at_operand, parsing ends at the first operand (the top level's
+ * command word). */
+int cli_next_opt(const cli_spec *spec, int argc, char **argv, int stop_at_operand);
+
+/* The usual loop over a command's options: --help prints the help (returns
+ * 0), every other option goes to on_opt(key, optarg, ctx), which returns 0
+ * or an exit code after printing. Returns -1 when the operands start at
+ * optind, else the exit code. */
+typedef int (*cli_opt_fn)(int key, const char *arg, void *ctx);
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_opt_fn on_opt, void *ctx);
+
+/* Print the options of a table (without the common rows) as --help does. */
+void cli_print_opts(FILE *f, const cli_opt *opts);
+/* --help of a command: usage, about, its options and the common ones, notes. */
+void cli_print_help(FILE *f, const cli_spec *spec);
+/* One line per visible row, "<cmd> --long[ ARG][ -s]", for the tests. */
+void cli_list_opts(FILE *f, const char *cmd, const cli_opt *opts);
+
+/* The commands' tables (cmd_*.c) and the top level's (main.c). */
+extern const cli_spec cli_spec_kvseal;
+extern const cli_spec cli_spec_inspect;
+extern const cli_spec cli_spec_keygen;
+extern const cli_spec cli_spec_verify;
+extern const cli_spec cli_spec_audit;
+extern const cli_spec cli_spec_rewrap;
+extern const cli_spec cli_spec_encrypt;
+extern const cli_spec cli_spec_decrypt;
+extern const cli_spec cli_spec_bench;
+
+/* Rows shared by several commands (help wording that differs per command
+ * stays in the command's own rows). */
+#define CLI_OPT_ROW_THREADS                                                                \
+    {"threads", CLI_OPT_JOB_THREADS, "N",                                                  \
+     "worker threads (default: online CPUs, 1-2 fewer\nwith pipes)"}
+#define CLI_OPT_ROW_FORCE                                                                  \
+    {"force", 'f', NULL, "replace an existing OUT; allow a terminal as output"}
+
 /* Size: decimal bytes with an optional K/KiB, M/MiB or G/GiB suffix (powers of
  * 1024). Returns 0 or CLI_EXIT_USAGE after printing the reason. */
 int cli_parse_size(const char *cmd, const char *opt, const char *arg, uint64_t *out);
@@ -83,19 +152,13 @@ typedef struct cli_context_list {
 } cli_context_list;
 
 /* Options of the commands that run jobs (encrypt, decrypt, verify); each
- * command keeps its own help lines, which word them differently. */
+ * command has its own rows for them, which word the help differently. */
 enum { /* clear of other option values */
     CLI_OPT_JOB_CONTEXT = 0x5300,
     CLI_OPT_JOB_THREADS,
     CLI_OPT_JOB_PASS_FILE,
     CLI_OPT_JOB_PASS_ENV
 };
-#define CLI_JOB_LONGOPTS                                                                   \
-    {"context", required_argument, NULL, CLI_OPT_JOB_CONTEXT},                             \
-        {"threads", required_argument, NULL, CLI_OPT_JOB_THREADS},                         \
-        {"passphrase-file", required_argument, NULL, CLI_OPT_JOB_PASS_FILE},               \
-        {"passphrase-env", required_argument, NULL, CLI_OPT_JOB_PASS_ENV}
-
 typedef struct cli_job_opts {
     cli_context_list context; /* --context, repeatable */
     unsigned threads;         /* --threads; 0: online CPUs */
@@ -208,13 +271,10 @@ void cli_print_escaped(FILE *f, const char *s);
 
 /* ---- progress.c ---- */
 enum { CLI_OPT_PROGRESS = 0x5000, CLI_OPT_NO_PROGRESS }; /* clear of other option values */
-#define CLI_PROGRESS_LONGOPTS                                                              \
-    {"progress", no_argument, NULL, CLI_OPT_PROGRESS},                                     \
-        {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS}
-#define CLI_PROGRESS_USAGE                                                                 \
-    "      --progress           show bytes done, rate and time left on stderr\n"          \
-    "                           (default: only when stderr is a terminal)\n"              \
-    "      --no-progress        never show progress\n"
+#define CLI_PROGRESS_ROWS                                                                  \
+    {"progress", CLI_OPT_PROGRESS, NULL,                                                   \
+     "show bytes done, rate and time left on stderr\n(default: only when stderr is a terminal)"}, \
+        {"no-progress", CLI_OPT_NO_PROGRESS, NULL, "never show progress"}
 
 typedef enum cli_progress_mode {
     CLI_PROGRESS_AUTO, /* only when stderr is a terminal, the output is not, no -q */

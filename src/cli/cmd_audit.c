@@ -23,32 +23,26 @@ static const char *const CMD = "audit";
 #define AUDIT_EXIT_FINDINGS 6
 #define AUDIT_SCHEMA "kvseal-audit/1"
 
-static const char usage_text[] =
-    "Usage: kvseal audit [--json] [--max-age DAYS] PATH...\n"
-    "\n"
-    "For every kvseal file (directories are walked), list each recipient's key and\n"
-    "version, whether the version is the vault's current one, and its age.\n"
-    "\n"
-    "      --json               one JSON document (schema kvseal-audit/1, docs/CLI.md)\n"
-    "      --max-age DAYS       versions created more than DAYS days ago count as stale\n"
-    CLI_KV_USAGE_COMMON
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n"
-    "\n"
-    "A file is ok when at least one of its Key Vault recipients is the current,\n"
-    "enabled version of its key (and not older than --max-age). Exit codes: 0 every\n"
-    "file ok (or protected only by offline keys); 6 some file depends only on\n"
-    "non-current, disabled, expired, missing or too old versions; otherwise 3 if\n"
-    "some key could not be checked, 2 if some file is invalid, 4 on I/O errors.\n";
+enum { OPT_JSON = CLI_OPT_LONG_ONLY, OPT_MAX_AGE };
 
-enum { OPT_JSON = 256, OPT_MAX_AGE };
+static const cli_opt options[] = {
+    {"json", OPT_JSON, NULL, "one JSON document (schema kvseal-audit/1, docs/CLI.md)"},
+    {"max-age", OPT_MAX_AGE, "DAYS", "versions created more than DAYS days ago count as stale"},
+    CLI_KV_ROWS_COMMON,
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"json", no_argument, NULL, OPT_JSON},
-    {"max-age", required_argument, NULL, OPT_MAX_AGE},
-    CLI_KV_LONGOPTS,
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_audit = {
+    .name = "audit",
+    .synopsis = "kvseal audit [--json] [--max-age DAYS] PATH...",
+    .about = "For every kvseal file (directories are walked), list each recipient's key and\n"
+             "version, whether the version is the vault's current one, and its age.",
+    .opts = options,
+    .notes = "A file is ok when at least one of its Key Vault recipients is the current,\n"
+             "enabled version of its key (and not older than --max-age). Exit codes: 0 every\n"
+             "file ok (or protected only by offline keys); 6 some file depends only on\n"
+             "non-current, disabled, expired, missing or too old versions; otherwise 3 if\n"
+             "some key could not be checked, 2 if some file is invalid, 4 on I/O errors.",
 };
 
 /* One key version, asked once per run. */
@@ -419,25 +413,25 @@ static void print_json(audit *a, int rc)
     cJSON_Delete(root);
 }
 
+static int parse_option(int c, const char *arg, void *ctx)
+{
+    audit *a = ctx;
+    if (c == OPT_JSON) {
+        a->json = 1;
+    } else if (c == OPT_MAX_AGE) {
+        if (cli_parse_uint(CMD, "--max-age", arg, 0, 36500, &a->max_age_days) != 0)
+            return CLI_EXIT_USAGE;
+        a->has_max_age = 1;
+    } else if (cli_kv_option(CMD, c, arg) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, audit *a)
 {
-    optind = 1;
-    int c;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS, long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c == OPT_JSON) {
-            a->json = 1;
-        } else if (c == OPT_MAX_AGE) {
-            if (cli_parse_uint(CMD, "--max-age", optarg, 0, 36500, &a->max_age_days) != 0)
-                return CLI_EXIT_USAGE;
-            a->has_max_age = 1;
-        } else if (c == '?' || cli_kv_option(CMD, c, optarg) != 0) {
-            return CLI_EXIT_USAGE;
-        }
-    }
+    int rc = cli_parse(&cli_spec_audit, argc, argv, parse_option, a);
+    if (rc >= 0) return rc;
     if (optind >= argc) return cli_error(CMD, CLI_EXIT_USAGE, "no PATH given");
     return -1;
 }

@@ -246,49 +246,52 @@ typedef struct bench_results {
     unsigned threads;
 } bench_results;
 
-static void usage(FILE *f)
+enum { OPT_JSON = CLI_OPT_LONG_ONLY, OPT_SECONDS, OPT_SIZE, OPT_THREADS, OPT_DIR };
+
+static const cli_opt options[] = {
+    {"seconds", OPT_SECONDS, "S", "time per in-memory measurement (default 1)"},
+    {"size", OPT_SIZE, "MiB", "data for the engine runs (default 256)"},
+    {"threads", OPT_THREADS, "N", "highest thread count to measure (default: online CPUs)"},
+    {"dir", OPT_DIR, "DIR", "directory for the file-to-file run (default $TMPDIR or /tmp)"},
+    {"json", OPT_JSON, NULL, "machine-readable output"},
+    {NULL, 0, NULL, NULL},
+};
+
+const cli_spec cli_spec_bench = {
+    .name = "bench",
+    .synopsis = "kvseal bench [--json] [--seconds S] [--size MiB] [--threads N] [--dir DIR]",
+    .about = "Measure AES-256-GCM, the kvseal engine and RSA-4096 on this machine.",
+    .opts = options,
+    .notes = NULL,
+};
+
+static int parse_option(int c, const char *arg, void *ctx)
 {
-    fputs("Usage: kvseal bench [--json] [--seconds S] [--size MiB] [--threads N] [--dir DIR]\n"
-          "  --seconds S   time per in-memory measurement (default 1)\n"
-          "  --size MiB    data for the engine runs (default 256)\n"
-          "  --threads N   highest thread count to measure (default: online CPUs)\n"
-          "  --dir DIR     directory for the file-to-file run (default $TMPDIR or /tmp)\n"
-          "  --json        machine-readable output\n",
-          f);
+    bench_opts *o = ctx;
+    uint64_t v = 0;
+    switch (c) {
+    case OPT_JSON: o->json = 1; return 0;
+    case OPT_SECONDS:
+        if (cli_parse_uint("bench", "--seconds", arg, 1, 600, &v)) return CLI_EXIT_USAGE;
+        o->seconds = (double)v;
+        return 0;
+    case OPT_SIZE:
+        return cli_parse_uint("bench", "--size", arg, 1, 1 << 20, &o->engine_mib) ? CLI_EXIT_USAGE : 0;
+    case OPT_THREADS:
+        if (cli_parse_uint("bench", "--threads", arg, 1, MAX_BENCH_THREADS, &v)) return CLI_EXIT_USAGE;
+        o->max_threads = (unsigned)v;
+        return 0;
+    case OPT_DIR: o->dir = arg; return 0;
+    default: return CLI_EXIT_USAGE;
+    }
 }
 
+/* Returns 0 to run, -1 after --help, else an exit code. */
 static int parse_opts(int argc, char **argv, bench_opts *o)
 {
-    static const struct option longopts[] = {
-        CLI_COMMON_LONGOPTS,
-        {"json", no_argument, NULL, 'j'},
-        {"seconds", required_argument, NULL, 's'},
-        {"size", required_argument, NULL, 'S'},
-        {"threads", required_argument, NULL, 't'},
-        {"dir", required_argument, NULL, 'd'},
-        {NULL, 0, NULL, 0},
-    };
-    uint64_t v = 0;
-    int c;
-    while ((c = cli_getopt("bench", argc, argv, CLI_COMMON_SHORTOPTS, longopts)) != -1) {
-        switch (c) {
-        case 'h': usage(stdout); return -1;
-        case 'j': o->json = 1; break;
-        case 's':
-            if (cli_parse_uint("bench", "--seconds", optarg, 1, 600, &v)) return CLI_EXIT_USAGE;
-            o->seconds = (double)v;
-            break;
-        case 'S':
-            if (cli_parse_uint("bench", "--size", optarg, 1, 1 << 20, &o->engine_mib)) return CLI_EXIT_USAGE;
-            break;
-        case 't':
-            if (cli_parse_uint("bench", "--threads", optarg, 1, MAX_BENCH_THREADS, &v)) return CLI_EXIT_USAGE;
-            o->max_threads = (unsigned)v;
-            break;
-        case 'd': o->dir = optarg; break;
-        default: return CLI_EXIT_USAGE;
-        }
-    }
+    int rc = cli_parse(&cli_spec_bench, argc, argv, parse_option, o);
+    if (rc == CLI_EXIT_OK) return -1; /* --help */
+    if (rc > 0) return rc;
     if (optind != argc) return cli_error("bench", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
     return 0;
 }

@@ -13,48 +13,37 @@
 
 static const char *const CMD = "decrypt";
 
-static const char usage_text[] =
-    "Usage: kvseal decrypt [-k KEY ...] [options] [-o OUT] [IN ...]\n"
-    "\n"
-    "Decrypt IN (default: standard input) with the first key that unlocks it.\n"
-    "\n"
-    "  -k, --key KEY            private key PEM file, or a Key Vault key URL (only\n"
-    "                           that key); repeat to try several, in order. Without\n"
-    "                           -k: any Key Vault key the file names on an allowed host\n"
-    "  -o, --output OUT         output file, '-' for standard output (default), or an\n"
-    "                           existing directory: IN without .kvs (else IN.out)\n"
-    "      --context KEY=VALUE  require this header context pair; repeatable\n"
-    "      --offset N           decrypt plaintext bytes from N on (seekable IN only)\n"
-    "      --length N           ... at most N bytes (suffixes K, M, G accepted)\n"
-    "      --threads N          worker threads (default: online CPUs, 1-2 fewer\n"
-    "                           with pipes)\n"
-    CLI_PROGRESS_USAGE
-    "  -f, --force              replace an existing OUT; allow a terminal as output\n"
-    "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
-    "      --passphrase-env V   ... from environment variable V\n"
-    CLI_RESTORE_USAGE
-    CLI_KV_USAGE_COMMON
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n"
-    "\n"
-    "A file OUT appears only after everything verified. On standard output,\n"
-    "plaintext is streamed chunk by chunk, each chunk after it verified: a later\n"
-    "failure leaves a verified prefix behind and exits non-zero.\n";
+enum { OPT_OFFSET = CLI_OPT_LONG_ONLY, OPT_LENGTH };
 
-enum { OPT_OFFSET = 256, OPT_LENGTH };
+static const cli_opt options[] = {
+    {"key", 'k', "KEY",
+     "private key PEM file, or a Key Vault key URL (only\n"
+     "that key); repeat to try several, in order. Without\n"
+     "-k: any Key Vault key the file names on an allowed host"},
+    {"output", 'o', "OUT",
+     "output file, '-' for standard output (default), or an\n"
+     "existing directory: IN without .kvs (else IN.out)"},
+    {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "require this header context pair; repeatable"},
+    {"offset", OPT_OFFSET, "N", "decrypt plaintext bytes from N on (seekable IN only)"},
+    {"length", OPT_LENGTH, "N", "... at most N bytes (suffixes K, M, G accepted)"},
+    CLI_OPT_ROW_THREADS,
+    CLI_PROGRESS_ROWS,
+    CLI_OPT_ROW_FORCE,
+    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
+    {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_RESTORE_ROWS,
+    CLI_KV_ROWS_COMMON,
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"key", required_argument, NULL, 'k'},
-    {"output", required_argument, NULL, 'o'},
-    {"force", no_argument, NULL, 'f'},
-    {"offset", required_argument, NULL, OPT_OFFSET},
-    {"length", required_argument, NULL, OPT_LENGTH},
-    CLI_JOB_LONGOPTS,
-    CLI_PROGRESS_LONGOPTS,
-    CLI_RESTORE_LONGOPTS,
-    CLI_KV_LONGOPTS,
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_decrypt = {
+    .name = "decrypt",
+    .synopsis = "kvseal decrypt [-k KEY ...] [options] [-o OUT] [IN ...]",
+    .about = "Decrypt IN (default: standard input) with the first key that unlocks it.",
+    .opts = options,
+    .notes = "A file OUT appears only after everything verified. On standard output,\n"
+             "plaintext is streamed chunk by chunk, each chunk after it verified: a later\n"
+             "failure leaves a verified prefix behind and exits non-zero.",
 };
 
 typedef struct decrypt_args {
@@ -81,29 +70,30 @@ static int parse_number(const char *opt, const char *arg, uint64_t *v, int *seen
     return cli_parse_size(CMD, opt, arg, v);
 }
 
-static int parse_option(int c, decrypt_args *a)
+static int parse_option(int c, const char *arg, void *ctx)
 {
+    decrypt_args *a = ctx;
     switch (c) {
     case 'k':
-        return cli_keys_add(CMD, "-k", &a->keys, optarg);
+        return cli_keys_add(CMD, "-k", &a->keys, arg);
     case 'o':
-        a->out = optarg;
+        a->out = arg;
         return 0;
     case 'f':
         a->force = 1;
         return 0;
     case OPT_OFFSET:
-        return parse_number("--offset", optarg, &a->offset, &a->has_offset);
+        return parse_number("--offset", arg, &a->offset, &a->has_offset);
     case OPT_LENGTH:
-        return parse_number("--length", optarg, &a->length, &a->has_length);
+        return parse_number("--length", arg, &a->length, &a->has_length);
     default: {
         if (cli_progress_option(c, &a->progress))
             return 0;
-        int rc = cli_job_option(CMD, c, optarg, &a->job);
+        int rc = cli_job_option(CMD, c, arg, &a->job);
         if (rc < 0)
-            rc = cli_restore_option(CMD, c, optarg);
+            rc = cli_restore_option(CMD, c, arg);
         if (rc < 0)
-            rc = cli_kv_option(CMD, c, optarg);
+            rc = cli_kv_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -112,16 +102,9 @@ static int parse_option(int c, decrypt_args *a)
 /* Returns -1 to continue, else an exit code (after --help: 0). */
 static int parse_args(int argc, char **argv, decrypt_args *a)
 {
-    optind = 1;
-    int c;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "k:o:f", long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c == '?' || parse_option(c, a) != 0)
-            return CLI_EXIT_USAGE;
-    }
+    int rc = cli_parse(&cli_spec_decrypt, argc, argv, parse_option, a);
+    if (rc >= 0)
+        return rc;
     return -1; /* no -k: any Azure Key Vault recipient (kvopts.c) */
 }
 

@@ -10,46 +10,38 @@
 
 static const char *const CMD = "encrypt";
 
-static const char usage_text[] =
-    "Usage: kvseal encrypt -r KEY [-r KEY ...] [options] [-o OUT] [IN ...]\n"
-    "\n"
-    "Encrypt IN (default: standard input) for one or more recipients.\n"
-    "\n"
-    "  -r, --recipient KEY      recipient key: a PEM file (public key, certificate\n"
-    "                           or private key) or a Key Vault key URL\n"
-    "                           https://VAULT.vault.azure.net/keys/NAME[/VERSION];\n"
-    "                           repeat for more (at most 64)\n"
-    "  -o, --output OUT         output file, '-' for standard output (default), or an\n"
-    "                           existing directory: one IN.kvs per input\n"
-    "      --chunk-size N       plaintext bytes per chunk: a power of two from 4K to\n"
-    "                           64M (suffixes K, M; default 1M)\n"
-    "      --context KEY=VALUE  authenticated, non-secret context; repeatable\n"
-    "      --no-created         do not record the creation time in the header\n"
-    "      --threads N          worker threads (default: online CPUs, 1-2 fewer\n"
-    "                           with pipes)\n"
-    CLI_PROGRESS_USAGE
-    "  -f, --force              replace an existing OUT; allow a terminal as output\n"
-    "      --passphrase-file F  passphrase for an encrypted private-key PEM given as -r\n"
-    "      --passphrase-env V   ... read from environment variable V instead\n"
-    CLI_SHARE_DEK_USAGE
-    CLI_KV_USAGE_ENCRYPT
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n";
+enum { OPT_CHUNK = CLI_OPT_LONG_ONLY, OPT_NO_CREATED };
 
-enum { OPT_CHUNK = 256, OPT_NO_CREATED };
+static const cli_opt options[] = {
+    {"recipient", 'r', "KEY",
+     "recipient key: a PEM file (public key, certificate\n"
+     "or private key) or a Key Vault key URL\n"
+     "https://VAULT.vault.azure.net/keys/NAME[/VERSION];\n"
+     "repeat for more (at most 64)"},
+    {"output", 'o', "OUT",
+     "output file, '-' for standard output (default), or an\n"
+     "existing directory: one IN.kvs per input"},
+    {"chunk-size", OPT_CHUNK, "N",
+     "plaintext bytes per chunk: a power of two from 4K to\n64M (suffixes K, M; default 1M)"},
+    {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "authenticated, non-secret context; repeatable"},
+    {"no-created", OPT_NO_CREATED, NULL, "do not record the creation time in the header"},
+    CLI_OPT_ROW_THREADS,
+    CLI_PROGRESS_ROWS,
+    CLI_OPT_ROW_FORCE,
+    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F",
+     "passphrase for an encrypted private-key PEM given as -r"},
+    {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... read from environment variable NAME instead"},
+    CLI_SHARE_DEK_ROWS,
+    CLI_KV_ROWS_ENCRYPT,
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"recipient", required_argument, NULL, 'r'},
-    {"output", required_argument, NULL, 'o'},
-    {"force", no_argument, NULL, 'f'},
-    {"chunk-size", required_argument, NULL, OPT_CHUNK},
-    {"no-created", no_argument, NULL, OPT_NO_CREATED},
-    CLI_JOB_LONGOPTS,
-    CLI_PROGRESS_LONGOPTS,
-    CLI_SHARE_DEK_LONGOPTS,
-    CLI_KV_LONGOPTS,
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_encrypt = {
+    .name = "encrypt",
+    .synopsis = "kvseal encrypt -r KEY [-r KEY ...] [options] [-o OUT] [IN ...]",
+    .about = "Encrypt IN (default: standard input) for one or more recipients.",
+    .opts = options,
+    .notes = NULL,
 };
 
 typedef struct encrypt_args {
@@ -80,30 +72,31 @@ static int parse_chunk_size(const char *arg, uint32_t *out)
     return 0;
 }
 
-static int parse_option(int c, encrypt_args *a)
+static int parse_option(int c, const char *arg, void *ctx)
 {
+    encrypt_args *a = ctx;
     switch (c) {
     case 'r':
-        return cli_keys_add(CMD, "-r", &a->keys, optarg);
+        return cli_keys_add(CMD, "-r", &a->keys, arg);
     case 'o':
-        a->out = optarg;
+        a->out = arg;
         return 0;
     case 'f':
         a->force = 1;
         return 0;
     case OPT_CHUNK:
-        return parse_chunk_size(optarg, &a->chunk_size);
+        return parse_chunk_size(arg, &a->chunk_size);
     case OPT_NO_CREATED:
         a->omit_created = 1;
         return 0;
     default: {
         if (cli_progress_option(c, &a->progress))
             return 0;
-        int rc = cli_job_option(CMD, c, optarg, &a->job);
+        int rc = cli_job_option(CMD, c, arg, &a->job);
         if (rc < 0)
-            rc = cli_share_dek_option(CMD, c, optarg);
+            rc = cli_share_dek_option(CMD, c, arg);
         if (rc < 0)
-            rc = cli_kv_option(CMD, c, optarg);
+            rc = cli_kv_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -112,16 +105,9 @@ static int parse_option(int c, encrypt_args *a)
 /* Returns -1 to continue, else an exit code (after --help: 0). */
 static int parse_args(int argc, char **argv, encrypt_args *a)
 {
-    optind = 1;
-    int c;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "r:o:f", long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c == '?' || parse_option(c, a) != 0)
-            return CLI_EXIT_USAGE;
-    }
+    int rc = cli_parse(&cli_spec_encrypt, argc, argv, parse_option, a);
+    if (rc >= 0)
+        return rc;
     if (a->keys.n == 0)
         return cli_error(CMD, CLI_EXIT_USAGE, "no recipient given (-r KEY)");
     return -1;

@@ -12,22 +12,20 @@
 
 static const char *const CMD = "inspect";
 
-static const char usage_text[] =
-    "Usage: kvseal inspect [--json] FILE\n"
-    "\n"
-    "Show the header of a kvseal file ('-' for standard input). No key is needed;\n"
-    "nothing is decrypted and the header tag is NOT checked (use verify for that).\n"
-    "\n"
-    "      --json     machine-readable output (members documented in docs/CLI.md)\n"
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n";
+enum { OPT_JSON = CLI_OPT_LONG_ONLY };
 
-enum { OPT_JSON = 256 };
+static const cli_opt options[] = {
+    {"json", OPT_JSON, NULL, "machine-readable output (members documented in docs/CLI.md)"},
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"json", no_argument, NULL, OPT_JSON},
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_inspect = {
+    .name = "inspect",
+    .synopsis = "kvseal inspect [--json] FILE",
+    .about = "Show the header of a kvseal file ('-' for standard input). No key is needed;\n"
+             "nothing is decrypted and the header tag is NOT checked (use verify for that).",
+    .opts = options,
+    .notes = NULL,
 };
 
 /* Everything inspect reports. */
@@ -239,19 +237,21 @@ static int inspect_file(const char *file, int json)
     return rc;
 }
 
+static int on_option(int key, const char *arg, void *ctx)
+{
+    (void)arg;
+    if (key != OPT_JSON)
+        return CLI_EXIT_USAGE;
+    *(int *)ctx = 1;
+    return 0;
+}
+
 int cli_cmd_inspect(int argc, char **argv)
 {
-    int json = 0, c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS, long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c != OPT_JSON)
-            return CLI_EXIT_USAGE;
-        json = 1;
-    }
+    int json = 0;
+    int rc = cli_parse(&cli_spec_inspect, argc, argv, on_option, &json);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 1)
         return cli_error(CMD, CLI_EXIT_USAGE, "expected one FILE (see 'kvseal inspect --help')");
     return inspect_file(argv[optind], json);

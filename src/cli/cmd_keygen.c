@@ -9,32 +9,26 @@
 
 static const char *const CMD = "keygen";
 
-static const char usage_text[] =
-    "Usage: kvseal keygen [--bits 2048|3072|4096] [passphrase option]\n"
-    "                     [--public-out PUB] -o FILE\n"
-    "\n"
-    "Generate an RSA private key into the new PEM file FILE (mode 0600). An\n"
-    "existing FILE is never replaced. The key id (as shown by inspect) is printed.\n"
-    "\n"
-    "  -o, --output FILE        the new private key file (required)\n"
-    "      --bits N             key size: 2048, 3072 or 4096 (default 4096)\n"
-    "      --public-out PUB     also write the public key (a new PEM file, 0644),\n"
-    "                           to give to whoever encrypts for you (-r PUB)\n"
-    "      --passphrase-file F  encrypt the key with the passphrase in file F\n"
-    "      --passphrase-env V   ... in environment variable V\n"
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n";
+enum { OPT_BITS = CLI_OPT_LONG_ONLY, OPT_PUBLIC_OUT, OPT_PASS_FILE, OPT_PASS_ENV };
 
-enum { OPT_BITS = 256, OPT_PUBLIC_OUT, OPT_PASS_FILE, OPT_PASS_ENV };
+static const cli_opt options[] = {
+    {"output", 'o', "FILE", "the new private key file (required)"},
+    {"bits", OPT_BITS, "N", "key size: 2048, 3072 or 4096 (default 4096)"},
+    {"public-out", OPT_PUBLIC_OUT, "PUB",
+     "also write the public key (a new PEM file, 0644),\nto give to whoever encrypts for you (-r PUB)"},
+    {"passphrase-file", OPT_PASS_FILE, "F", "encrypt the key with the passphrase in file F"},
+    {"passphrase-env", OPT_PASS_ENV, "NAME", "... in environment variable NAME"},
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"output", required_argument, NULL, 'o'},
-    {"bits", required_argument, NULL, OPT_BITS},
-    {"public-out", required_argument, NULL, OPT_PUBLIC_OUT},
-    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
-    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_keygen = {
+    .name = "keygen",
+    .synopsis = "kvseal keygen [--bits 2048|3072|4096] [passphrase option]\n"
+                "              [--public-out PUB] -o FILE",
+    .about = "Generate an RSA private key into the new PEM file FILE (mode 0600). An\n"
+             "existing FILE is never replaced. The key id (as shown by inspect) is printed.",
+    .opts = options,
+    .notes = NULL,
 };
 
 typedef struct keygen_args {
@@ -56,22 +50,23 @@ static int parse_bits(const char *arg, unsigned *bits)
     return 0;
 }
 
-static int parse_option(int c, keygen_args *a)
+static int parse_option(int c, const char *arg, void *ctx)
 {
+    keygen_args *a = ctx;
     switch (c) {
     case 'o':
-        a->out = optarg;
+        a->out = arg;
         return 0;
     case OPT_BITS:
-        return parse_bits(optarg, &a->bits);
+        return parse_bits(arg, &a->bits);
     case OPT_PUBLIC_OUT:
-        a->public_out = optarg;
+        a->public_out = arg;
         return 0;
     case OPT_PASS_FILE:
-        a->pass_file = optarg;
+        a->pass_file = arg;
         return 0;
     case OPT_PASS_ENV:
-        a->pass_env = optarg;
+        a->pass_env = arg;
         return 0;
     default:
         return CLI_EXIT_USAGE;
@@ -81,16 +76,9 @@ static int parse_option(int c, keygen_args *a)
 /* Returns -1 to continue, else an exit code (after --help: 0). */
 static int parse_args(int argc, char **argv, keygen_args *a)
 {
-    optind = 1;
-    int c;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "o:", long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c == '?' || parse_option(c, a) != 0)
-            return CLI_EXIT_USAGE;
-    }
+    int rc = cli_parse(&cli_spec_keygen, argc, argv, parse_option, a);
+    if (rc >= 0)
+        return rc;
     if (optind < argc)
         return cli_error(CMD, CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
     if (!a->out)

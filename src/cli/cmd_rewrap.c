@@ -12,45 +12,38 @@
 
 static const char *const CMD = "rewrap";
 
-static const char usage_text[] =
-    "Usage: kvseal rewrap [-r KEY ...] [--remove KEYID ...] [-k KEY ...] [options] FILE...\n"
-    "\n"
-    "Give each FILE a new set of recipients without re-encrypting it: the data key\n"
-    "is unwrapped once, wrapped for the new recipients, and only the header is\n"
-    "replaced (atomically); the encrypted payload bytes stay the same.\n"
-    "\n"
-    "  -r, --recipient KEY      add a recipient: a PEM file or a Key Vault key URL.\n"
-    "                           A versionless URL (https://VAULT/keys/NAME) of a key\n"
-    "                           the file already has replaces the file's recipients\n"
-    "                           of older versions of it with the current version\n"
-    "      --keep-old           ... but keep those older versions too\n"
-    "      --remove KEYID       drop recipients: a key id (sha256:...), a versioned\n"
-    "                           kid, a key URL (every version of that key) or a PEM\n"
-    "                           file (its key id); repeatable. Removing the last\n"
-    "                           recipient of a file is refused\n"
-    "  -k, --key KEY            key to unwrap the data key with, as for decrypt (default:\n"
-    "                           any Key Vault key the file names on an allowed host)\n"
-    "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
-    "      --passphrase-env V   ... from environment variable V\n"
-    CLI_KV_USAGE_ENCRYPT
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n"
-    "\n"
-    "A file whose recipients would not change is left untouched. Every FILE is\n"
-    "attempted; the exit code is that of the first failure.\n";
+enum { OPT_REMOVE = CLI_OPT_LONG_ONLY, OPT_KEEP_OLD, OPT_PASS_FILE, OPT_PASS_ENV };
 
-enum { OPT_REMOVE = 256, OPT_KEEP_OLD, OPT_PASS_FILE, OPT_PASS_ENV };
+static const cli_opt options[] = {
+    {"recipient", 'r', "KEY",
+     "add a recipient: a PEM file or a Key Vault key URL.\n"
+     "A versionless URL (https://VAULT/keys/NAME) of a key\n"
+     "the file already has replaces the file's recipients\n"
+     "of older versions of it with the current version"},
+    {"keep-old", OPT_KEEP_OLD, NULL, "... but keep those older versions too"},
+    {"remove", OPT_REMOVE, "KEYID",
+     "drop recipients: a key id (sha256:...), a versioned\n"
+     "kid, a key URL (every version of that key) or a PEM\n"
+     "file (its key id); repeatable. Removing the last\n"
+     "recipient of a file is refused"},
+    {"key", 'k', "KEY",
+     "key to unwrap the data key with, as for decrypt (default:\n"
+     "any Key Vault key the file names on an allowed host)"},
+    {"passphrase-file", OPT_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
+    {"passphrase-env", OPT_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_KV_ROWS_ENCRYPT,
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"recipient", required_argument, NULL, 'r'},
-    {"key", required_argument, NULL, 'k'},
-    {"remove", required_argument, NULL, OPT_REMOVE},
-    {"keep-old", no_argument, NULL, OPT_KEEP_OLD},
-    {"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
-    {"passphrase-env", required_argument, NULL, OPT_PASS_ENV},
-    CLI_KV_LONGOPTS,
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_rewrap = {
+    .name = "rewrap",
+    .synopsis = "kvseal rewrap [-r KEY ...] [--remove KEYID ...] [-k KEY ...] [options] FILE...",
+    .about = "Give each FILE a new set of recipients without re-encrypting it: the data key\n"
+             "is unwrapped once, wrapped for the new recipients, and only the header is\n"
+             "replaced (atomically); the encrypted payload bytes stay the same.",
+    .opts = options,
+    .notes = "A file whose recipients would not change is left untouched. Every FILE is\n"
+             "attempted; the exit code is that of the first failure.",
 };
 
 typedef struct rewrap_args {
@@ -64,29 +57,30 @@ typedef struct rewrap_args {
     const char *pass_env;
 } rewrap_args;
 
-static int parse_option(int c, rewrap_args *a)
+static int parse_option(int c, const char *arg, void *ctx)
 {
+    rewrap_args *a = ctx;
     switch (c) {
     case 'r':
-        return cli_keys_add(CMD, "-r", &a->add, optarg);
+        return cli_keys_add(CMD, "-r", &a->add, arg);
     case 'k':
-        return cli_keys_add(CMD, "-k", &a->keys, optarg);
+        return cli_keys_add(CMD, "-k", &a->keys, arg);
     case OPT_REMOVE:
         if (a->n_remove >= CLI_MAX_KEYS)
             return cli_error(CMD, CLI_EXIT_USAGE, "--remove: at most %d", CLI_MAX_KEYS);
-        a->remove_arg[a->n_remove++] = optarg;
+        a->remove_arg[a->n_remove++] = arg;
         return 0;
     case OPT_KEEP_OLD:
         a->keep_old = 1;
         return 0;
     case OPT_PASS_FILE:
-        a->pass_file = optarg;
+        a->pass_file = arg;
         return 0;
     case OPT_PASS_ENV:
-        a->pass_env = optarg;
+        a->pass_env = arg;
         return 0;
     default: {
-        int rc = cli_kv_option(CMD, c, optarg);
+        int rc = cli_kv_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -95,16 +89,9 @@ static int parse_option(int c, rewrap_args *a)
 /* Returns -1 to continue, else an exit code (after --help: 0). */
 static int parse_args(int argc, char **argv, rewrap_args *a)
 {
-    optind = 1;
-    int c;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "r:k:", long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c == '?' || parse_option(c, a) != 0)
-            return CLI_EXIT_USAGE;
-    }
+    int rc = cli_parse(&cli_spec_rewrap, argc, argv, parse_option, a);
+    if (rc >= 0)
+        return rc;
     if (a->add.n == 0 && a->n_remove == 0)
         return cli_error(CMD, CLI_EXIT_USAGE, "nothing to do: give -r KEY and/or --remove KEYID");
     if (optind >= argc)

@@ -10,32 +10,26 @@
 
 static const char *const CMD = "verify";
 
-static const char usage_text[] =
-    "Usage: kvseal verify [-k KEY ...] [options] FILE [FILE ...]\n"
-    "\n"
-    "Check that FILE ('-' for standard input) decrypts and authenticates\n"
-    "completely, without writing any plaintext. Prints \"OK: FILE\" per file.\n"
-    "\n"
-    "  -k, --key KEY            private key PEM file, or a Key Vault key URL;\n"
-    "                           repeat to try several, in order; without -k:\n"
-    "                           any Key Vault key the file names on an allowed host\n"
-    "      --context KEY=VALUE  require this header context pair; repeatable\n"
-    "      --threads N          worker threads (default: online CPUs, 1-2 fewer\n"
-    "                           with pipes)\n"
-    CLI_PROGRESS_USAGE
-    "      --passphrase-file F  passphrase of encrypted private keys, from file F\n"
-    "      --passphrase-env V   ... from environment variable V\n"
-    CLI_KV_USAGE_COMMON
-    "  -q, --quiet / -v, --verbose\n"
-    "  -h, --help\n";
+static const cli_opt options[] = {
+    {"key", 'k', "KEY",
+     "private key PEM file, or a Key Vault key URL;\nrepeat to try several, in order; without -k:\n"
+     "any Key Vault key the file names on an allowed host"},
+    {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "require this header context pair; repeatable"},
+    CLI_OPT_ROW_THREADS,
+    CLI_PROGRESS_ROWS,
+    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
+    {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_KV_ROWS_COMMON,
+    {NULL, 0, NULL, NULL},
+};
 
-static const struct option long_options[] = {
-    CLI_COMMON_LONGOPTS,
-    {"key", required_argument, NULL, 'k'},
-    CLI_JOB_LONGOPTS,
-    CLI_PROGRESS_LONGOPTS,
-    CLI_KV_LONGOPTS,
-    {NULL, 0, NULL, 0},
+const cli_spec cli_spec_verify = {
+    .name = "verify",
+    .synopsis = "kvseal verify [-k KEY ...] [options] FILE [FILE ...]",
+    .about = "Check that FILE ('-' for standard input) decrypts and authenticates\n"
+             "completely, without writing any plaintext. Prints \"OK: FILE\" per file.",
+    .opts = options,
+    .notes = NULL,
 };
 
 typedef struct verify_args {
@@ -44,31 +38,25 @@ typedef struct verify_args {
     cli_progress_mode progress;
 } verify_args;
 
-static int parse_option(int c, verify_args *a)
+static int parse_option(int c, const char *arg, void *ctx)
 {
+    verify_args *a = ctx;
     if (c == 'k')
-        return cli_keys_add(CMD, "-k", &a->keys, optarg);
+        return cli_keys_add(CMD, "-k", &a->keys, arg);
     if (cli_progress_option(c, &a->progress))
         return 0;
-    int rc = cli_job_option(CMD, c, optarg, &a->job);
+    int rc = cli_job_option(CMD, c, arg, &a->job);
     if (rc < 0)
-        rc = cli_kv_option(CMD, c, optarg);
+        rc = cli_kv_option(CMD, c, arg);
     return rc >= 0 ? rc : CLI_EXIT_USAGE;
 }
 
 /* Returns -1 to continue, else an exit code (after --help: 0). */
 static int parse_args(int argc, char **argv, verify_args *a)
 {
-    optind = 1;
-    int c;
-    while ((c = cli_getopt(CMD, argc, argv, CLI_COMMON_SHORTOPTS "k:", long_options)) != -1) {
-        if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (c == '?' || parse_option(c, a) != 0)
-            return CLI_EXIT_USAGE;
-    }
+    int rc = cli_parse(&cli_spec_verify, argc, argv, parse_option, a);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return cli_error(CMD, CLI_EXIT_USAGE, "no FILE given (see 'kvseal verify --help')");
     return -1;

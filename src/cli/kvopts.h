@@ -10,21 +10,17 @@ enum {
     CLI_OPT_KV_CA_FILE
 };
 
-/* Entries for a command's getopt_long table. */
-#define CLI_KV_LONGOPTS                                                                    \
-    {"remote-wrap", no_argument, NULL, CLI_OPT_KV_REMOTE_WRAP},                            \
-        {"credential", required_argument, NULL, CLI_OPT_KV_CREDENTIAL},                    \
-        {"ca-file", required_argument, NULL, CLI_OPT_KV_CA_FILE}
-
-/* Help lines for those options. */
-#define CLI_KV_USAGE_ENCRYPT                                                               \
-    "      --remote-wrap        Key Vault: wrap with the service's wrapkey instead of\n"  \
-    "                           locally with the key's public part\n"                     \
-    CLI_KV_USAGE_COMMON
-#define CLI_KV_USAGE_COMMON                                                                \
-    "      --credential NAME    Key Vault credential: auto (default), env-secret,\n"      \
-    "                           env-cert, workload, managed-identity, cli\n"              \
-    "      --ca-file F          Key Vault: also trust the CA certificates in PEM file F\n"
+/* Rows for a command's option table. --remote-wrap only matters when
+ * wrapping; the other commands accept it hidden, as they always have. */
+#define CLI_KV_ROWS_ENCRYPT                                                                \
+    {"remote-wrap", CLI_OPT_KV_REMOTE_WRAP, NULL,                                          \
+     "Key Vault: wrap with the service's wrapkey instead of\nlocally with the key's public part"}, \
+        CLI_KV_ROWS_SHARED
+#define CLI_KV_ROWS_COMMON {"remote-wrap", CLI_OPT_KV_REMOTE_WRAP, NULL, NULL}, CLI_KV_ROWS_SHARED
+#define CLI_KV_ROWS_SHARED                                                                 \
+    {"credential", CLI_OPT_KV_CREDENTIAL, "NAME",                                          \
+     "Key Vault credential: auto (default), env-secret,\nenv-cert, workload, managed-identity, cli"}, \
+        {"ca-file", CLI_OPT_KV_CA_FILE, "F", "Key Vault: also trust the CA certificates in PEM file F"}
 
 /* Handle one Key Vault option. Returns -1 if c is not one, else 0 or an exit
  * code after printing. */

@@ -12,26 +12,46 @@
 
 cli_globals g_cli;
 
-typedef int (*cli_command_fn)(int argc, char **argv);
-
-typedef struct cli_command {
-    const char *name;
-    cli_command_fn run;
-    const char *summary;
-} cli_command;
-
 static const cli_command commands[] = {
-    {"encrypt", cli_cmd_encrypt, "encrypt files or a stream for one or more recipients"},
-    {"decrypt", cli_cmd_decrypt, "decrypt (all of a file, or a byte range)"},
-    {"inspect", cli_cmd_inspect, "show a file's header (no key needed)"},
-    {"verify", cli_cmd_verify, "authenticate a whole file without writing plaintext"},
-    {"rewrap", cli_cmd_rewrap, "change recipients (rotate keys) without re-encrypting"},
-    {"audit", cli_cmd_audit, "report which key versions protect files, and their state"},
-    {"keygen", cli_cmd_keygen, "generate a local RSA private key"},
-    {"bench", cli_cmd_bench, "measure AES-GCM, the engine and RSA on this machine"},
+    {"encrypt", cli_cmd_encrypt, "encrypt files or a stream for one or more recipients",
+     &cli_spec_encrypt},
+    {"decrypt", cli_cmd_decrypt, "decrypt (all of a file, or a byte range)", &cli_spec_decrypt},
+    {"inspect", cli_cmd_inspect, "show a file's header (no key needed)", &cli_spec_inspect},
+    {"verify", cli_cmd_verify, "authenticate a whole file without writing plaintext",
+     &cli_spec_verify},
+    {"rewrap", cli_cmd_rewrap, "change recipients (rotate keys) without re-encrypting",
+     &cli_spec_rewrap},
+    {"audit", cli_cmd_audit, "report which key versions protect files, and their state",
+     &cli_spec_audit},
+    {"keygen", cli_cmd_keygen, "generate a local RSA private key", &cli_spec_keygen},
+    {"bench", cli_cmd_bench, "measure AES-GCM, the engine and RSA on this machine",
+     &cli_spec_bench},
+    {NULL, NULL, NULL, NULL},
 };
 
-#define N_COMMANDS (sizeof commands / sizeof commands[0])
+#define N_COMMANDS (sizeof commands / sizeof commands[0] - 1)
+
+enum { OPT_LIST_OPTIONS = CLI_OPT_LONG_ONLY, OPT_MAN };
+
+static const cli_opt options[] = {
+    {"version", 'V', NULL, "print the versions of kvseal, its file format and OpenSSL"},
+    {"list-options", OPT_LIST_OPTIONS, NULL, NULL}, /* hidden: every table, for tests */
+    {"man", OPT_MAN, NULL, NULL},                   /* hidden: the kvseal(1) page, for the build */
+    {NULL, 0, NULL, NULL},
+};
+
+const cli_spec cli_spec_kvseal = {
+    .name = NULL,
+    .synopsis = "kvseal [-q|-v] COMMAND [options] [args]\n"
+                "kvseal --help | --version",
+    .about = "Client-side envelope encryption of files with keys in Azure Key Vault\n"
+             "or local RSA keys.",
+    .opts = options,
+    .notes = "Run 'kvseal COMMAND --help' for a command's options.\n"
+             "Exit codes: 0 ok, 1 usage/config, 2 invalid or unauthentic file,\n"
+             "3 no recipient could be unwrapped, 4 local I/O, 5 internal,\n"
+             "7 transient (key service unreachable or unavailable: retry later).",
+};
 
 static void print_usage(FILE *f)
 {
@@ -40,11 +60,20 @@ static void print_usage(FILE *f)
           f);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nRun 'kvseal COMMAND --help' for a command's options.\n"
-          "Exit codes: 0 ok, 1 usage/config, 2 invalid or unauthentic file,\n"
-          "3 no recipient could be unwrapped, 4 local I/O, 5 internal,\n"
-          "7 transient (key service unreachable or unavailable: retry later).\n",
-          f);
+    fputs("\nOptions (before COMMAND; -h, -q and -v also after it):\n", f);
+    cli_print_opts(f, cli_common_opts);
+    cli_print_opts(f, options);
+    fprintf(f, "\n%s\n", cli_spec_kvseal.notes);
+}
+
+/* The rows of every table: the top level's, the common ones (which every
+ * command accepts too) and each command's own. */
+static void list_options(FILE *f)
+{
+    cli_list_opts(f, "kvseal", options);
+    cli_list_opts(f, "common", cli_common_opts);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        cli_list_opts(f, commands[i].name, commands[i].spec->opts);
 }
 
 static void print_version(void)
@@ -94,35 +123,32 @@ static int flush_stdout(const char *cmd, int rc)
  * word, or -1 with *rc set when the process should exit. */
 static int parse_globals(int argc, char **argv, int *rc)
 {
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    int c;
+    while ((c = cli_next_opt(&cli_spec_kvseal, argc, argv, 1)) != -1) {
+        *rc = CLI_EXIT_OK;
+        switch (c) {
+        case 'h':
             print_usage(stdout);
-            *rc = CLI_EXIT_OK;
             return -1;
-        }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+        case 'V':
             print_version();
-            *rc = CLI_EXIT_OK;
             return -1;
-        }
-        if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            g_cli.quiet = 1;
-            g_cli.verbose = 0;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            g_cli.verbose = 1;
-            g_cli.quiet = 0;
-        } else {
-            *rc = cli_error(NULL, CLI_EXIT_USAGE, "unknown option '%s' (see 'kvseal --help')", a);
+        case OPT_LIST_OPTIONS:
+            list_options(stdout);
+            return -1;
+        case OPT_MAN:
+            cli_man_page(stdout, &cli_spec_kvseal, commands);
+            return -1;
+        default: /* '?': the error is printed */
+            *rc = CLI_EXIT_USAGE;
             return -1;
         }
     }
-    if (i >= argc) {
+    if (optind >= argc) {
         *rc = cli_error(NULL, CLI_EXIT_USAGE, "no command given (see 'kvseal --help')");
         return -1;
     }
-    return i;
+    return optind;
 }
 
 int main(int argc, char **argv)

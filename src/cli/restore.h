@@ -12,12 +12,10 @@ enum { CLI_OPT_UNWRAP_CONCURRENCY = 0x5200 }; /* clear of other option values */
 #define CLI_RESTORE_MAX_CONCURRENCY 16 /* the Key Vault client's connections */
 #define CLI_RESTORE_WINDOW 256         /* files unlocked ahead of decryption */
 
-#define CLI_RESTORE_LONGOPTS                                                               \
-    {"unwrap-concurrency", required_argument, NULL, CLI_OPT_UNWRAP_CONCURRENCY}
-#define CLI_RESTORE_USAGE                                                                  \
-    "      --unwrap-concurrency N  with several inputs, unwrap up to N data keys at\n"    \
-    "                           once ahead of decryption (1 to 16, default 4; 1 = one\n"  \
-    "                           at a time, as each file is decrypted)\n"
+#define CLI_RESTORE_ROWS                                                                   \
+    {"unwrap-concurrency", CLI_OPT_UNWRAP_CONCURRENCY, "N",                                \
+     "with several inputs, unwrap up to N data keys at\nonce ahead of decryption (1 to 16, default 4; 1 = one\n" \
+     "at a time, as each file is decrypted)"}
 
 /* Returns -1 if c is not this option, else 0 or an exit code after printing. */
 int cli_restore_option(const char *cmd, int c, const char *arg);

@@ -12,19 +12,16 @@ enum {
     CLI_OPT_SHARE_DEK_MAX_AGE
 };
 
-#define CLI_SHARE_DEK_LONGOPTS                                                             \
-    {"share-dek", no_argument, NULL, CLI_OPT_SHARE_DEK},                                   \
-        {"share-dek-max-files", required_argument, NULL, CLI_OPT_SHARE_DEK_MAX_FILES},     \
-        {"share-dek-max-bytes", required_argument, NULL, CLI_OPT_SHARE_DEK_MAX_BYTES},     \
-        {"share-dek-max-age", required_argument, NULL, CLI_OPT_SHARE_DEK_MAX_AGE}
-
-#define CLI_SHARE_DEK_USAGE                                                                \
-    "      --share-dek          one data key for all inputs of this run (each file\n"     \
-    "                           still gets its own salt): a restore of the set needs\n"   \
-    "                           one unwrap. A new data key is drawn after\n"              \
-    "      --share-dek-max-files N    files (default 10000),\n"                           \
-    "      --share-dek-max-bytes SIZE plaintext bytes (default 64G) or\n"                 \
-    "      --share-dek-max-age T      seconds, or with suffix s, m, h, d (default 1h)\n"
+#define CLI_SHARE_DEK_ROWS                                                                 \
+    {"share-dek", CLI_OPT_SHARE_DEK, NULL,                                                 \
+     "one data key for all inputs of this run (each file\nstill gets its own salt): a restore of the set needs\n" \
+     "one unwrap"},                                        \
+        {"share-dek-max-files", CLI_OPT_SHARE_DEK_MAX_FILES, "N",                          \
+         "with --share-dek: a new data key after N files\n(default 10000)"},                                                      \
+        {"share-dek-max-bytes", CLI_OPT_SHARE_DEK_MAX_BYTES, "SIZE",                       \
+         "... after SIZE plaintext bytes (default 64G)"},                                         \
+        {"share-dek-max-age", CLI_OPT_SHARE_DEK_MAX_AGE, "T",                              \
+         "... after T seconds, or with a suffix s, m, h, d\n(default 1h); each of these turns --share-dek on"}
 
 /* Handle one of these options. Returns -1 if c is not one, else 0 or an
  * exit code after printing. */
