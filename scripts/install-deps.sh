@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  gcc make cmake pkg-config ca-certificates openssl
+  gcc g++ make cmake pkg-config ca-certificates openssl
   libssl-dev libcurl4-openssl-dev libcjson-dev check
   python3 python3-cryptography python3-cryptography-vectors
 )

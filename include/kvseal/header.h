@@ -47,16 +47,19 @@ typedef struct kvs_header {
 } kvs_header;
 
 /* Offset of chunk 0: 8 + 4 + header_len + 32. */
-KVS_API uint64_t kvs_header_payload_offset(const kvs_header *h);
+KVS_API KVS_NONNULL(1) uint64_t kvs_header_payload_offset(const kvs_header *h);
 
 /* Plaintext size and chunk count implied by a whole file of file_size bytes.
  * KVS_ERR_TRUNCATED / KVS_ERR_FORMAT if no valid file has that size. */
-KVS_API kvs_status kvs_header_payload_geometry(const kvs_header *h, uint64_t file_size,
-                                               uint64_t *plaintext_size, uint64_t *chunks);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3, 4) kvs_status
+kvs_header_payload_geometry(const kvs_header *h, uint64_t file_size, uint64_t *plaintext_size,
+                            uint64_t *chunks);
 
 /* Read and validate the header at the start of fd (no key needed, tag not
- * checked). Reads exactly the prefix, the JSON and the tag. */
-KVS_API kvs_status kvs_header_read_fd(int fd, kvs_header **out, kvs_error *err);
+ * checked). Reads exactly the prefix, the JSON and the tag. *out is the
+ * caller's, freed with kvs_header_free; NULL on failure. */
+KVS_API KVS_MUST_USE KVS_NONNULL(2) kvs_status
+kvs_header_read_fd(int fd, kvs_header **out, kvs_error *err);
 
 /* kvs_header_free(NULL) is a no-op. */
 KVS_API void kvs_header_free(kvs_header *h);

@@ -119,19 +119,19 @@ KVS_API void kvs_provider_free(kvs_provider *p);
  * passphrase (NUL-terminated, may be NULL) decrypts an encrypted private key;
  * callers keep it in secure memory. A public key or certificate can only wrap.
  * Keys below 2048 bits are refused. Wrapping uses alg (NULL = RSA-OAEP-256). */
-KVS_API kvs_status kvs_rsa_provider_from_pem(const char *path, const char *passphrase,
-                                             const char *alg, kvs_provider **out,
-                                             kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 4) kvs_status
+kvs_rsa_provider_from_pem(const char *path, const char *passphrase, const char *alg,
+                          kvs_provider **out, kvs_error *err);
 
 /* Generate an RSA private key (bits: 2048, 3072 or 4096) to a new PEM file
  * created with mode 0600; refuses an existing path. passphrase may be NULL. */
-KVS_API kvs_status kvs_rsa_keygen(unsigned bits, const char *path, const char *passphrase,
-                                  kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(2) kvs_status
+kvs_rsa_keygen(unsigned bits, const char *path, const char *passphrase, kvs_error *err);
 
 /* Write the public half of an RSA provider's key as a SubjectPublicKeyInfo PEM
  * to a new file (mode 0644); refuses an existing path. */
-KVS_API kvs_status kvs_rsa_provider_export_public(const kvs_provider *p, const char *path,
-                                                  kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 2) kvs_status
+kvs_rsa_provider_export_public(const kvs_provider *p, const char *path, kvs_error *err);
 
 /* "sha256:<hex>" key id of the key in a provider made by kvs_rsa_provider_from_pem. */
 KVS_API const char *kvs_rsa_provider_key_id(const kvs_provider *p);

@@ -74,18 +74,18 @@ typedef struct kvs_keyvault_config {
  * the key (RSA or RSA-HSM, 2048/3072/4096 bits, key_ops with wrapKey and
  * unwrapKey, enabled, inside nbf/exp) before returning. It wraps, and
  * unwraps recipients of the same key. cfg may be NULL. */
-KVS_API kvs_status kvs_keyvault_provider_new(const char *key_url,
-                                             const kvs_keyvault_config *cfg,
-                                             kvs_provider **out, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
+kvs_keyvault_provider_new(const char *key_url, const kvs_keyvault_config *cfg, kvs_provider **out,
+                          kvs_error *err);
 
 /* Decryption provider for any azure-keyvault recipient with a well-formed,
  * versioned kid. restrict_url (may be NULL) limits it to one key
  * (https://{host}/keys/{name}) or one key version. A recipient whose host is
  * not allowed is refused by unwrap with a clear error and no request; the
  * unwrapped value must be exactly 32 bytes. It cannot wrap. */
-KVS_API kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg,
-                                                 const char *restrict_url,
-                                                 kvs_provider **out, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(3) kvs_status
+kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const char *restrict_url,
+                              kvs_provider **out, kvs_error *err);
 
 /* Non-zero if p was made by one of the two constructors above. */
 KVS_API int kvs_keyvault_is_provider(const kvs_provider *p);
@@ -113,8 +113,9 @@ typedef struct kvs_keyvault_version_info {
  * key_url naming another version, that version too. A disabled version
  * (403 KeyDisabled) is reported as enabled = 0, not as a failure; a missing
  * key or version is KVS_ERR_KEY. Uses the shared client of cfg (may be NULL). */
-KVS_API kvs_status kvs_keyvault_key_info(const char *key_url, const kvs_keyvault_config *cfg,
-                                         kvs_keyvault_version_info *info, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
+kvs_keyvault_key_info(const char *key_url, const kvs_keyvault_config *cfg,
+                      kvs_keyvault_version_info *info, kvs_error *err);
 
 /* Process-wide counters of Key Vault work, for reporting. */
 typedef struct kvs_keyvault_counts {
@@ -132,7 +133,7 @@ typedef struct kvs_keyvault_counts {
                                      its second use on) */
 } kvs_keyvault_counts;
 
-KVS_API void kvs_keyvault_stats(kvs_keyvault_counts *out);
+KVS_API KVS_NONNULL(1) void kvs_keyvault_stats(kvs_keyvault_counts *out);
 KVS_API void kvs_keyvault_stats_reset(void);
 
 #ifdef __cplusplus

@@ -63,10 +63,10 @@ typedef struct kvs_rewrap_result {
 } kvs_rewrap_result;
 
 /* opts and result may be NULL. */
-KVS_API kvs_status kvs_rewrap_path(const char *path, const kvs_rewrap_options *opts,
-                                   kvs_provider *const *keys, size_t n_keys,
-                                   kvs_provider *const *add, size_t n_add,
-                                   kvs_rewrap_result *result, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
+kvs_rewrap_path(const char *path, const kvs_rewrap_options *opts, kvs_provider *const *keys,
+                size_t n_keys, kvs_provider *const *add, size_t n_add, kvs_rewrap_result *result,
+                kvs_error *err);
 
 #ifdef __cplusplus
 }

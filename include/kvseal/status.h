@@ -63,12 +63,15 @@ typedef struct kvs_error {
     char detail[KVS_ERROR_DETAIL_MAX];
 } kvs_error;
 
+/* Every kvs_error *err parameter of the API may be NULL: no detail is kept. */
+
 /* Static, human-readable name of a status ("header authentication failed"). */
 KVS_API const char *kvs_strerror(kvs_status status);
 
 KVS_API kvs_category kvs_status_category(kvs_status status);
 
-/* Detail text if set, else kvs_strerror(err->status). Never NULL. */
+/* Detail text if set (owned by err, valid while it is unchanged), else
+ * kvs_strerror(err->status) (static). Never NULL. */
 KVS_API const char *kvs_error_message(const kvs_error *err);
 
 KVS_API void kvs_error_clear(kvs_error *err);

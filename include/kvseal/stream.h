@@ -9,7 +9,10 @@
  * KVS_ERR_STATE, and plaintext that had not verified is wiped. A decryptor
  * releases a chunk's plaintext only after its tag verifies; a caller that needs
  * all-or-nothing output (files) must still hold the output until done (the
- * path helpers in envelope.h do). Contexts are not thread-safe. */
+ * path helpers in envelope.h do). A context is used by one thread at a time
+ * (kvseal.h). *out of a _new is the caller's, freed with the matching _free;
+ * pointers a context returns (its error, its header) are owned by it and
+ * valid until it is freed. */
 #ifndef KVSEAL_STREAM_H
 #define KVSEAL_STREAM_H
 
@@ -87,42 +90,47 @@ typedef struct kvs_dek_session_limits {
 
 /* Draws the first DEK and wraps it now (so key errors surface here). limits
  * may be NULL. */
-KVS_API kvs_status kvs_dek_session_new(kvs_provider *const *recipients, size_t n_recipients,
-                                       const kvs_dek_session_limits *limits,
-                                       kvs_dek_session **out, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(4) kvs_status
+kvs_dek_session_new(kvs_provider *const *recipients, size_t n_recipients,
+                    const kvs_dek_session_limits *limits, kvs_dek_session **out, kvs_error *err);
 /* DEKs drawn so far (1 + replacements). */
 KVS_API unsigned long kvs_dek_session_deks(const kvs_dek_session *s);
 /* Wipes the DEK. NULL is a no-op. */
 KVS_API void kvs_dek_session_free(kvs_dek_session *s);
 
-/* Draws a fresh DEK and salt, wraps the DEK for every recipient provider. */
-KVS_API kvs_status kvs_encryptor_new(const kvs_encrypt_options *opts,
-                                     kvs_provider *const *recipients, size_t n_recipients,
-                                     kvs_encryptor **out, kvs_error *err);
-KVS_API kvs_status kvs_encryptor_push(kvs_encryptor *e, const void *in, size_t len,
-                                      size_t *consumed);
-KVS_API kvs_status kvs_encryptor_finish(kvs_encryptor *e);
-KVS_API kvs_status kvs_encryptor_pull(kvs_encryptor *e, void *out, size_t cap,
-                                      size_t *written);
-KVS_API int kvs_encryptor_done(const kvs_encryptor *e);
-KVS_API const kvs_error *kvs_encryptor_error(const kvs_encryptor *e);
+/* Draws a fresh DEK and salt, wraps the DEK for every recipient provider.
+ * The providers are used during this call only; opts, and the context pairs
+ * it points to, are copied. recipients may be NULL with opts->dek_session. */
+KVS_API KVS_MUST_USE KVS_NONNULL(4) kvs_status
+kvs_encryptor_new(const kvs_encrypt_options *opts, kvs_provider *const *recipients,
+                  size_t n_recipients, kvs_encryptor **out, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 4) kvs_status
+kvs_encryptor_push(kvs_encryptor *e, const void *in, size_t len, size_t *consumed);
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status kvs_encryptor_finish(kvs_encryptor *e);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 4) kvs_status
+kvs_encryptor_pull(kvs_encryptor *e, void *out, size_t cap, size_t *written);
+KVS_API KVS_NONNULL(1) int kvs_encryptor_done(const kvs_encryptor *e);
+KVS_API KVS_NONNULL(1) const kvs_error *kvs_encryptor_error(const kvs_encryptor *e);
 KVS_API void kvs_encryptor_free(kvs_encryptor *e);
 
-/* keys: providers tried, in order, against each recipient in header order. */
-KVS_API kvs_status kvs_decryptor_new(const kvs_decrypt_options *opts,
-                                     kvs_provider *const *keys, size_t n_keys,
-                                     kvs_decryptor **out, kvs_error *err);
-KVS_API kvs_status kvs_decryptor_push(kvs_decryptor *d, const void *in, size_t len,
-                                      size_t *consumed);
-KVS_API kvs_status kvs_decryptor_finish(kvs_decryptor *d);
-KVS_API kvs_status kvs_decryptor_pull(kvs_decryptor *d, void *out, size_t cap,
-                                      size_t *written);
-KVS_API int kvs_decryptor_done(const kvs_decryptor *d);
-/* The verified header once the header tag checked, else NULL. */
-KVS_API const kvs_header *kvs_decryptor_header(const kvs_decryptor *d);
+/* keys: providers tried, in order, against each recipient in header order.
+ * The keys array, its providers, and what opts points to (required context,
+ * unlock_notes) are borrowed, not copied: they must outlive the decryptor.
+ * opts may be NULL. */
+KVS_API KVS_MUST_USE KVS_NONNULL(4) kvs_status
+kvs_decryptor_new(const kvs_decrypt_options *opts, kvs_provider *const *keys, size_t n_keys,
+                  kvs_decryptor **out, kvs_error *err);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 4) kvs_status
+kvs_decryptor_push(kvs_decryptor *d, const void *in, size_t len, size_t *consumed);
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status kvs_decryptor_finish(kvs_decryptor *d);
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 4) kvs_status
+kvs_decryptor_pull(kvs_decryptor *d, void *out, size_t cap, size_t *written);
+KVS_API KVS_NONNULL(1) int kvs_decryptor_done(const kvs_decryptor *d);
+/* The verified header once the header tag checked, else NULL; owned by d. */
+KVS_API KVS_NONNULL(1) const kvs_header *kvs_decryptor_header(const kvs_decryptor *d);
 /* Index of the recipient that unlocked the file, or -1. */
-KVS_API int kvs_decryptor_recipient(const kvs_decryptor *d);
-KVS_API const kvs_error *kvs_decryptor_error(const kvs_decryptor *d);
+KVS_API KVS_NONNULL(1) int kvs_decryptor_recipient(const kvs_decryptor *d);
+KVS_API KVS_NONNULL(1) const kvs_error *kvs_decryptor_error(const kvs_decryptor *d);
 KVS_API void kvs_decryptor_free(kvs_decryptor *d);
 
 #ifdef __cplusplus

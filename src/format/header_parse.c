@@ -3,7 +3,6 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,22 +12,15 @@
 #include "crypto/crypto.h"
 #include "format/format.h"
 
-/* cJSON reports an allocation failure like a syntax error; a hook tells the
- * two apart so that out of memory is not blamed on the file. */
-static _Thread_local int json_alloc_failed;
-static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
-
-static void *json_malloc(size_t n)
+/* cJSON reports an allocation failure like a syntax error. Its allocator
+ * hooks are process-global (they would change the embedding application's
+ * cJSON too), so instead a failed parse asks for about what a parse of this
+ * text allocates: memory that is exhausted is not blamed on the file. */
+static int json_memory_short(size_t len)
 {
-    void *p = malloc(n);
-    if (!p) json_alloc_failed = 1;
-    return p;
-}
-
-static void install_json_hooks(void)
-{
-    cJSON_Hooks hooks = {json_malloc, free};
-    cJSON_InitHooks(&hooks);
+    void *volatile probe = malloc(2 * len + 4096); /* volatile: not elided */
+    free(probe);
+    return probe == NULL;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -294,10 +286,8 @@ static kvs_status parse_text(const uint8_t *json, size_t len, kvs_header **out, 
     kvs_status st = kvs_json_precheck(json, len, err);
     if (st != KVS_OK) return st;
     const char *end = NULL;
-    pthread_once(&json_hooks_once, install_json_hooks);
-    json_alloc_failed = 0;
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)json, len, &end, 0);
-    if (!root && json_alloc_failed) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    if (!root && json_memory_short(len)) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     if (!root || !only_whitespace(end, (const char *)json + len)) {
         cJSON_Delete(root);
         return kvs_fail(err, KVS_ERR_FORMAT, "header is not valid JSON");

@@ -62,8 +62,9 @@ static void check_header(const kvs_header *h, size_t json_len, uint64_t file_siz
         FUZZ_CHECK(chunks == 1 || pt > (chunks - 1) * (uint64_t)h->chunk_size);
     }
     /* A huge file size must be refused or fit in 2^32 chunks, never wrap. */
-    (void)kvs_header_payload_geometry(h, UINT64_MAX, &pt, &chunks);
-    (void)kvs_header_payload_geometry(h, 0, &pt, &chunks);
+    if (kvs_header_payload_geometry(h, UINT64_MAX, &pt, &chunks) == KVS_OK)
+        FUZZ_CHECK(chunks >= 1 && chunks <= KVS_MAX_CHUNKS);
+    FUZZ_CHECK(kvs_header_payload_geometry(h, 0, &pt, &chunks) != KVS_OK); /* no room */
 
     /* Re-encode and parse again: same fields. */
     uint8_t *enc = NULL;
