@@ -44,8 +44,9 @@ typedef struct kvs_keyvault_config {
      * the default) for the hosts in allowed_hosts only; every other host is
      * verified against the system store alone. KVSEAL_CA_FILE. */
     const char *ca_file;
-    /* Comma-separated "host" (any port) or "host:port" entries ("[::1]:8443"
-     * for IPv6) allowed besides the known clouds' vault and Managed HSM hosts.
+    /* Comma-separated "host" (port 443 only) or "host:port" entries
+     * ("[::1]:8443" for IPv6) allowed besides the known clouds' vault and
+     * Managed HSM hosts.
      * For these hosts a challenge resource equal to the host is also accepted
      * (the loopback test server). KVSEAL_ALLOWED_HOSTS. */
     const char *allowed_hosts;
@@ -116,6 +117,14 @@ typedef struct kvs_keyvault_version_info {
 KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
 kvs_keyvault_key_info(const char *key_url, const kvs_keyvault_config *cfg,
                       kvs_keyvault_version_info *info, kvs_error *err);
+
+/* Whether the host policy lets requests (and tokens) go to key_url's host
+ * and port: KVS_OK if so; KVS_ERR_KEY_ACCESS with a message naming the host
+ * if not; KVS_ERR_USAGE for a malformed URL, or a configuration error. Makes
+ * no request and resolves no name: `audit` asks this before it contacts a
+ * host that a file (untrusted) names. cfg may be NULL. */
+KVS_API kvs_status kvs_keyvault_host_allowed(const char *key_url,
+                                             const kvs_keyvault_config *cfg, kvs_error *err);
 
 /* Process-wide counters of Key Vault work, for reporting. */
 typedef struct kvs_keyvault_counts {

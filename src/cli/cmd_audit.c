@@ -23,51 +23,77 @@ static const char *const CMD = "audit";
 #define AUDIT_EXIT_FINDINGS 6
 #define AUDIT_SCHEMA "kvseal-audit/1"
 
-enum { OPT_JSON = CLI_OPT_LONG_ONLY, OPT_MAX_AGE };
+enum { OPT_JSON = CLI_OPT_LONG_ONLY, OPT_MAX_AGE, OPT_VERIFY_HEADERS };
 
 static const cli_opt options[] = {
     {"json", OPT_JSON, NULL, "one JSON document (schema kvseal-audit/1, docs/CLI.md)"},
     {"max-age", OPT_MAX_AGE, "DAYS", "versions created more than DAYS days ago count as stale"},
+    {"verify-headers", OPT_VERIFY_HEADERS, NULL,
+     "unwrap each file's data key and verify its header tag\nfirst: without it the report rests "
+     "on headers that\nanyone holding a recipient's public key can write"},
+    {"key", 'k', "KEY",
+     "with --verify-headers: private key PEM file or Key\nVault key URL to unwrap with; "
+     "repeatable; without -k:\nany Key Vault key the file names on an allowed host"},
+    {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "with --verify-headers: require this context pair"},
+    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
+    {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
     CLI_KV_ROWS_COMMON,
     {NULL, 0, NULL, NULL},
 };
 
 const cli_spec cli_spec_audit = {
     .name = "audit",
-    .synopsis = "kvseal audit [--json] [--max-age DAYS] PATH...",
+    .synopsis = "kvseal audit [--json] [--max-age DAYS] [--verify-headers [-k KEY ...]] PATH...",
     .about = "For every kvseal file (directories are walked), list each recipient's key and\n"
-             "version, whether the version is the vault's current one, and its age.",
+             "version, whether the version is the vault's current one, and its age. Only\n"
+             "allowed vault hosts are asked; the others are listed as skipped.",
     .opts = options,
     .notes = "A file is ok when at least one of its Key Vault recipients is the current,\n"
              "enabled version of its key (and not older than --max-age). Exit codes: 0 every\n"
-             "file ok (or protected only by offline keys); 6 some file depends only on\n"
-             "non-current, disabled, expired, missing or too old versions; otherwise 3 if\n"
-             "some key could not be checked, 2 if some file is invalid, 4 on I/O errors.",
+             "file ok (or protected only by offline keys); with --verify-headers first 2 if\n"
+             "some header failed verification; 6 some file depends only on non-current,\n"
+             "disabled, expired, missing or too old versions; otherwise 3 if some key or\n"
+             "header could not be checked, 2 if some file is invalid, 4 on I/O errors.",
 };
 
 /* One key version, asked once per run. */
 typedef struct key_state {
     char kid[KVS_MAX_KEY_ID_LEN + 1];
     kvs_status st;
+    int host_skipped; /* the host policy forbids asking its vault: not contacted */
     kvs_keyvault_version_info info;
     char error[KVS_ERROR_DETAIL_MAX];
 } key_state;
+
+/* Hosts ("host" or "host:port") that files named but the policy forbids. */
+typedef struct host_list {
+    char **h;
+    size_t n, cap;
+} host_list;
 
 typedef struct audit {
     int json;
     int has_max_age;
     uint64_t max_age_days;
+    int verify_headers; /* --verify-headers */
+    cli_keys keys;      /* -k, or any Key Vault key, to unwrap with */
+    cli_job_opts job;   /* --context, --passphrase-* */
     int64_t now;
-    key_state **keys; /* stable addresses: evaluations point at them */
+    key_state **keys_seen; /* stable addresses: evaluations point at them */
     size_t n_keys, cap_keys;
+    host_list skipped_hosts;
     cJSON *files; /* --json */
     size_t n_files, ok, stale, unknown, offline, invalid, skipped, io_errors;
+    size_t header_failed, unverified; /* --verify-headers */
 } audit;
+
+/* Header verification of one file (--verify-headers). */
+enum { HV_NOT_ASKED = -1, HV_FAILED = 0, HV_VERIFIED = 1 };
 
 /* One recipient's state. */
 typedef struct rec_eval {
     const char *status; /* current, not-current, disabled, expired, not-yet-valid,
-                           missing, unchecked, offline, unknown-type */
+                           missing, unchecked, skipped-host, offline, unknown-type */
     const key_state *ks;
     int64_t age_days;   /* -1: unknown */
     int too_old;
@@ -76,24 +102,59 @@ typedef struct rec_eval {
 
 /* ---- key versions ----------------------------------------------------------- */
 
+/* Remember the host of a kid the policy forbids, once. The kid passed the
+ * header's grammar (FORMAT.md §5): its host[:port] runs from "https://" to the
+ * next '/', and is compared without regard to case. */
+static void note_skipped_host(audit *a, const char *kid)
+{
+    const char *s = kid + strlen("https://");
+    char *host = strndup(s, strcspn(s, "/"));
+    if (!host) return;
+    for (char *p = host; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    host_list *l = &a->skipped_hosts;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->h[i], host) == 0) {
+            free(host);
+            return;
+        }
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        char **p = realloc(l->h, cap * sizeof *p);
+        if (!p) {
+            free(host);
+            return;
+        }
+        l->h = p;
+        l->cap = cap;
+    }
+    l->h[l->n++] = host;
+}
+
 static const key_state *key_lookup(audit *a, const char *kid)
 {
     for (size_t i = 0; i < a->n_keys; i++)
-        if (strcmp(a->keys[i]->kid, kid) == 0) return a->keys[i];
+        if (strcmp(a->keys_seen[i]->kid, kid) == 0) return a->keys_seen[i];
     if (a->n_keys == a->cap_keys) {
         size_t cap = a->cap_keys ? 2 * a->cap_keys : 16;
-        key_state **p = realloc(a->keys, cap * sizeof *p);
+        key_state **p = realloc(a->keys_seen, cap * sizeof *p);
         if (!p) return NULL;
-        a->keys = p;
+        a->keys_seen = p;
         a->cap_keys = cap;
     }
     key_state *k = calloc(1, sizeof *k);
     if (!k) return NULL;
-    a->keys[a->n_keys++] = k;
+    a->keys_seen[a->n_keys++] = k;
     kvs_error err;
     kvs_error_clear(&err);
     snprintf(k->kid, sizeof k->kid, "%s", kid);
-    k->st = kvs_keyvault_key_info(kid, cli_kv_config(), &k->info, &err);
+    /* The kid comes from an unauthenticated header: ask the policy before
+     * anything (a name lookup included) happens for its host. */
+    k->st = kvs_keyvault_host_allowed(kid, cli_kv_config(), &err);
+    k->host_skipped = k->st == KVS_ERR_KEY_ACCESS;
+    if (k->host_skipped) note_skipped_host(a, kid);
+    if (k->st == KVS_OK) k->st = kvs_keyvault_key_info(kid, cli_kv_config(), &k->info, &err);
     if (k->st != KVS_OK) snprintf(k->error, sizeof k->error, "%s", kvs_error_message(&err));
     return k;
 }
@@ -118,6 +179,7 @@ static rec_eval evaluate(audit *a, const kvs_recipient *r)
     }
     if (e.ks->st == KVS_ERR_KEY) e.status = "missing"; /* 404: key or version gone */
     if (e.ks->st != KVS_OK && e.ks->st != KVS_ERR_KEY) e.status = "unchecked";
+    if (e.ks->host_skipped) e.status = "skipped-host";
     if (e.ks->st != KVS_OK) return e;
     e.status = version_status(&e.ks->info, a->now);
     if (e.ks->info.created > 0) e.age_days = (a->now - e.ks->info.created) / 86400;
@@ -128,14 +190,16 @@ static rec_eval evaluate(audit *a, const kvs_recipient *r)
 }
 
 /* ok: some vault recipient is current; offline-only: no vault recipient;
- * unknown: none ok and some could not be checked; else stale. */
+ * unknown: none ok and some could not be checked (or was skipped); else stale. */
 static const char *verdict(const rec_eval *ev, size_t n)
 {
     int vault = 0, unchecked = 0;
     for (size_t i = 0; i < n; i++) {
         if (ev[i].ok) return "ok";
-        vault += ev[i].ks != NULL || strcmp(ev[i].status, "unchecked") == 0;
-        unchecked += strcmp(ev[i].status, "unchecked") == 0;
+        int not_asked = strcmp(ev[i].status, "unchecked") == 0 ||
+                        strcmp(ev[i].status, "skipped-host") == 0;
+        vault += ev[i].ks != NULL || not_asked;
+        unchecked += not_asked;
     }
     if (!vault) return "offline-only";
     return unchecked ? "unknown" : "stale";
@@ -147,6 +211,8 @@ static void count_verdict(audit *a, const char *v)
     else if (strcmp(v, "stale") == 0) a->stale++;
     else if (strcmp(v, "unknown") == 0) a->unknown++;
     else if (strcmp(v, "offline-only") == 0) a->offline++;
+    else if (strcmp(v, "header-failed") == 0) a->header_failed++;
+    else if (strcmp(v, "unverified") == 0) a->unverified++;
     else a->invalid++;
 }
 
@@ -217,13 +283,15 @@ static cJSON *json_recipient(size_t idx, const kvs_recipient *r, const rec_eval 
     return o;
 }
 
-static void json_file(audit *a, const char *path, const char *v, const kvs_header *h,
+static void json_file(audit *a, const char *path, const char *v, int hv, const kvs_header *h,
                       const rec_eval *ev, const char *error)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return;
     cJSON_AddItemToObject(o, "path", json_text(path));
     cJSON_AddStringToObject(o, "verdict", v);
+    if (hv == HV_NOT_ASKED) cJSON_AddNullToObject(o, "header_verified");
+    else cJSON_AddBoolToObject(o, "header_verified", hv == HV_VERIFIED);
     if (error) cJSON_AddItemToObject(o, "error", json_text(error));
     if (h && h->created[0]) cJSON_AddItemToObject(o, "created", json_text(h->created));
     else cJSON_AddNullToObject(o, "created");
@@ -258,11 +326,12 @@ static void text_recipient(size_t idx, const kvs_recipient *r, const rec_eval *e
     fputc('\n', stdout);
 }
 
-static void text_file(const char *path, const char *v, const kvs_header *h, const rec_eval *ev,
-                      const char *error)
+static void text_file(const char *path, const char *v, int hv, const kvs_header *h,
+                      const rec_eval *ev, const char *error)
 {
     cli_print_escaped(stdout, path);
     printf(": %s", v);
+    if (hv == HV_VERIFIED) fputs(", header verified", stdout);
     if (error) {
         fputs(" (", stdout);
         cli_print_escaped(stdout, error);
@@ -272,13 +341,15 @@ static void text_file(const char *path, const char *v, const kvs_header *h, cons
     for (size_t i = 0; h && i < h->n_recipients; i++) text_recipient(i, &h->recipients[i], &ev[i]);
 }
 
-static void emit(audit *a, const char *path, const char *v, const kvs_header *h,
+/* hv: HV_*; a header that failed verification is reported without its
+ * recipients (h NULL): they are not evidence of anything. */
+static void emit(audit *a, const char *path, const char *v, int hv, const kvs_header *h,
                  const rec_eval *ev, const char *error)
 {
     a->n_files++;
     count_verdict(a, v);
-    if (a->json) json_file(a, path, v, h, ev, error);
-    else text_file(path, v, h, ev, error);
+    if (a->json) json_file(a, path, v, hv, h, ev, error);
+    else text_file(path, v, hv, h, ev, error);
 }
 
 /* ---- files --------------------------------------------------------------------- */
@@ -290,6 +361,21 @@ static int has_magic(int fd)
     ssize_t n = pread(fd, m, sizeof m, 0);
     if (n < 0) return -1;
     return (size_t)n == sizeof m && memcmp(m, kvs_magic, 7) == 0; /* not secret */
+}
+
+/* --verify-headers: unwrap the data key and verify the header tag (and any
+ * --context) as decrypt would, reading only the header. */
+static kvs_status verify_header(const audit *a, int fd, kvs_error *err)
+{
+    kvs_decrypt_options opts = {.required_context = a->job.context.pairs,
+                                .n_required_context = a->job.context.n};
+    kvs_error_clear(err);
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        err->status = KVS_ERR_IO;
+        snprintf(err->detail, sizeof err->detail, "cannot rewind: %s", strerror(errno));
+        return err->status;
+    }
+    return kvs_unlock_fd(fd, &opts, a->keys.prov, a->keys.n, NULL, err);
 }
 
 static void audit_file(audit *a, const char *path, int named)
@@ -305,11 +391,19 @@ static void audit_file(audit *a, const char *path, int named)
     } else if (magic == 0 && !named) {
         a->skipped++; /* a walked directory may hold anything */
     } else if (kvs_header_read_fd(fd, &h, &err) != KVS_OK) {
-        emit(a, path, "invalid", NULL, NULL, kvs_error_message(&err));
+        emit(a, path, "invalid", HV_NOT_ASKED, NULL, NULL, kvs_error_message(&err));
+    } else if (a->verify_headers && verify_header(a, fd, &err) != KVS_OK) {
+        /* A data key that fails the tag (a header edited without it) or a
+         * missing --context fails; any other failure (no key unwrapped the
+         * data key) leaves the header unverified. */
+        int failed = kvs_status_category(err.status) == KVS_CAT_INPUT;
+        emit(a, path, failed ? "header-failed" : "unverified", HV_FAILED, NULL, NULL,
+             kvs_error_message(&err));
     } else {
+        int hv = a->verify_headers ? HV_VERIFIED : HV_NOT_ASKED;
         rec_eval *ev = calloc(h->n_recipients, sizeof *ev);
         for (size_t i = 0; ev && i < h->n_recipients; i++) ev[i] = evaluate(a, &h->recipients[i]);
-        if (ev) emit(a, path, verdict(ev, h->n_recipients), h, ev, NULL);
+        if (ev) emit(a, path, verdict(ev, h->n_recipients), hv, h, ev, NULL);
         free(ev);
     }
     kvs_header_free(h);
@@ -379,8 +473,9 @@ static void audit_path(audit *a, const char *path)
 
 static int exit_code(const audit *a)
 {
+    if (a->header_failed) return CLI_EXIT_INPUT; /* the report would rest on forged headers */
     if (a->stale) return AUDIT_EXIT_FINDINGS;
-    if (a->unknown) return CLI_EXIT_KEY;
+    if (a->unknown || a->unverified) return CLI_EXIT_KEY;
     if (a->invalid) return CLI_EXIT_INPUT;
     if (a->io_errors) return CLI_EXIT_IO;
     return CLI_EXIT_OK;
@@ -406,6 +501,12 @@ static void print_json(audit *a, int rc)
     cJSON_AddNumberToObject(s, "invalid", (double)a->invalid);
     cJSON_AddNumberToObject(s, "skipped_not_kvseal", (double)a->skipped);
     cJSON_AddNumberToObject(s, "io_errors", (double)a->io_errors);
+    cJSON_AddBoolToObject(s, "headers_verified", a->verify_headers);
+    cJSON_AddNumberToObject(s, "header_failed", (double)a->header_failed);
+    cJSON_AddNumberToObject(s, "unverified", (double)a->unverified);
+    cJSON *hosts = cJSON_AddArrayToObject(s, "skipped_hosts");
+    for (size_t i = 0; hosts && i < a->skipped_hosts.n; i++)
+        cJSON_AddItemToArray(hosts, cJSON_CreateString(a->skipped_hosts.h[i]));
     cJSON_AddNumberToObject(root, "exit_code", rc);
     char *text = cJSON_Print(root);
     if (text) puts(text);
@@ -422,8 +523,14 @@ static int parse_option(int c, const char *arg, void *ctx)
         if (cli_parse_uint(CMD, "--max-age", arg, 0, 36500, &a->max_age_days) != 0)
             return CLI_EXIT_USAGE;
         a->has_max_age = 1;
-    } else if (cli_kv_option(CMD, c, arg) != 0) {
-        return CLI_EXIT_USAGE;
+    } else if (c == OPT_VERIFY_HEADERS) {
+        a->verify_headers = 1;
+    } else if (c == 'k') {
+        return cli_keys_add(CMD, "-k", &a->keys, arg);
+    } else {
+        int rc = cli_job_option(CMD, c, arg, &a->job);
+        if (rc < 0) rc = cli_kv_option(CMD, c, arg);
+        return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     return 0;
 }
@@ -433,7 +540,44 @@ static int parse_args(int argc, char **argv, audit *a)
     int rc = cli_parse(&cli_spec_audit, argc, argv, parse_option, a);
     if (rc >= 0) return rc;
     if (optind >= argc) return cli_error(CMD, CLI_EXIT_USAGE, "no PATH given");
+    int needs_verify = a->keys.n || a->job.context.n || a->job.pass_file || a->job.pass_env;
+    if (needs_verify && !a->verify_headers)
+        return cli_error(CMD, CLI_EXIT_USAGE,
+                         "-k, --context and --passphrase-* need --verify-headers");
     return -1;
+}
+
+/* --verify-headers: the keys that unwrap, as decrypt loads them. */
+static int load_keys(audit *a)
+{
+    if (!a->verify_headers) return 0;
+    cli_kv_set_decrypting(1);
+    return a->keys.n == 0 ? cli_kv_add_any(CMD, &a->keys)
+                          : cli_keys_load_secret(CMD, &a->keys, a->job.pass_file, a->job.pass_env);
+}
+
+static void audit_free(audit *a)
+{
+    cJSON_Delete(a->files);
+    for (size_t i = 0; i < a->n_keys; i++) free(a->keys_seen[i]);
+    free(a->keys_seen);
+    for (size_t i = 0; i < a->skipped_hosts.n; i++) free(a->skipped_hosts.h[i]);
+    free(a->skipped_hosts.h);
+    cli_keys_free(&a->keys);
+    cli_job_opts_free(&a->job);
+}
+
+/* Text: the hosts not contacted, after the summary line. */
+static void print_skipped_hosts(const audit *a)
+{
+    if (a->skipped_hosts.n == 0) return;
+    printf("not contacted (neither a known cloud's vault host nor listed in "
+           "KVSEAL_ALLOWED_HOSTS):");
+    for (size_t i = 0; i < a->skipped_hosts.n; i++) {
+        fputs(i ? ", " : " ", stdout);
+        cli_print_escaped(stdout, a->skipped_hosts.h[i]);
+    }
+    fputc('\n', stdout);
 }
 
 int cli_cmd_audit(int argc, char **argv)
@@ -441,21 +585,30 @@ int cli_cmd_audit(int argc, char **argv)
     audit a;
     memset(&a, 0, sizeof a);
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0) return rc;
+    if (rc < 0) {
+        int k = load_keys(&a);
+        if (k != 0) rc = k;
+    }
+    if (rc < 0 && (a.files = cJSON_CreateArray()) == NULL)
+        rc = cli_error(CMD, CLI_EXIT_INTERNAL, "out of memory");
+    if (rc >= 0) {
+        audit_free(&a);
+        return rc;
+    }
     a.now = (int64_t)time(NULL);
-    a.files = cJSON_CreateArray();
-    if (!a.files) return cli_error(CMD, CLI_EXIT_INTERNAL, "out of memory");
     for (int i = optind; i < argc; i++) audit_path(&a, argv[i]);
     rc = exit_code(&a);
-    if (a.json)
+    if (a.json) {
         print_json(&a, rc);
-    else
-        printf("%zu files: %zu ok, %zu stale, %zu unknown, %zu offline-only, %zu invalid "
-               "(%zu other files skipped)\n",
-               a.n_files, a.ok, a.stale, a.unknown, a.offline, a.invalid, a.skipped);
+    } else {
+        printf("%zu files: %zu ok, %zu stale, %zu unknown, %zu offline-only, %zu invalid",
+               a.n_files, a.ok, a.stale, a.unknown, a.offline, a.invalid);
+        if (a.verify_headers)
+            printf(", %zu header-failed, %zu unverified", a.header_failed, a.unverified);
+        printf(" (%zu other files skipped)\n", a.skipped);
+        print_skipped_hosts(&a);
+    }
     if (g_cli.verbose) cli_kv_report(CMD);
-    cJSON_Delete(a.files);
-    for (size_t i = 0; i < a.n_keys; i++) free(a.keys[i]);
-    free(a.keys);
+    audit_free(&a);
     return rc;
 }

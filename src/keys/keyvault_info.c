@@ -101,19 +101,43 @@ static kvs_status kvs_info_version(kvs_kv_client *c, const kvs_kv_keyref *key,
     return st;
 }
 
+/* The parsed key_url and the shared client, once the host policy allows
+ * the host; no request is made. On failure *c is released. */
+static kvs_status kvs_info_client(const char *key_url, const kvs_keyvault_config *cfg,
+                                  kvs_kv_keyref *key, kvs_kv_client **c, kvs_error *err)
+{
+    kvs_kv_hostinfo hi;
+    *c = NULL;
+    if (key_url == NULL || kvs_kv_parse_key_url(key_url, key) != 0)
+        return kvs_fail(err, KVS_ERR_USAGE, "'%.200s' is not a Key Vault key URL",
+                        key_url ? key_url : "");
+    kvs_status st = kvs_kv_client_acquire(cfg, c, err);
+    if (st == KVS_OK) st = kvs_kv_client_check_host(*c, key, &hi, KVS_ERR_KEY_ACCESS, err);
+    if (st != KVS_OK) {
+        kvs_kv_client_release(*c);
+        *c = NULL;
+    }
+    return st;
+}
+
+kvs_status kvs_keyvault_host_allowed(const char *key_url, const kvs_keyvault_config *cfg,
+                                     kvs_error *err)
+{
+    kvs_kv_keyref key;
+    kvs_kv_client *c;
+    kvs_status st = kvs_info_client(key_url, cfg, &key, &c, err);
+    kvs_kv_client_release(c);
+    return st;
+}
+
 kvs_status kvs_keyvault_key_info(const char *key_url, const kvs_keyvault_config *cfg,
                                  kvs_keyvault_version_info *info, kvs_error *err)
 {
     kvs_kv_keyref key;
-    kvs_kv_hostinfo hi;
     kvs_kv_client *c = NULL;
     if (info == NULL) return kvs_fail(err, KVS_ERR_USAGE, "key info: missing info");
     memset(info, 0, sizeof(*info));
-    if (key_url == NULL || kvs_kv_parse_key_url(key_url, &key) != 0)
-        return kvs_fail(err, KVS_ERR_USAGE, "'%.200s' is not a Key Vault key URL",
-                        key_url ? key_url : "");
-    kvs_status st = kvs_kv_client_acquire(cfg, &c, err);
-    if (st == KVS_OK) st = kvs_kv_client_check_host(c, &key, &hi, KVS_ERR_KEY_ACCESS, err);
+    kvs_status st = kvs_info_client(key_url, cfg, &key, &c, err);
     if (st == KVS_OK) st = kvs_info_current(c, &key, info, err);
     if (st == KVS_OK && key.version[0] != '\0') {
         char asked[KVS_MAX_KEY_ID_LEN + 1];
