@@ -569,8 +569,9 @@ START_TEST(test_provider_unwrap)
     /* A value that is not 32 bytes is refused. */
     r.wrapped[0] = 0x44;
     fake_respond("POST", UNWRAP_URL, 200, NULL, "{\"kid\":\"" KID "\",\"value\":\"AQID\"}");
-    ck_assert_int_ne(kvs_provider_unwrap(p, &r, dek, &err), KVS_OK);
-    assert_contains(kvs_error_message(&err), "exactly 32 bytes");
+    /* FORMAT.md: a value that is not a DEK fails like a bad header tag. */
+    ck_assert_int_eq(kvs_provider_unwrap(p, &r, dek, &err), KVS_ERR_AUTH);
+    assert_contains(kvs_error_message(&err), "not a 32-byte data key");
     /* A file naming a host that is not allowed: refused, nothing sent. */
     kvs_recipient evil = recipient_of("https://evil.example.com/keys/k1/0123456789abcdef");
     ck_assert_int_eq(kvs_provider_unwrap(p, &evil, dek, &err), KVS_ERR_KEY_ACCESS);
