@@ -2,7 +2,8 @@
  *
  * A provider wraps a 32-byte data key (DEK) into a recipient record and unwraps
  * recipient records it recognises. Local RSA PEM keys and Azure Key Vault keys
- * are providers. Providers are not thread-safe: use one per thread or guard it. */
+ * are providers. The local RSA and Key Vault providers may be used from several
+ * threads at once (wrap, unwrap); for others, use one per thread or guard it. */
 #ifndef KVSEAL_KEYS_H
 #define KVSEAL_KEYS_H
 
