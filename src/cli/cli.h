@@ -138,6 +138,10 @@ extern const cli_spec cli_spec_bench;
 #define CLI_OPT_ROW_THREADS                                                                \
     {"threads", CLI_OPT_JOB_THREADS, "N",                                                  \
      "worker threads (default: online CPUs, 1-2 fewer\nwith pipes)"}
+#define CLI_OPT_ROWS_PASSPHRASE                                                            \
+    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F",                                        \
+     "passphrase of encrypted private keys, from file F"},                                 \
+        {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"}
 #define CLI_OPT_ROW_FORCE                                                                  \
     {"force", 'f', NULL, "replace an existing OUT; allow a terminal as output"}
 
