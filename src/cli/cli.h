@@ -69,6 +69,10 @@ int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
 /* Report a library failure: optional subject (a file name) and the error's
  * message; returns cli_exit_code(status). */
 int cli_error_status(const char *cmd, const char *subject, const kvs_error *err);
+/* Fill err (may be NULL) with status and a one-line detail; returns status.
+ * For failures the CLI finds itself in a job the library runs. */
+kvs_status cli_fail(kvs_error *err, kvs_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Informational line on stderr (suppressed by --quiet). */
 void cli_info(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -135,6 +139,10 @@ extern const cli_spec cli_spec_bench;
 #define CLI_OPT_ROW_THREADS                                                                \
     {"threads", CLI_OPT_JOB_THREADS, "N",                                                  \
      "worker threads (default: online CPUs, 1-2 fewer\nwith pipes)"}
+#define CLI_OPT_ROWS_PASSPHRASE                                                            \
+    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F",                                        \
+     "passphrase of encrypted private keys, from file F"},                                 \
+        {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"}
 #define CLI_OPT_ROW_FORCE                                                                  \
     {"force", 'f', NULL, "replace an existing OUT; allow a terminal as output"}
 

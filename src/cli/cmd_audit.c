@@ -15,7 +15,6 @@
 
 #include "cli/cli.h"
 #include "cli/kvopts.h"
-#include "format/format.h"
 
 static const char *const CMD = "audit";
 
@@ -233,10 +232,27 @@ static const char *version_of(const char *kid)
     return s && strncmp(kid, "https://", 8) == 0 ? s + 1 : "";
 }
 
+/* Well-formed UTF-8: no overlong forms, surrogates or values past U+10FFFF. */
+static int utf8_valid(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s++;
+        unsigned n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+                   : c >= 0xF0 && c <= 0xF4 ? 3 : 4;
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        if (n == 4) return 0;
+        for (unsigned i = 0; i < n; i++, s++) /* a NUL is below every bound */
+            if (*s < (i ? 0x80 : lo) || *s > (i ? 0xBF : hi)) return 0;
+    }
+    return 1;
+}
+
 /* JSON strings must be UTF-8: other bytes of a path become '?'. */
 static cJSON *json_text(const char *s)
 {
-    if (kvs_utf8_valid(s)) return cJSON_CreateString(s);
+    if (utf8_valid(s)) return cJSON_CreateString(s);
     char *c = strdup(s);
     if (!c) return NULL;
     for (char *p = c; *p; p++)
@@ -354,13 +370,18 @@ static void emit(audit *a, const char *path, const char *v, int hv, const kvs_he
 
 /* ---- files --------------------------------------------------------------------- */
 
-/* 1: starts with the kvseal magic; 0: not a kvseal file; -1: unreadable. */
+/* FORMAT.md section 2: the magic is "KVSEAL", a zero byte, the version. */
+static const uint8_t kvseal_signature[7] = {'K', 'V', 'S', 'E', 'A', 'L', 0};
+
+/* 1: starts with the kvseal magic (any version); 0: not a kvseal file;
+ * -1: unreadable. */
 static int has_magic(int fd)
 {
     uint8_t m[KVS_MAGIC_LEN];
     ssize_t n = pread(fd, m, sizeof m, 0);
     if (n < 0) return -1;
-    return (size_t)n == sizeof m && memcmp(m, kvs_magic, 7) == 0; /* not secret */
+    return (size_t)n == sizeof m &&
+           memcmp(m, kvseal_signature, sizeof kvseal_signature) == 0; /* not secret */
 }
 
 /* --verify-headers: unwrap the data key and verify the header tag (and any

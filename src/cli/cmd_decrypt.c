@@ -9,7 +9,6 @@
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 #include "cli/restore.h"
-#include "core/error.h"
 
 static const char *const CMD = "decrypt";
 
@@ -29,8 +28,7 @@ static const cli_opt options[] = {
     CLI_OPT_ROW_THREADS,
     CLI_PROGRESS_ROWS,
     CLI_OPT_ROW_FORCE,
-    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
-    {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_OPT_ROWS_PASSPHRASE,
     CLI_RESTORE_ROWS,
     CLI_KV_ROWS_COMMON,
     {NULL, 0, NULL, NULL},
@@ -130,7 +128,7 @@ static kvs_status job_range(void *ctx, int in_fd, int out_fd, kvs_error *err)
     struct stat st;
     /* Random access needs a real file, not a pipe. */
     if (fstat(in_fd, &st) != 0 || !S_ISREG(st.st_mode) || lseek(in_fd, 0, SEEK_CUR) < 0)
-        return kvs_fail(err, KVS_ERR_USAGE, "--offset/--length need a seekable input file");
+        return cli_fail(err, KVS_ERR_USAGE, "--offset/--length need a seekable input file");
     return kvs_decrypt_range_fd(in_fd, j->offset, j->length, out_fd, &j->opts, j->keys->prov,
                                 j->keys->n, err);
 }

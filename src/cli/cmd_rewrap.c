@@ -12,7 +12,7 @@
 
 static const char *const CMD = "rewrap";
 
-enum { OPT_REMOVE = CLI_OPT_LONG_ONLY, OPT_KEEP_OLD, OPT_PASS_FILE, OPT_PASS_ENV };
+enum { OPT_REMOVE = CLI_OPT_LONG_ONLY, OPT_KEEP_OLD };
 
 static const cli_opt options[] = {
     {"recipient", 'r', "KEY",
@@ -29,8 +29,7 @@ static const cli_opt options[] = {
     {"key", 'k', "KEY",
      "key to unwrap the data key with, as for decrypt (default:\n"
      "any Key Vault key the file names on an allowed host)"},
-    {"passphrase-file", OPT_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
-    {"passphrase-env", OPT_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_OPT_ROWS_PASSPHRASE,
     CLI_KV_ROWS_ENCRYPT,
     {NULL, 0, NULL, NULL},
 };
@@ -73,10 +72,10 @@ static int parse_option(int c, const char *arg, void *ctx)
     case OPT_KEEP_OLD:
         a->keep_old = 1;
         return 0;
-    case OPT_PASS_FILE:
+    case CLI_OPT_JOB_PASS_FILE:
         a->pass_file = arg;
         return 0;
-    case OPT_PASS_ENV:
+    case CLI_OPT_JOB_PASS_ENV:
         a->pass_env = arg;
         return 0;
     default: {

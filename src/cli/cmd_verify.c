@@ -17,8 +17,7 @@ static const cli_opt options[] = {
     {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "require this header context pair; repeatable"},
     CLI_OPT_ROW_THREADS,
     CLI_PROGRESS_ROWS,
-    {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
-    {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_OPT_ROWS_PASSPHRASE,
     CLI_KV_ROWS_COMMON,
     {NULL, 0, NULL, NULL},
 };

@@ -71,6 +71,18 @@ int cli_error_status(const char *cmd, const char *subject, const kvs_error *err)
     return code == CLI_EXIT_OK ? CLI_EXIT_INTERNAL : code;
 }
 
+kvs_status cli_fail(kvs_error *err, kvs_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->detail, sizeof err->detail, fmt, ap);
+        va_end(ap);
+        err->status = status;
+    }
+    return status;
+}
+
 void cli_info(const char *cmd, const char *fmt, ...)
 {
     if (g_cli.quiet)

@@ -4,7 +4,6 @@
 
 #include "cli/cli.h"
 #include "cli/kvopts.h"
-#include "core/error.h"
 
 /* Case-insensitive scheme check: "HTTPS://" is still a URL, not a file. */
 static int is_https_url(const char *spec)
@@ -25,7 +24,7 @@ kvs_status cli_provider_from_spec(const char *spec, const char *passphrase,
 {
     *out = NULL;
     if (!spec || !*spec)
-        return kvs_fail(err, KVS_ERR_USAGE, "empty key argument");
+        return cli_fail(err, KVS_ERR_USAGE, "empty key argument");
     if (is_https_url(spec)) {
         /* Key Vault key URL (https://{vault}/keys/{name}[/{version}]). */
         return cli_kv_provider_from_url(spec, out, err);

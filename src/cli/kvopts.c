@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "core/error.h"
 #include "kvseal/keyvault.h"
 
 static kvs_keyvault_config g_kv_config;

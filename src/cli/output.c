@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/error.h"
 
 int cli_is_stdio(const char *name)
 {
@@ -83,13 +82,13 @@ int cli_open_input(const char *in, kvs_error *err)
         return STDIN_FILENO;
     int fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        kvs_fail(err, KVS_ERR_IO, "cannot open input: %s", strerror(errno));
+        cli_fail(err, KVS_ERR_IO, "cannot open input: %s", strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
-        kvs_fail(err, KVS_ERR_IO, "input is a directory");
+        cli_fail(err, KVS_ERR_IO, "input is a directory");
         return -1;
     }
     return fd;

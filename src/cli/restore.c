@@ -1,10 +1,13 @@
 /* Restores at scale: unlock the inputs' headers concurrently, a bounded
- * window ahead of the (sequential) decryption, so their data keys are in
- * the Key Vault client's cache when each file is decrypted. The client runs
- * the unwraps in parallel, makes one request per distinct wrapped key and
- * paces itself when the vault throttles. */
+ * window ahead of the (sequential) decryption, so their data keys are in a
+ * cache when each file is decrypted: the Key Vault client's (which makes one
+ * request per distinct wrapped key and paces itself when the vault
+ * throttles), or for local keys a dekcache.c provider put in their place
+ * (so RSA private-key operations use the cores). */
 #define _DEFAULT_SOURCE
 #include "cli/restore.h"
+
+#include "cli/dekcache.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,6 +31,7 @@ struct cli_restore {
     pthread_cond_t cv;
     size_t next;     /* next input to unlock ahead */
     size_t started;  /* inputs the decryption has started */
+    size_t ahead;    /* inputs unlocked ahead (--verbose) */
     int stop;
     pthread_t th[CLI_RESTORE_MAX_CONCURRENCY];
     unsigned workers;
@@ -48,39 +52,21 @@ kvs_error *cli_restore_notes(void)
     return &g_notes;
 }
 
-/* The keys decryption would try for h, up to the first local key that
- * matches a recipient (it would answer before any vault is asked, and
- * unlocking with it ahead would only duplicate the RSA work). */
-static size_t vault_keys_first(const cli_restore *r, const kvs_header *h)
-{
-    size_t k = 0;
-    for (; k < r->n_keys; k++) {
-        if (kvs_keyvault_is_provider(r->keys[k])) continue;
-        for (size_t i = 0; i < h->n_recipients; i++)
-            if (kvs_provider_matches(r->keys[k], &h->recipients[i])) return k;
-    }
-    return k;
-}
-
 /* Failures are not reported here: decryption meets them again and reports
  * them (unreachable vaults are then skipped quickly). Only regular files:
  * reading ahead from a FIFO or device would take its data. */
 static void unlock_ahead(cli_restore *r, const char *path)
 {
     kvs_error err;
-    kvs_header *h = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && kvs_header_read_fd(fd, &h, &err) == KVS_OK &&
-        lseek(fd, 0, SEEK_SET) == 0) {
-        size_t n = vault_keys_first(r, h);
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
         /* The result is not needed: decryption meets any failure again. */
-        kvs_status ahead = n > 0 ? kvs_unlock_fd(fd, &r->opts, r->keys, n, NULL, &err) : KVS_OK;
+        kvs_status ahead = kvs_unlock_fd(fd, &r->opts, r->keys, r->n_keys, NULL, &err);
         (void)ahead;
     }
-    kvs_header_free(h);
     close(fd);
 }
 
@@ -96,6 +82,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         if (!cli_is_stdio(r->inputs[i])) unlock_ahead(r, r->inputs[i]);
         pthread_mutex_lock(&r->mu);
+        r->ahead++;
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -131,9 +118,33 @@ static int any_vault_key(const cli_keys *keys)
     return 0;
 }
 
-cli_restore *cli_restore_start(const char *cmd, cli_io_ops *ops, char *const *inputs, size_t n,
-                               const cli_keys *keys, const kvs_decrypt_options *opts)
+/* Local keys unwrap on this machine's cores: no more workers than the
+ * decryption's --threads (default: online CPUs). */
+static unsigned local_workers(const kvs_decrypt_options *opts)
 {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned cap = opts->threads ? opts->threads : cpus > 0 ? (unsigned)cpus : 1;
+    return g_concurrency < cap ? g_concurrency : cap;
+}
+
+/* Put a cache in front of every local key (it takes the key over). A key
+ * left without one (out of memory) is still correct, only slower. */
+static void cache_local_keys(cli_keys *keys)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        if (!kvs_rsa_provider_key_id(keys->prov[i])) continue;
+        kvs_provider *c = cli_dek_cache_new(keys->prov[i], CLI_RESTORE_WINDOW + CLI_RESTORE_MAX_CONCURRENCY);
+        if (c) keys->prov[i] = c;
+    }
+}
+
+cli_restore *cli_restore_start(const char *cmd, cli_io_ops *ops, char *const *inputs, size_t n,
+                               cli_keys *keys, const kvs_decrypt_options *opts)
+{
+    unsigned want = n < 2 || g_concurrency < 2 ? 0
+                    : any_vault_key(keys)    ? g_concurrency
+                                             : local_workers(opts);
+    if (want > 0) cache_local_keys(keys);
     cli_restore *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->cmd = cmd;
@@ -150,7 +161,6 @@ cli_restore *cli_restore_start(const char *cmd, cli_io_ops *ops, char *const *in
     ops->run_fd = run_fd;
     ops->after = after;
     ops->ctx = r;
-    unsigned want = n > 1 && g_concurrency > 1 && any_vault_key(keys) ? g_concurrency : 0;
     for (; r->workers < want; r->workers++)
         if (pthread_create(&r->th[r->workers], NULL, worker_main, r) != 0) break;
     return r;
@@ -164,6 +174,9 @@ void cli_restore_stop(cli_restore *r)
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     for (unsigned i = 0; i < r->workers; i++) pthread_join(r->th[i], NULL);
+    if (g_cli.verbose && r->workers > 0)
+        cli_info(r->cmd, "%zu of %zu inputs unlocked ahead of decryption, %u at a time", r->ahead,
+                 r->n, r->workers);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);

@@ -15,7 +15,7 @@ enum { CLI_OPT_UNWRAP_CONCURRENCY = 0x5200 }; /* clear of other option values */
 #define CLI_RESTORE_ROWS                                                                   \
     {"unwrap-concurrency", CLI_OPT_UNWRAP_CONCURRENCY, "N",                                \
      "with several inputs, unwrap up to N data keys at\nonce ahead of decryption (1 to 16, default 4; 1 = one\n" \
-     "at a time, as each file is decrypted)"}
+     "at a time, as each file is decrypted; local keys: at\nmost --threads or the online CPUs)"}
 
 /* Returns -1 if c is not this option, else 0 or an exit code after printing. */
 int cli_restore_option(const char *cmd, int c, const char *arg);
@@ -28,11 +28,13 @@ typedef struct cli_restore cli_restore;
 
 /* Wrap ops (in place) for a run over inputs: the inputs' data keys are
  * unwrapped concurrently ahead of the run when that can help (several
- * inputs, Key Vault keys, concurrency > 1), and after each file a line
- * names the recipients that failed before one worked. NULL only when out of
- * memory (ops then stay as they were). */
+ * inputs, concurrency > 1; with only local keys, at most opts->threads or
+ * the online CPUs at once), and after each file a line names the
+ * recipients that failed before one worked. Local keys in keys are then
+ * replaced by caching providers (dekcache.h) that own them. NULL only when
+ * out of memory (ops then stay as they were). */
 cli_restore *cli_restore_start(const char *cmd, cli_io_ops *ops, char *const *inputs, size_t n,
-                               const cli_keys *keys, const kvs_decrypt_options *opts);
+                               cli_keys *keys, const kvs_decrypt_options *opts);
 /* Stop the workers; NULL is a no-op. */
 void cli_restore_stop(cli_restore *r);
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/secmem.h"
+#include "kvseal/secmem.h"
 
 /* Longest passphrase accepted; one page of secure memory holds it. */
 #define CLI_PASSPHRASE_MAX 4095u

@@ -8,10 +8,8 @@
 
 #include <stddef.h>
 
-/* Zero-filled secure block of len bytes, or NULL. */
-void *kvs_secure_alloc(size_t len);
-/* Wipe and release; NULL is a no-op. len must be the allocation's length. */
-void kvs_secure_free(void *p, size_t len);
+/* kvs_secure_alloc and kvs_secure_free are public. */
+#include "kvseal/secmem.h"
 
 /* Test hook: called with the block just before it is returned to the system,
  * after the wipe, so tests can check that secrets were erased. NULL removes it. */

@@ -20,6 +20,9 @@
 #define PEM_MAX_BYTES (1024 * 1024)
 #define KEY_ID_LEN 71 /* "sha256:" + 64 hex */
 
+/* Immutable once loaded, and every operation uses its own EVP_PKEY_CTX over
+ * the shared EVP_PKEY (which OpenSSL allows), so one provider serves many
+ * threads at once (restores unwrap ahead in parallel). */
 typedef struct rsa_key {
     EVP_PKEY *pkey;
     int has_private;
