@@ -1,19 +1,22 @@
-/* Random-access decryption of a plaintext byte range (FORMAT.md §8). */
-#include <errno.h>
+/* Random-access decryption of a plaintext byte range (FORMAT.md §8), from
+ * any positional source of known size (stream/io.h): a file here; ranged
+ * reads fetch only the header, the covering chunks and the final chunk. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/fdio.h"
 #include "kvseal/envelope.h"
 #include "stream/chunk.h"
+#include "stream/chunk_plan.h"
+#include "stream/io_fd.h"
 
 typedef struct range_job {
-    int fd;
+    kvs_source *in;
     const kvs_header *h;
+    kvs_chunk_plan plan; /* opening, chunk 0 at the payload offset */
     kvs_gcm *gcm;
     uint64_t chunks;
     uint64_t file_size; /* as measured once: the last chunk's length follows */
@@ -21,19 +24,14 @@ typedef struct range_job {
     size_t touched; /* most plaintext bytes held: what needs wiping */
 } range_job;
 
-static uint64_t stored_offset(const range_job *j, uint64_t i)
-{
-    return kvs_header_payload_offset(j->h) + i * ((uint64_t)j->h->chunk_size + KVS_CHUNK_TAG_LEN);
-}
-
 /* Read and authenticate chunk i; its plaintext lands in j->plain. */
 static kvs_status open_chunk(range_job *j, uint64_t i, size_t *plain_len, kvs_error *err)
 {
-    uint64_t start = stored_offset(j, i);
-    size_t len = (size_t)j->h->chunk_size + KVS_CHUNK_TAG_LEN;
+    uint64_t start = kvs_chunk_plan_in_offset(&j->plan, i);
+    size_t len = kvs_chunk_plan_in_unit(&j->plan);
     if (i == j->chunks - 1) len = (size_t)(j->file_size - start); /* geometry: 16..len */
     if (len - KVS_CHUNK_TAG_LEN > j->touched) j->touched = len - KVS_CHUNK_TAG_LEN;
-    kvs_status st = kvs_pread_full(j->fd, j->stored, len, start, err);
+    kvs_status st = j->in->ops->read_at(j->in, start, j->stored, len, err);
     if (st != KVS_OK) return st;
     st = kvs_chunk_open_checked(j->gcm, i, i == j->chunks - 1, j->stored, len, j->plain, err);
     if (st != KVS_OK) return st;
@@ -60,11 +58,10 @@ static kvs_status copy_range(range_job *j, uint64_t offset, uint64_t end, int ou
 static kvs_status run_range(range_job *j, uint64_t offset, uint64_t length, int out_fd,
                             kvs_error *err)
 {
-    struct stat sb;
     uint64_t plain_size = 0;
-    if (fstat(j->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    if (!(j->in->caps & KVS_IO_POSITIONAL) || j->in->size == KVS_IO_SIZE_UNKNOWN)
         return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a regular file");
-    j->file_size = (uint64_t)sb.st_size;
+    j->file_size = j->in->size;
     kvs_status st = kvs_header_payload_geometry(j->h, j->file_size, &plain_size, &j->chunks);
     if (st != KVS_OK)
         return kvs_fail(err, st, st == KVS_ERR_TRUNCATED ? "truncated file: its size ends inside a chunk"
@@ -86,13 +83,17 @@ kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int
                                 size_t n_keys, kvs_error *err)
 {
     kvs_opened_header oh;
+    kvs_fd_source in;
     /* chunks are read at absolute offsets, so the header is read from 0 too */
     if (lseek(in_fd, 0, SEEK_SET) != 0)
         return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a seekable file");
-    kvs_status st = kvs_open_header_fd(in_fd, opts, keys, n_keys, &oh, err);
+    kvs_fd_source_init(&in, in_fd, 0);
+    kvs_status st = kvs_open_header_source(&in.base, opts, keys, n_keys, &oh, err);
     if (st != KVS_OK) return st;
-    range_job j = {in_fd, oh.header, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};
-    size_t cap = (size_t)oh.header->chunk_size + KVS_CHUNK_TAG_LEN;
+    range_job j = {&in.base, oh.header, {0}, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};
+    kvs_chunk_plan_init(&j.plan, oh.header->chunk_size, 0);
+    j.plan.in_base = kvs_header_payload_offset(oh.header);
+    size_t cap = kvs_chunk_plan_in_unit(&j.plan);
     j.stored = malloc(cap);
     j.plain = malloc(cap);
     if (!j.gcm || !j.stored || !j.plain) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");

@@ -40,6 +40,13 @@ kvs_status kvs_header_cut_short(kvs_error *err);
  * of fd into a new buffer (free()); checks the prefix on the way. */
 kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err);
 
+/* The same from any input: read fills buf up to len, *got < len only at
+ * the end of the input (as kvs_read_full). */
+typedef kvs_status (*kvs_header_reader)(void *ctx, uint8_t *buf, size_t len, size_t *got,
+                                        kvs_error *err);
+kvs_status kvs_header_read_stored_from(kvs_header_reader read, void *ctx, uint8_t **bytes,
+                                       size_t *len, kvs_error *err);
+
 /* Non-zero if the value of the k-th member of the (prechecked) top-level
  * object is written as plain decimal digits without a leading zero (§4.1). */
 int kvs_json_member_is_plain_uint(const uint8_t *json, size_t len, size_t k);

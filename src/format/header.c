@@ -133,18 +133,19 @@ kvs_status kvs_header_payload_geometry(const kvs_header *h, uint64_t file_size,
     return KVS_OK;
 }
 
-kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err)
+kvs_status kvs_header_read_stored_from(kvs_header_reader read, void *ctx, uint8_t **bytes,
+                                       size_t *len, kvs_error *err)
 {
     uint8_t prefix[KVS_PREFIX_LEN];
     size_t got = 0, total = 0;
     *bytes = NULL;
-    kvs_status st = kvs_read_full(fd, prefix, sizeof prefix, &got, err);
+    kvs_status st = read(ctx, prefix, sizeof prefix, &got, err);
     if (st != KVS_OK) return st;
     if ((st = kvs_stored_header_size(prefix, got, &total, err)) != KVS_OK) return st;
     uint8_t *buf = malloc(total);
     if (!buf) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     memcpy(buf, prefix, sizeof prefix);
-    st = kvs_read_full(fd, buf + KVS_PREFIX_LEN, total - KVS_PREFIX_LEN, &got, err);
+    st = read(ctx, buf + KVS_PREFIX_LEN, total - KVS_PREFIX_LEN, &got, err);
     if (st == KVS_OK && got < total - KVS_PREFIX_LEN)
         st = kvs_header_cut_short(err);
     if (st != KVS_OK) {
@@ -154,6 +155,16 @@ kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_erro
     *bytes = buf;
     *len = total;
     return KVS_OK;
+}
+
+static kvs_status read_fd(void *ctx, uint8_t *buf, size_t len, size_t *got, kvs_error *err)
+{
+    return kvs_read_full(*(const int *)ctx, buf, len, got, err);
+}
+
+kvs_status kvs_header_read_stored(int fd, uint8_t **bytes, size_t *len, kvs_error *err)
+{
+    return kvs_header_read_stored_from(read_fd, &fd, bytes, len, err);
 }
 
 kvs_status kvs_header_read_fd(int fd, kvs_header **out, kvs_error *err)

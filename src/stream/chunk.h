@@ -9,6 +9,7 @@
 #include "crypto/crypto.h"
 #include "format/format.h"
 #include "kvseal/stream.h"
+#include "stream/io.h"
 
 #define KVS_NONCE_LEN 12
 
@@ -61,6 +62,12 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
 kvs_status kvs_open_header_fd(int fd, const kvs_decrypt_options *opts,
                               kvs_provider *const *keys, size_t n_keys,
                               kvs_opened_header *out, kvs_error *err);
+
+/* The same through a source's sequential reads (stream/io.h), which then
+ * continue just past the header. */
+kvs_status kvs_open_header_source(kvs_source *in, const kvs_decrypt_options *opts,
+                                  kvs_provider *const *keys, size_t n_keys,
+                                  kvs_opened_header *out, kvs_error *err);
 
 /* Hand the verified header of a decryptor to the caller (NULL before it is
  * verified); the decryptor keeps working without it. */

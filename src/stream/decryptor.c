@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "stream/chunk.h"
+#include "stream/chunk_plan.h"
 
 enum dec_state { DEC_PREFIX, DEC_HEADER, DEC_CHUNKS, DEC_DONE, DEC_FAILED };
 
@@ -119,17 +120,12 @@ static kvs_status open_stored(kvs_decryptor *d, int final)
 
 static kvs_status open_final(kvs_decryptor *d)
 {
-    if (d->stored_len == 0 && d->index == 0)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: it ends before its first chunk"));
-    if (d->stored_len == 0)
+    if (d->stored_len == 0 && d->index > 0)
         return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED,
                                   "truncated file: it ends before the final chunk (after %llu chunks)",
                                   (unsigned long long)d->index));
-    if (d->stored_len < KVS_CHUNK_TAG_LEN)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: chunk %llu is shorter than its 16-byte tag", (unsigned long long)d->index));
-    if (d->stored_len == KVS_CHUNK_TAG_LEN && d->index > 0)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "malformed payload: empty final chunk after %llu chunks", (unsigned long long)d->index));
-    return open_stored(d, 1);
+    kvs_status st = kvs_chunk_check_last(d->stored_len, d->index, &d->err);
+    return st == KVS_OK ? open_stored(d, 1) : failed(d, st);
 }
 
 kvs_status kvs_decryptor_push(kvs_decryptor *d, const void *in, size_t len, size_t *consumed)

@@ -8,6 +8,7 @@
 #include "keys/unlock.h"
 #include "stream/chunk.h"
 #include "stream/dek_session.h"
+#include "stream/io_fd.h"
 
 static kvs_status check_chunk_size(uint32_t n, kvs_error *err)
 {
@@ -130,19 +131,34 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
     return st;
 }
 
-kvs_status kvs_open_header_fd(int fd, const kvs_decrypt_options *opts,
-                              kvs_provider *const *keys, size_t n_keys,
-                              kvs_opened_header *out, kvs_error *err)
+static kvs_status read_source(void *ctx, uint8_t *buf, size_t len, size_t *got, kvs_error *err)
+{
+    kvs_source *in = ctx;
+    return in->ops->read(in, buf, len, got, err);
+}
+
+kvs_status kvs_open_header_source(kvs_source *in, const kvs_decrypt_options *opts,
+                                  kvs_provider *const *keys, size_t n_keys,
+                                  kvs_opened_header *out, kvs_error *err)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
     out->recipient = -1;
-    kvs_status st = kvs_header_read_stored(fd, &bytes, &len, err);
+    kvs_status st = kvs_header_read_stored_from(read_source, in, &bytes, &len, err);
     if (st != KVS_OK) return st;
     st = kvs_open_header(bytes, len, opts, keys, n_keys, out, err);
     free(bytes);
     return st;
+}
+
+kvs_status kvs_open_header_fd(int fd, const kvs_decrypt_options *opts,
+                              kvs_provider *const *keys, size_t n_keys,
+                              kvs_opened_header *out, kvs_error *err)
+{
+    kvs_fd_source in;
+    kvs_fd_source_init(&in, fd, 0);
+    return kvs_open_header_source(&in.base, opts, keys, n_keys, out, err);
 }
 
 void kvs_sealed_header_clear(kvs_sealed_header *s)

@@ -257,6 +257,129 @@ START_TEST(memory_bad_arguments)
 }
 END_TEST
 
+/* Run fn with fd 0 replaced by a regular file opened with flags, so a write
+ * to fd 0 (or a read from it) shows in that file; fd 0 is restored after. */
+static kvs_status with_fd0(const char *path, int flags, kvs_status (*fn)(void *), void *arg)
+{
+    int saved = dup(0);
+    int f = open(path, flags, 0600);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(f, 0);
+    ck_assert_int_eq(dup2(f, 0), 0);
+    close(f);
+    kvs_status st = fn(arg);
+    ck_assert_int_eq(dup2(saved, 0), 0);
+    close(saved);
+    return st;
+}
+
+typedef struct mem_job {
+    const void *in;
+    size_t in_len;
+    uint8_t *out;
+    size_t cap, out_len;
+    kvs_error err;
+} mem_job;
+
+static kvs_status encrypt_mem_job(void *arg)
+{
+    mem_job *j = arg;
+    kvs_encrypt_options eo = {4096, NULL, 0, 0, 2};
+    return kvs_encrypt_mem(j->in, j->in_len, j->out, j->cap, &j->out_len, &eo, &key, 1, &j->err);
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+/* An empty buffer, even a NULL one, is a valid input: one empty final chunk,
+ * and not a reason to write to fd 0 (it once wrote the chunk's tag there). */
+START_TEST(memory_empty_input_is_one_empty_final_chunk)
+{
+    size_t cap = kvs_encrypt_mem_bound(0, 4096), m = 9, plain_n = 0;
+    mem_job j = {NULL, 0, malloc(cap), cap, 0, {0}};
+    kvs_status st = with_fd0(path_of("fd0"), O_RDWR | O_CREAT | O_TRUNC, encrypt_mem_job, &j);
+    ck_assert_msg(st == KVS_OK, "status %d: %s", st, j.err.detail);
+    ck_assert_int_eq(size_of(path_of("fd0")), 0);
+    /* header, then exactly one chunk: its 16-byte tag */
+    kvs_header *h = NULL;
+    kvs_error err = {0};
+    uint8_t out[16];
+    ck_assert_int_eq(kvs_decrypt_mem(j.out, j.out_len, out, sizeof out, &m, NULL, &key, 1, &h, &err),
+                     KVS_OK);
+    ck_assert_uint_eq(m, 0);
+    ck_assert_uint_eq(j.out_len, kvs_header_payload_offset(h) + 16);
+    kvs_header_free(h);
+    ck_assert_int_eq(kvs_decrypt_mem(j.out, j.out_len, out, 0, &m, NULL, &key, 1, NULL, &err), KVS_OK);
+    ck_assert_uint_eq(m, 0);
+    /* the fd engine and the push/pull decryptor agree */
+    write_file(path_of("c"), j.out, j.out_len);
+    ck_assert_int_eq(run_io(dec_run, path_of("c"), path_of("p2"), 0, 0, 2, &err), KVS_OK);
+    free(read_file(path_of("p2"), &plain_n));
+    ck_assert_uint_eq(plain_n, 0);
+    /* an empty file is not a kvseal file, however it is given */
+    ck_assert_int_eq(kvs_decrypt_mem(NULL, 0, out, sizeof out, &m, NULL, &key, 1, NULL, &err),
+                     KVS_ERR_NOT_KVSEAL);
+    ck_assert_int_eq(kvs_decrypt_mem(j.out, 0, out, sizeof out, &m, NULL, &key, 1, NULL, &err),
+                     KVS_ERR_NOT_KVSEAL);
+    free(j.out);
+}
+END_TEST
+
+typedef struct fd_job {
+    int other;   /* the descriptor that is not fd 0 */
+    int decrypt; /* 0: encrypt fd 0 to other; 1: decrypt other to fd 0 */
+    kvs_error err;
+} fd_job;
+
+static kvs_status fd0_job(void *arg)
+{
+    fd_job *j = arg;
+    return j->decrypt ? dec_run(j->other, 0, 2, &j->err) : enc_run(0, j->other, 2, &j->err);
+}
+
+/* fd 0 is an ordinary descriptor for the fd engine: an input read from it, an
+ * output written to it, in both the worker and the ring modes. */
+START_TEST(fd_zero_is_a_real_descriptor)
+{
+    size_t n = 3 * 4096 + 5, m = 0;
+    uint8_t *pt = malloc(n);
+    for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 3);
+    write_file(path_of("p"), pt, n);
+    for (int pipe_other = 0; pipe_other <= 1; pipe_other++) {
+        fd_job e = {open(path_of("c"), O_WRONLY | O_CREAT | O_TRUNC, 0600), 0, {0}};
+        ck_assert_int_eq(with_fd0(path_of("p"), O_RDONLY, fd0_job, &e), KVS_OK);
+        close(e.other);
+        fd_job d = {open(path_of("c"), O_RDONLY), 1, {0}};
+        int pin[2];
+        pthread_t tf;
+        feeder f;
+        uint8_t *ct = NULL;
+        if (pipe_other) { /* the ring reads a pipe and writes fd 0 in order */
+            close(d.other);
+            ct = read_file(path_of("c"), &m);
+            ck_assert_int_eq(pipe(pin), 0);
+            f = (feeder){pin[1], ct, m};
+            pthread_create(&tf, NULL, feed_main, &f);
+            d.other = pin[0];
+        }
+        kvs_status st = with_fd0(path_of("p2"), O_WRONLY | O_CREAT | O_TRUNC, fd0_job, &d);
+        ck_assert_msg(st == KVS_OK, "status %d: %s", st, d.err.detail);
+        close(d.other);
+        if (pipe_other) pthread_join(tf, NULL);
+        free(ct);
+        uint8_t *back = read_file(path_of("p2"), &m);
+        ck_assert_uint_eq(m, n);
+        ck_assert_mem_eq(back, pt, n);
+        free(back);
+    }
+    free(pt);
+}
+END_TEST
+
 static void make_ciphertext(size_t n)
 {
     uint8_t *pt = malloc(n);
@@ -419,6 +542,8 @@ static Suite *pipeline_suite(void)
     tcase_add_loop_test(tc, roundtrip_every_mode, 0, (int)(sizeof sizes / sizeof sizes[0]));
     tcase_add_loop_test(tc, memory_roundtrip_and_fd_agreement, 0, (int)(sizeof sizes / sizeof sizes[0]));
     tcase_add_test(tc, memory_bad_arguments);
+    tcase_add_test(tc, memory_empty_input_is_one_empty_final_chunk);
+    tcase_add_test(tc, fd_zero_is_a_real_descriptor);
     tcase_add_test(tc, damaged_chunk_stops_pipe_output_before_it);
     tcase_add_test(tc, damaged_chunk_leaves_file_output_a_verified_prefix);
     tcase_add_test(tc, truncated_and_trailing);

@@ -1,0 +1,83 @@
+/* One payload transfer (stream/engine.h): pick the mode from the source's
+ * and the sink's capabilities, then header, chunks, finish and commit, or
+ * abort keeping the complete prefix. */
+#include <string.h>
+
+#include "core/error.h"
+#include "kvseal/header.h"
+#include "stream/engine_state.h"
+
+/* Direct mode needs the input's size to place every chunk, and both ends
+ * positional to let each worker read and write its own. */
+static int direct_mode(const kvs_engine_job *job)
+{
+    const kvs_source *in = job->in;
+    return in->size != KVS_IO_SIZE_UNKNOWN && in->size >= job->plan.in_base &&
+           (in->caps & KVS_IO_POSITIONAL) && (job->out->caps & KVS_IO_POSITIONAL);
+}
+
+static kvs_status start_sink(const kvs_engine *e, int direct, kvs_error *err)
+{
+    kvs_sink *out = e->job->out;
+    kvs_sink_shape shape = {e->job->header_len, e->plan.chunk_size,
+                            kvs_chunk_plan_out_unit(&e->plan), KVS_IO_SIZE_UNKNOWN};
+    if (direct) shape.total = e->plan.out_base + kvs_chunk_plan_out_total(&e->plan);
+    return out->ops->start ? out->ops->start(out, &shape, err) : KVS_OK;
+}
+
+static kvs_status write_header(const kvs_engine_job *job, kvs_error *err)
+{
+    kvs_sink *out = job->out;
+    if (job->header_len == 0) return KVS_OK;
+    if (out->caps & KVS_IO_POSITIONAL) return out->ops->write_at(out, 0, job->header, job->header_len, err);
+    return out->ops->write(out, job->header, job->header_len, err);
+}
+
+/* What a failed transfer leaves complete: the header and the chunks before
+ * the first that failed, or, if none failed, every chunk that was done
+ * (all claimed chunks ran to completion). */
+static uint64_t complete_prefix(const kvs_engine *e)
+{
+    if (e->fail_index != UINT64_MAX) return kvs_chunk_plan_prefix_end(&e->plan, e->fail_index);
+    return e->plan.out_base + e->produced;
+}
+
+static kvs_status run_chunks(kvs_engine *e, int direct, kvs_error *err)
+{
+    kvs_source *in = e->job->in;
+    kvs_sink *out = e->job->out;
+    if (in->ops->expect) in->ops->expect(in, e->plan.chunk_size + KVS_CHUNK_TAG_LEN);
+    kvs_status st = direct ? kvs_engine_run_direct(e, err) : kvs_engine_run_ring(e, err);
+    if (st == KVS_OK && in->ops->finish) st = in->ops->finish(in, e->plan.in_base + e->consumed, err);
+    if (st == KVS_OK && out->ops->commit)
+        st = out->ops->commit(out, e->plan.out_base + e->produced, err);
+    return st;
+}
+
+kvs_status kvs_engine_transfer(const kvs_engine_job *job, kvs_engine_result *res, kvs_error *err)
+{
+    kvs_engine e;
+    memset(&e, 0, sizeof e);
+    memset(res, 0, sizeof *res);
+    e.job = job;
+    e.plan = job->plan;
+    e.plan.out_base = job->header_len;
+    e.fail_index = UINT64_MAX;
+    int direct = direct_mode(job);
+    kvs_status st = direct ? kvs_chunk_plan_sized(&e.plan, job->in->size - job->plan.in_base, err)
+                           : KVS_OK;
+    if (st == KVS_OK) st = start_sink(&e, direct, err);
+    if (st != KVS_OK) return st; /* nothing was written */
+    pthread_mutex_init(&e.mu, NULL);
+    pthread_cond_init(&e.cv, NULL);
+    st = write_header(job, err);
+    int header_written = st == KVS_OK;
+    if (header_written) st = run_chunks(&e, direct, err);
+    if (st != KVS_OK && job->out->ops->abort)
+        job->out->ops->abort(job->out, header_written ? complete_prefix(&e) : 0);
+    res->consumed = e.consumed;
+    if (st == KVS_OK) res->out_len = e.plan.out_base + e.produced;
+    pthread_cond_destroy(&e.cv);
+    pthread_mutex_destroy(&e.mu);
+    return st;
+}

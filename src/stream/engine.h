@@ -1,0 +1,54 @@
+/* Internal: the chunk engine. It moves one payload from a source to a sink
+ * (stream/io.h), sealing or opening every chunk with parallel workers, in
+ * one of two modes chosen from the source's and the sink's capabilities:
+ *
+ * Direct (stream/direct.c), when the source's size is known and both ends
+ * are positional: the size fixes every chunk's offset, length and final
+ * flag up front, so each of N workers (the calling thread is one) reads,
+ * seals or opens in place, and writes its own chunks: no hand-off between
+ * threads. Memory: N * (chunk_size + 16) bytes, plus one chunk for a worker
+ * whose chunk fails to open (it reads the chunk again to tell truncation
+ * from damage); none at all when both ends are mapped memory.
+ *
+ * Ring (stream/ring.c), otherwise (pipes, terminals, sockets): the calling
+ * thread reads chunks in order into a ring of slots; N workers seal or open
+ * them in place; output goes to its offset (positional sinks) or, through
+ * one writer thread, in order. Memory: (2 * threads + 2) * (chunk_size + 16)
+ * bytes plus one chunk per opening worker.
+ *
+ * Either way, memory does not depend on the payload's size. */
+#ifndef KVS_STREAM_ENGINE_H
+#define KVS_STREAM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream/chunk_plan.h"
+#include "stream/io.h"
+
+typedef struct kvs_engine_job {
+    /* chunk_size, sealing, in_base (where chunk 0 starts in the source) and
+     * max_chunks; the engine sets out_base to header_len and sizes it. */
+    kvs_chunk_plan plan;
+    const uint8_t *key;     /* the payload key */
+    kvs_source *in;
+    kvs_sink *out;
+    const uint8_t *header;  /* written at sink offset 0 first; may be NULL */
+    size_t header_len;      /* with header: its length, else 0 */
+    unsigned threads;       /* 0 = online CPUs, less the ring's busy threads */
+    void (*progress)(uint64_t bytes_done, void *arg); /* optional, calling thread */
+    void *progress_arg;
+} kvs_engine_job;
+
+typedef struct kvs_engine_result {
+    uint64_t consumed; /* source bytes read after in_base (also on failure) */
+    uint64_t out_len;  /* sink bytes, header included (on success) */
+} kvs_engine_result;
+
+/* Start the sink, write the header, run every chunk, then finish the source
+ * and commit the sink. On a failure once the sink started, the sink is
+ * aborted keeping the complete prefix: the header and the chunks before
+ * the first that failed. */
+kvs_status kvs_engine_transfer(const kvs_engine_job *job, kvs_engine_result *res, kvs_error *err);
+
+#endif

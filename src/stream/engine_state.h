@@ -1,0 +1,57 @@
+/* Internal: the state one engine transfer shares between its threads, and
+ * the two modes that run it (stream/engine.h). */
+#ifndef KVS_STREAM_ENGINE_STATE_H
+#define KVS_STREAM_ENGINE_STATE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "stream/engine.h"
+
+#define KVS_ENGINE_MAX_THREADS 64
+
+typedef struct kvs_engine {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const kvs_engine_job *job;
+    kvs_chunk_plan plan;  /* the job's, with out_base set; sized in direct mode */
+    uint64_t next_work;   /* next chunk index to claim */
+    uint64_t processed;   /* chunks sealed or opened successfully */
+    uint64_t produced;    /* their output bytes */
+    uint64_t fail_index;  /* lowest chunk that failed; UINT64_MAX if none */
+    int failed;
+    kvs_error err;        /* first failure */
+    uint64_t consumed;    /* input bytes read (ring: reader only; direct: under mu) */
+    pthread_t caller;     /* the thread that reports progress */
+} kvs_engine;
+
+/* Record a failure that is not one chunk's (takes mu); the first one wins. */
+void kvs_engine_fail(kvs_engine *e, const kvs_error *err);
+
+/* Record chunk index's result, out_len output bytes if it succeeded (mu
+ * held). Every chunk below the lowest failed one was claimed before it and
+ * runs to completion, so that index bounds the complete output prefix. */
+void kvs_engine_chunk_done(kvs_engine *e, uint64_t index, kvs_status st, size_t out_len,
+                           const kvs_error *err);
+
+/* A malformed last chunk is reported only once the chunks before it
+ * opened, so the first failure in file order wins, as in the streaming
+ * decryptor (a full chunk followed by junk is trailing data, not a short
+ * chunk). */
+void kvs_engine_fail_in_order(kvs_engine *e, uint64_t index, const kvs_error *err);
+
+/* Seal one chunk from in to out (in place when they are equal). */
+kvs_status kvs_engine_seal(kvs_gcm *gcm, uint64_t index, int final, const uint8_t *in,
+                           size_t len, uint8_t *out, kvs_error *err);
+
+/* Workers: as requested, else one per online CPU less the CPUs the ring's
+ * own threads keep busy (busy_threads); 1 to KVS_ENGINE_MAX_THREADS. */
+unsigned kvs_engine_threads(unsigned requested, unsigned busy_threads);
+
+/* The modes; both return the first failure. */
+kvs_status kvs_engine_run_direct(kvs_engine *e, kvs_error *err);
+kvs_status kvs_engine_run_ring(kvs_engine *e, kvs_error *err);
+
+#endif
