@@ -78,8 +78,9 @@ KVS_API kvs_status kvs_unlock_fd(int fd, const kvs_decrypt_options *opts,
                                  kvs_header **header_out, kvs_error *err);
 
 /* Output policy of the path helpers. Output goes to a 0600 temp file beside
- * the target, is fsynced and renamed over it only after success; on failure
- * the temp file is removed and the target is untouched. */
+ * the target (unnamed where the file system allows), is fsynced and given
+ * the target's name only after success; on failure the temp file is removed
+ * and the target is untouched. */
 typedef struct kvs_output_options {
     int overwrite; /* non-zero: replace an existing target */
 } kvs_output_options;
@@ -96,16 +97,31 @@ KVS_API kvs_status kvs_decrypt_path(const char *in_path, const char *out_path,
                                     kvs_error *err);
 
 /* Atomic output file, exposed so callers that produce output from a stream
- * (the CLI with stdin input) get the same temp-file-and-rename guarantee. */
+ * (the CLI with stdin input) get the same temp-file-and-rename guarantee.
+ * Without overwrite the target is created only if nothing at all is there
+ * (not a dangling link, not a FIFO); with overwrite whatever is there is
+ * replaced by rename. The target is never opened or followed. */
 typedef struct kvs_atomic_file kvs_atomic_file;
 KVS_API kvs_status kvs_atomic_open(const char *target, const kvs_output_options *opts,
                                    kvs_atomic_file **out, int *fd_out, kvs_error *err);
 /* fsync, rename over the target, fsync the directory. */
 KVS_API kvs_status kvs_atomic_commit(kvs_atomic_file *f, kvs_error *err);
-/* Path of the temp file (for a signal handler that must unlink it). */
+/* Path of the temp file (for a signal handler that must unlink it); NULL
+ * when it is unnamed (O_TMPFILE, used where the file system allows): it
+ * then vanishes with the process, even after SIGKILL. */
 KVS_API const char *kvs_atomic_temp_path(const kvs_atomic_file *f);
 /* Remove the temp file (no-op after commit) and free. NULL is a no-op. */
 KVS_API void kvs_atomic_abort(kvs_atomic_file *f);
+
+/* For the handler of a signal that ends the process (it must call _exit
+ * next): stop every kvs_encrypt_fd / kvs_decrypt_fd writing a regular file
+ * (chunks land there out of order), wait up to 2 s for writes in progress,
+ * and cut each such file back to the output complete from its start: for
+ * decryption a verified prefix of the plaintext, with no zero-filled hole
+ * where a later chunk was written before an earlier one. No write starts
+ * afterwards; those operations' threads wait for the end of the process.
+ * Async-signal-safe. */
+KVS_API void kvs_output_cut_on_signal(void);
 
 #ifdef __cplusplus
 }

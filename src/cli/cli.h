@@ -199,8 +199,10 @@ int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, 
  * err set. */
 int cli_open_input(const char *in, kvs_error *err);
 
-/* Temp output registry for SIGINT/SIGTERM: the handler unlinks the registered
- * path (async-signal-safe) and exits 130/143. */
+/* Every terminating signal (SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, ...):
+ * the handler cuts a file being written out of order back to its complete
+ * prefix (kvs_output_cut_on_signal), unlinks the registered temp path, and
+ * exits 128 + the signal number. All async-signal-safe. */
 void cli_install_signal_handlers(void);
 void cli_register_temp_path(const char *path);
 void cli_unregister_temp_path(void);

@@ -1,9 +1,10 @@
-/* Output targets: stdout, atomic files, devices, directories; temp-file
- * cleanup on signals; safe printing of untrusted text. */
+/* Output targets: stdout, atomic files, devices, FIFOs, directories;
+ * cleanup on terminating signals; safe printing of untrusted text. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -117,26 +118,62 @@ int cli_open_input(const char *in, kvs_error *err)
 
 static char g_temp_path[4096];
 static volatile sig_atomic_t g_temp_set;
+static atomic_flag g_dying = ATOMIC_FLAG_INIT;
 
+/* Only async-signal-safe calls here. A file being written out of order
+ * (standard output redirected to a file) is cut back to its complete,
+ * verified prefix first; a named temp file is removed. */
 static void on_fatal_signal(int sig)
 {
-    /* Only async-signal-safe calls here. */
+    if (atomic_flag_test_and_set(&g_dying))
+        for (;;)
+            pause(); /* another thread is already ending the process */
+    kvs_output_cut_on_signal();
     if (g_temp_set)
         unlink(g_temp_path);
     _exit(128 + sig);
 }
 
+/* Every signal whose default action ends the process, except SIGPIPE and
+ * SIGXFSZ, which main() ignores so that they become EPIPE and EFBIG. */
+static const int g_fatal_signals[] = {
+    SIGHUP,  SIGINT,    SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+    SIGVTALRM, SIGPROF, SIGXCPU, SIGIO,
+#ifdef SIGPWR
+    SIGPWR,
+#endif
+#ifdef SIGSTKFLT
+    SIGSTKFLT,
+#endif
+};
+
+/* SIGINT, SIGQUIT and SIGTERM are caught even when inherited as ignored (a
+ * shell starts background jobs with SIGINT and SIGQUIT ignored); any other
+ * signal inherited as ignored stays ignored (nohup's SIGHUP). */
+static void catch_fatal(int sig, const struct sigaction *sa)
+{
+    struct sigaction old;
+    int always = sig == SIGINT || sig == SIGQUIT || sig == SIGTERM;
+    if (!always && sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        return;
+    sigaction(sig, sa, NULL);
+}
+
 void cli_install_signal_handlers(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    size_t n = sizeof g_fatal_signals / sizeof g_fatal_signals[0];
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_fatal_signal;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&sa.sa_mask, sigs[i]);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
+    for (size_t i = 0; i < n; i++)
+        sigaddset(&sa.sa_mask, g_fatal_signals[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(&sa.sa_mask, sig);
+    for (size_t i = 0; i < n; i++)
+        catch_fatal(g_fatal_signals[i], &sa);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        catch_fatal(sig, &sa);
 }
 
 void cli_register_temp_path(const char *path)

@@ -35,8 +35,12 @@
 #include "kvseal/envelope.h"
 #include "stream/chunk.h"
 #include "stream/dek_session.h"
+#include "stream/outguard.h"
 
 #define MAX_THREADS 64
+/* Chunks written out of order are at most this far ahead of the complete
+ * prefix: one per direct worker, or the ring's 2 * MAX_THREADS + 2 slots. */
+#define DONE_WINDOW 256
 
 enum slot_state { SLOT_FREE, SLOT_FILLED, SLOT_WORKING, SLOT_DONE };
 
@@ -76,6 +80,12 @@ typedef struct pipeline {
     pthread_t caller;  /* direct: the thread that reports progress */
     void (*progress)(uint64_t bytes_done, void *arg);
     void *progress_arg;
+    /* Positional output: how far it is complete from out_base, for a signal
+     * handler that cuts it back (kvs_output_cut_on_signal). */
+    kvs_outguard *guard;
+    uint64_t done_chunks;              /* chunks written contiguously from 0 */
+    uint8_t done_flag[DONE_WINDOW];    /* chunk i written, for i ahead of done_chunks */
+    uint64_t done_end[DONE_WINDOW];    /* ... and where its output ends */
 } pipeline;
 
 static void set_failure(pipeline *p, const kvs_error *e)
@@ -158,13 +168,32 @@ static kvs_status write_slot(pipeline *p, const slot *s, kvs_error *err)
     if (!p->positional) return kvs_write_full(p->out_fd, s->buf, n, err);
     size_t done = 0;
     uint64_t off = output_offset(p, s);
-    while (done < n) {
+    kvs_status st = KVS_OK;
+    kvs_outguard_enter(p->guard);
+    while (st == KVS_OK && done < n) {
         ssize_t w = pwrite(p->out_fd, s->buf + done, n - done, (off_t)(off + done));
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return kvs_fail(err, KVS_ERR_IO, "write failed: %s", strerror(errno));
-        done += (size_t)w;
+        if (w < 0) st = kvs_fail(err, KVS_ERR_IO, "write failed: %s", strerror(errno));
+        else done += (size_t)w;
     }
-    return KVS_OK;
+    kvs_outguard_leave(p->guard);
+    return st;
+}
+
+/* Positional output, lock held: chunk s is written; tell the guard how far
+ * the output is now complete from its start (chunks finish out of order). */
+static void note_written(pipeline *p, const slot *s)
+{
+    uint64_t i = s->index, end = 0;
+    if (!p->guard || i < p->done_chunks || i - p->done_chunks >= DONE_WINDOW) return;
+    p->done_flag[i % DONE_WINDOW] = 1;
+    p->done_end[i % DONE_WINDOW] = output_offset(p, s) + output_len(p, s);
+    while (p->done_flag[p->done_chunks % DONE_WINDOW]) {
+        p->done_flag[p->done_chunks % DONE_WINDOW] = 0;
+        end = p->done_end[p->done_chunks % DONE_WINDOW];
+        p->done_chunks++;
+    }
+    if (end) kvs_outguard_complete(p->guard, end);
 }
 
 /* Next slot a worker may take, or NULL when the work is over. */
@@ -204,6 +233,7 @@ static void *worker_main(void *arg)
         if (st != KVS_OK) OPENSSL_cleanse(s->buf, buffer_used(p, s));
         pthread_mutex_lock(&p->mu);
         note_chunk_result(p, s->index, st, &err);
+        if (st == KVS_OK && p->positional) note_written(p, s);
         s->state = p->positional ? SLOT_FREE : SLOT_DONE;
         pthread_cond_broadcast(&p->cv);
     }
@@ -452,6 +482,7 @@ static void *direct_worker(void *arg)
         if (buffer_used(p, &s) > wipe) wipe = buffer_used(p, &s);
         pthread_mutex_lock(&p->mu);
         note_chunk_result(p, (uint64_t)i, st, &err);
+        if (st == KVS_OK) note_written(p, &s);
         if (st == KVS_OK) p->consumed += s.len;
         pthread_cond_broadcast(&p->cv); /* a worker in fail_in_order waits for this */
         pthread_mutex_unlock(&p->mu);
@@ -592,9 +623,11 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     pthread_cond_init(&p->cv, NULL);
     p->in_fd = in_fd;
     p->fail_index = UINT64_MAX;
+    if (p->positional && p->out_fd >= 0) p->guard = kvs_outguard_open(p->out_fd, p->out_base);
     if (plan_direct(p, in_fd, err, &st)) {
         if (st == KVS_OK) st = run_direct(p, thread_count(requested_threads, 0), err);
         keep_complete_prefix(p);
+        kvs_outguard_close(p->guard);
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
         return st;
@@ -622,6 +655,7 @@ static kvs_status run(pipeline *p, int in_fd, unsigned requested_threads, kvs_er
     if (writer_started) pthread_join(writer, NULL);
     if (p->failed) st = kvs_error_copy(err, &p->err);
     keep_complete_prefix(p);
+    kvs_outguard_close(p->guard);
     free_slots(p);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
