@@ -81,8 +81,9 @@ kvs_unlock_fd(int fd, const kvs_decrypt_options *opts, kvs_provider *const *keys
               kvs_header **header_out, kvs_error *err);
 
 /* Output policy of the path helpers. Output goes to a 0600 temp file beside
- * the target, is fsynced and renamed over it only after success; on failure
- * the temp file is removed and the target is untouched. */
+ * the target (unnamed where the file system allows), is fsynced and given
+ * the target's name only after success; on failure the temp file is removed
+ * and the target is untouched. */
 typedef struct kvs_output_options {
     int overwrite; /* non-zero: replace an existing target */
 } kvs_output_options;
@@ -100,7 +101,10 @@ kvs_decrypt_path(const char *in_path, const char *out_path, const kvs_output_opt
  * (the CLI with stdin input) get the same temp-file-and-rename guarantee.
  * kvs_atomic_open gives the caller *out (always released with
  * kvs_atomic_abort, also after a commit) and *fd_out, which the file owns:
- * commit and abort close it. */
+ * commit and abort close it. Without overwrite the target is created only
+ * if nothing at all is there (not a dangling link, not a FIFO); with
+ * overwrite whatever is there is replaced by rename. The target is never
+ * opened or followed. */
 typedef struct kvs_atomic_file kvs_atomic_file;
 KVS_API KVS_MUST_USE KVS_NONNULL(1, 3, 4) kvs_status
 kvs_atomic_open(const char *target, const kvs_output_options *opts, kvs_atomic_file **out,
@@ -109,10 +113,22 @@ kvs_atomic_open(const char *target, const kvs_output_options *opts, kvs_atomic_f
 KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
 kvs_atomic_commit(kvs_atomic_file *f, kvs_error *err);
 /* Path of the temp file (for a signal handler that must unlink it), owned
- * by f; NULL for NULL. */
+ * by f; NULL for NULL, and NULL when it is unnamed (O_TMPFILE, used where
+ * the file system allows): it then vanishes with the process, even after
+ * SIGKILL. */
 KVS_API const char *kvs_atomic_temp_path(const kvs_atomic_file *f);
 /* Remove the temp file (no-op after commit) and free. NULL is a no-op. */
 KVS_API void kvs_atomic_abort(kvs_atomic_file *f);
+
+/* For the handler of a signal that ends the process (it must call _exit
+ * next): stop every kvs_encrypt_fd / kvs_decrypt_fd writing a regular file
+ * (chunks land there out of order), wait up to 2 s for writes in progress,
+ * and cut each such file back to the output complete from its start: for
+ * decryption a verified prefix of the plaintext, with no zero-filled hole
+ * where a later chunk was written before an earlier one. No write starts
+ * afterwards; those operations' threads wait for the end of the process.
+ * Async-signal-safe. */
+KVS_API void kvs_output_cut_on_signal(void);
 
 #ifdef __cplusplus
 }

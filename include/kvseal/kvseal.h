@@ -50,6 +50,7 @@
 #include "kvseal/header.h"
 #include "kvseal/keys.h"
 #include "kvseal/rewrap.h"
+#include "kvseal/secmem.h"
 #include "kvseal/status.h"
 #include "kvseal/stream.h"
 #include "kvseal/version.h"

@@ -22,9 +22,9 @@
  * the original, set before any data), the new header, the payload copied
  * with copy_file_range (read/write where that is unsupported), fsync,
  * rename over the original, fsync of the directory. A crash at any point
- * leaves either the old or the new file, never a mix (a stray
- * `.NAME.kvseal-tmp-XXXXXX` may remain after a crash and can be deleted;
- * see temp_path for signals). A symbolic link
+ * leaves either the old or the new file, never a mix (where the file
+ * system has no O_TMPFILE, a stray `.NAME.kvseal-tmp-XXXXXX` may remain
+ * after a crash and can be deleted; see temp_path for signals). A symbolic link
  * is followed and the file it names is replaced; a file with several hard
  * links is refused (the replacement would split them). A file whose
  * recipient set would not change is left untouched. Secrets live in locked
@@ -47,7 +47,9 @@ typedef struct kvs_rewrap_options {
     int keep_old;              /* keep older versions of keys added versionless */
     /* Optional: called with the temp file's path once it exists, and with
      * NULL once it is renamed or removed, so a caller's signal handler can
-     * remove it (a stray temp file otherwise stays after SIGINT). */
+     * remove it (a stray temp file otherwise stays after SIGINT). Not
+     * called where the temp file is unnamed (O_TMPFILE, see
+     * kvs_atomic_open): it has no path and vanishes with the process. */
     void (*temp_path)(const char *path, void *arg);
     void *temp_path_arg;
 } kvs_rewrap_options;

@@ -220,14 +220,17 @@ int cli_is_stdio(const char *name);
 typedef enum cli_target_kind {
     CLI_TARGET_STDOUT, /* write to fd 1, streaming */
     CLI_TARGET_FILE,   /* temp file beside the target, renamed on success */
-    CLI_TARGET_STREAM, /* an existing device or FIFO, opened and written in place */
+    CLI_TARGET_STREAM, /* an existing character device, opened and written in place */
+    CLI_TARGET_FIFO,   /* an existing FIFO: written in place, only with --force */
     CLI_TARGET_DIR     /* an existing directory: one output per input */
 } cli_target_kind;
 
-/* Classify the -o argument. */
+/* Classify the -o argument by lstat: a symbolic link is FILE (replaced,
+ * never followed) unless it leads to a directory. */
 cli_target_kind cli_target_classify(const char *out);
 
-/* Refuse an existing target without --force (prints, returns CLI_EXIT_USAGE). */
+/* Refuse an existing target (a symbolic link included) without --force
+ * (prints, returns CLI_EXIT_USAGE). */
 int cli_check_overwrite(const char *cmd, const char *path, int force);
 /* Refuse writing `what` to a terminal fd without --force. */
 int cli_check_not_tty(const char *cmd, int fd, int force, const char *what);
@@ -268,8 +271,10 @@ int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, 
  * err set. */
 int cli_open_input(const char *in, kvs_error *err);
 
-/* Temp output registry for SIGINT/SIGTERM: the handler unlinks the registered
- * path (async-signal-safe) and exits 130/143. */
+/* Every terminating signal (SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, ...):
+ * the handler cuts a file being written out of order back to its complete
+ * prefix (kvs_output_cut_on_signal), unlinks the registered temp path, and
+ * exits 128 + the signal number. All async-signal-safe. */
 void cli_install_signal_handlers(void);
 void cli_register_temp_path(const char *path);
 void cli_unregister_temp_path(void);

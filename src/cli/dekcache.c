@@ -21,7 +21,6 @@ typedef struct slot {
 } slot;
 
 typedef struct dek_cache {
-    kvs_provider base; /* first: the provider handed out is &base */
     kvs_provider *inner;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a pending slot was filled or dropped */
@@ -32,9 +31,9 @@ typedef struct dek_cache {
     uint8_t *deks;    /* cap * KVS_DEK_LEN, secure memory */
 } dek_cache;
 
-static dek_cache *as_cache(const kvs_provider *p)
+static dek_cache *as_cache(const void *impl)
 {
-    return (dek_cache *)p->impl;
+    return (dek_cache *)impl;
 }
 
 static uint8_t *dek_of(dek_cache *c, const slot *s)
@@ -72,10 +71,10 @@ static slot *claim(dek_cache *c)
     return best;
 }
 
-static kvs_status cache_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN],
-                               kvs_error *err)
+/* The inner provider's unwrap is checked to 32 bytes by kvs_provider_unwrap. */
+static kvs_status cache_unwrap_dek(dek_cache *c, const kvs_recipient *r, uint8_t *dek,
+                                   kvs_error *err)
 {
-    dek_cache *c = as_cache(p);
     if (r->wrapped_len > KVS_MAX_WRAPPED_LEN)
         return kvs_provider_unwrap(c->inner, r, dek, err);
     pthread_mutex_lock(&c->mu);
@@ -109,20 +108,29 @@ static kvs_status cache_unwrap(kvs_provider *p, const kvs_recipient *r, uint8_t 
     return st;
 }
 
-static kvs_status cache_wrap(kvs_provider *p, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
+static kvs_status cache_unwrap(void *impl, const kvs_recipient *r, uint8_t *out, size_t out_cap,
+                               size_t *out_len, kvs_error *err)
+{
+    (void)out_cap; /* KVS_MAX_WRAPPED_LEN >= KVS_DEK_LEN */
+    kvs_status st = cache_unwrap_dek(as_cache(impl), r, out, err);
+    *out_len = st == KVS_OK ? KVS_DEK_LEN : 0;
+    return st;
+}
+
+static kvs_status cache_wrap(void *impl, const uint8_t dek[KVS_DEK_LEN], kvs_recipient *out,
                              kvs_error *err)
 {
-    return kvs_provider_wrap(as_cache(p)->inner, dek, out, err);
+    return kvs_provider_wrap(as_cache(impl)->inner, dek, out, err);
 }
 
-static int cache_matches(const kvs_provider *p, const kvs_recipient *r)
+static int cache_matches(const void *impl, const kvs_recipient *r)
 {
-    return kvs_provider_matches(as_cache(p)->inner, r);
+    return kvs_provider_matches(as_cache(impl)->inner, r);
 }
 
-static const char *cache_identify(const kvs_provider *p)
+static const char *cache_identify(const void *impl)
 {
-    return kvs_provider_identify(as_cache(p)->inner);
+    return kvs_provider_identify(as_cache(impl)->inner);
 }
 
 static void cache_free(dek_cache *c)
@@ -136,15 +144,20 @@ static void cache_free(dek_cache *c)
     free(c);
 }
 
-static void cache_destroy(kvs_provider *p)
+static void cache_destroy(void *impl)
 {
-    dek_cache *c = as_cache(p);
+    dek_cache *c = as_cache(impl);
     kvs_provider_free(c->inner);
     cache_free(c);
 }
 
 static const kvs_provider_ops cache_ops = {
-    "rsa", cache_wrap, cache_matches, cache_unwrap, cache_identify, cache_destroy,
+    .name = "rsa",
+    .wrap = cache_wrap,
+    .matches = cache_matches,
+    .unwrap = cache_unwrap,
+    .identify = cache_identify,
+    .destroy = cache_destroy,
 };
 
 kvs_provider *cli_dek_cache_new(kvs_provider *inner, size_t capacity)
@@ -164,8 +177,12 @@ kvs_provider *cli_dek_cache_new(kvs_provider *inner, size_t capacity)
     }
     for (size_t i = 0; i < capacity; i++)
         c->slots[i].wrapped = c->wrapped + i * KVS_MAX_WRAPPED_LEN;
-    c->inner = inner;
-    c->base.ops = &cache_ops;
-    c->base.impl = c;
-    return &c->base;
+    kvs_provider *p = NULL;
+    kvs_error err;
+    if (kvs_provider_new(&cache_ops, sizeof cache_ops, c, &p, &err) != KVS_OK) {
+        cache_free(c);
+        return NULL;
+    }
+    c->inner = inner; /* taken only on success, as dekcache.h says */
+    return p;
 }

@@ -1,9 +1,10 @@
-/* Output targets: stdout, atomic files, devices, directories; temp-file
- * cleanup on signals; safe printing of untrusted text. */
+/* Output targets: stdout, atomic files, devices, FIFOs, directories;
+ * cleanup on terminating signals; safe printing of untrusted text. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,29 +17,47 @@ int cli_is_stdio(const char *name)
     return name == NULL || strcmp(name, "-") == 0;
 }
 
+/* "-o /dev/stdout" names standard output as "-" does. (It is a link to
+ * /proc/self/fd/1, and links at the target are otherwise never followed.) */
+static int names_stdout(const char *out)
+{
+    return strcmp(out, "/dev/stdout") == 0;
+}
+
+/* By lstat: a link at the target is never followed, except to a directory
+ * (-o DIR given as a link to one); the file names inside are then created
+ * without following anything either. */
 cli_target_kind cli_target_classify(const char *out)
 {
     struct stat st;
-    if (cli_is_stdio(out))
+    if (cli_is_stdio(out) || names_stdout(out))
         return CLI_TARGET_STDOUT;
-    if (stat(out, &st) != 0)
+    if (lstat(out, &st) != 0)
         return CLI_TARGET_FILE;
+    if (S_ISLNK(st.st_mode))
+        return stat(out, &st) == 0 && S_ISDIR(st.st_mode) ? CLI_TARGET_DIR : CLI_TARGET_FILE;
     if (S_ISDIR(st.st_mode))
         return CLI_TARGET_DIR;
     /* Renaming a temp file over /dev/null or a FIFO would replace the node:
-     * write into it instead. */
-    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+     * write into it instead. Only root can create a device node; anyone can
+     * create a FIFO where others write, so a FIFO needs --force. */
+    if (S_ISCHR(st.st_mode))
         return CLI_TARGET_STREAM;
+    if (S_ISFIFO(st.st_mode))
+        return CLI_TARGET_FIFO;
     return CLI_TARGET_FILE;
 }
 
 int cli_check_overwrite(const char *cmd, const char *path, int force)
 {
     struct stat st;
-    if (!force && lstat(path, &st) == 0)
-        return cli_error(cmd, CLI_EXIT_USAGE, "output %s exists (use --force to replace it)",
-                         path);
-    return 0;
+    if (force || lstat(path, &st) != 0)
+        return 0;
+    if (S_ISLNK(st.st_mode))
+        return cli_error(cmd, CLI_EXIT_USAGE,
+                         "output %s is a symbolic link, which is not followed "
+                         "(use --force to replace the link itself)", path);
+    return cli_error(cmd, CLI_EXIT_USAGE, "output %s exists (use --force to replace it)", path);
 }
 
 int cli_check_not_tty(const char *cmd, int fd, int force, const char *what)
@@ -98,26 +117,62 @@ int cli_open_input(const char *in, kvs_error *err)
 
 static char g_temp_path[4096];
 static volatile sig_atomic_t g_temp_set;
+static atomic_flag g_dying = ATOMIC_FLAG_INIT;
 
+/* Only async-signal-safe calls here. A file being written out of order
+ * (standard output redirected to a file) is cut back to its complete,
+ * verified prefix first; a named temp file is removed. */
 static void on_fatal_signal(int sig)
 {
-    /* Only async-signal-safe calls here. */
+    if (atomic_flag_test_and_set(&g_dying))
+        for (;;)
+            pause(); /* another thread is already ending the process */
+    kvs_output_cut_on_signal();
     if (g_temp_set)
         unlink(g_temp_path);
     _exit(128 + sig);
 }
 
+/* Every signal whose default action ends the process, except SIGPIPE and
+ * SIGXFSZ, which main() ignores so that they become EPIPE and EFBIG. */
+static const int g_fatal_signals[] = {
+    SIGHUP,  SIGINT,    SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+    SIGVTALRM, SIGPROF, SIGXCPU, SIGIO,
+#ifdef SIGPWR
+    SIGPWR,
+#endif
+#ifdef SIGSTKFLT
+    SIGSTKFLT,
+#endif
+};
+
+/* SIGINT, SIGQUIT and SIGTERM are caught even when inherited as ignored (a
+ * shell starts background jobs with SIGINT and SIGQUIT ignored); any other
+ * signal inherited as ignored stays ignored (nohup's SIGHUP). */
+static void catch_fatal(int sig, const struct sigaction *sa)
+{
+    struct sigaction old;
+    int always = sig == SIGINT || sig == SIGQUIT || sig == SIGTERM;
+    if (!always && sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        return;
+    sigaction(sig, sa, NULL);
+}
+
 void cli_install_signal_handlers(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    size_t n = sizeof g_fatal_signals / sizeof g_fatal_signals[0];
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_fatal_signal;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&sa.sa_mask, sigs[i]);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
+    for (size_t i = 0; i < n; i++)
+        sigaddset(&sa.sa_mask, g_fatal_signals[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(&sa.sa_mask, sig);
+    for (size_t i = 0; i < n; i++)
+        catch_fatal(g_fatal_signals[i], &sa);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        catch_fatal(sig, &sa);
 }
 
 void cli_register_temp_path(const char *path)
@@ -197,21 +252,37 @@ static int run_file(const char *cmd, const cli_io_ops *ops, const char *in, cons
     return st == KVS_OK ? CLI_EXIT_OK : job_failed(cmd, in, &err);
 }
 
+/* An existing device, or a FIFO with --force, named as -o: opened without
+ * following a link, and only if it still is what it was classified as. */
+static int run_into_node(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
+                         int force, cli_target_kind kind)
+{
+    if (kind == CLI_TARGET_FIFO && !force)
+        return cli_error(cmd, CLI_EXIT_USAGE,
+                         "output %s is a FIFO (named pipe); use --force to write into it", out);
+    int fd = open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    if (fd < 0)
+        return cli_error(cmd, CLI_EXIT_IO, "%s: %s", out, strerror(errno));
+    struct stat st;
+    int still = fstat(fd, &st) == 0 &&
+                (kind == CLI_TARGET_FIFO ? S_ISFIFO(st.st_mode) : S_ISCHR(st.st_mode));
+    int rc = still ? run_stream(cmd, ops, in, fd, force)
+                   : cli_error(cmd, CLI_EXIT_IO, "%s changed while it was opened", out);
+    if (close(fd) != 0 && rc == CLI_EXIT_OK)
+        rc = cli_error(cmd, CLI_EXIT_IO, "%s: %s", out, strerror(errno));
+    return rc;
+}
+
 int cli_run_io(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
                int force)
 {
-    switch (cli_target_classify(out)) {
+    cli_target_kind kind = cli_target_classify(out);
+    switch (kind) {
     case CLI_TARGET_STDOUT:
         return run_stream(cmd, ops, in, STDOUT_FILENO, force);
-    case CLI_TARGET_STREAM: {
-        int fd = open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-            return cli_error(cmd, CLI_EXIT_IO, "%s: %s", out, strerror(errno));
-        int rc = run_stream(cmd, ops, in, fd, force);
-        if (close(fd) != 0 && rc == CLI_EXIT_OK)
-            rc = cli_error(cmd, CLI_EXIT_IO, "%s: %s", out, strerror(errno));
-        return rc;
-    }
+    case CLI_TARGET_STREAM:
+    case CLI_TARGET_FIFO:
+        return run_into_node(cmd, ops, in, out, force, kind);
     case CLI_TARGET_FILE:
         return run_file(cmd, ops, in, out, force);
     case CLI_TARGET_DIR:
@@ -242,13 +313,16 @@ void cli_print_escaped(FILE *f, const char *s)
 
 /* ---- several inputs ---------------------------------------------------------- */
 
+/* into_dir: out is a name derived inside -o DIR, always created as a new
+ * regular file (whatever appeared there since the up-front check is
+ * refused, or with --force replaced, never written into). */
 static int run_one(const char *cmd, const cli_io_ops *ops, const char *in, const char *out,
-                   int force)
+                   int force, int into_dir)
 {
     if (g_cli.verbose)
         cli_info(cmd, "%s -> %s", cli_is_stdio(in) ? "(stdin)" : in,
                  cli_is_stdio(out) ? "(stdout)" : out);
-    int rc = cli_run_io(cmd, ops, in, out, force);
+    int rc = into_dir ? run_file(cmd, ops, in, out, force) : cli_run_io(cmd, ops, in, out, force);
     if (rc == CLI_EXIT_OK && ops->after)
         ops->after(ops->ctx, in, out);
     return rc;
@@ -297,7 +371,7 @@ static int run_into_dir(const char *cmd, const cli_io_ops *ops, const char *in,
     char *out = dir_output(cmd, in, dir, name_fn);
     if (!out)
         return CLI_EXIT_USAGE;
-    int rc = run_one(cmd, ops, in, out, force);
+    int rc = run_one(cmd, ops, in, out, force, 1);
     free(out);
     return rc;
 }
@@ -306,13 +380,13 @@ int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, 
                    const char *out, int force, cli_out_name_fn name_fn)
 {
     if (n == 0)
-        return run_one(cmd, ops, NULL, out, force);
+        return run_one(cmd, ops, NULL, out, force, 0);
     int to_dir = cli_target_classify(out) == CLI_TARGET_DIR;
     if (!to_dir) {
         if (n > 1)
             return cli_error(cmd, CLI_EXIT_USAGE,
                              "several inputs need -o naming an existing directory");
-        return run_one(cmd, ops, inputs[0], out, force);
+        return run_one(cmd, ops, inputs[0], out, force, 0);
     }
     int first = check_dir_outputs(cmd, inputs, n, out, force, name_fn);
     if (first != CLI_EXIT_OK)

@@ -1,5 +1,6 @@
-/* Replace a kvseal file's header atomically: temp file beside it with the
- * original's owner and mode, new header, payload copied unchanged, fsync,
+/* Replace a kvseal file's header atomically: temp file beside it (unnamed
+ * where the file system allows, kvs_atomic_open) with the original's owner
+ * and mode, new header, payload copied unchanged, fsync,
  * rename, fsync of the directory. At every instant the path names either
  * the complete old file or the complete new one. */
 #include "envelope/replace.h"
@@ -92,7 +93,8 @@ kvs_status kvs_replace_file_header(const char *path, int in_fd, const struct sta
     uint64_t size = (uint64_t)sb->st_size;
     int notify = temp_path && temp_path->fn;
     kvs_status st = kvs_atomic_open(path, &replace, &af, &fd, err);
-    int announced = st == KVS_OK && notify;
+    /* An unnamed temp file (O_TMPFILE) has no path and needs no cleanup. */
+    int announced = st == KVS_OK && notify && kvs_atomic_temp_path(af);
     if (announced) temp_path->fn(kvs_atomic_temp_path(af), temp_path->arg);
     if (st == KVS_OK) st = keep_owner_and_mode(fd, sb, path, err);
     if (st == KVS_OK) st = kvs_write_full(fd, hdr, hdr_len, err);

@@ -14,7 +14,8 @@
  * in_fd did not change meanwhile (sb: its state when it was read); rename it
  * over path; fsync the directory. On failure path is untouched and the temp
  * file removed. temp_path (optional) learns the temp file's path, then NULL
- * (kvs_rewrap_options). */
+ * (kvs_rewrap_options); it is not called when the temp file is unnamed
+ * (O_TMPFILE), which nothing can leave behind. */
 typedef struct kvs_temp_notify {
     void (*fn)(const char *path, void *arg);
     void *arg;

@@ -10,6 +10,7 @@
 #include "core/fdio.h"
 #include "kvseal/header.h"
 #include "stream/io_fd.h"
+#include "stream/outguard.h"
 
 /* A 64 KiB pipe costs ~16 wakeups per 1 MiB chunk; a pipe as large as one
  * stored chunk (at most 1 MiB, the unprivileged limit) cut context switches
@@ -94,8 +95,38 @@ static kvs_fd_sink *fd_sink(kvs_sink *s)
 static kvs_status fd_start(kvs_sink *s, const kvs_sink_shape *shape, kvs_error *err)
 {
     (void)err;
-    enlarge_pipe(fd_sink(s)->fd, shape->chunk_size + KVS_CHUNK_TAG_LEN);
+    kvs_fd_sink *f = fd_sink(s);
+    enlarge_pipe(f->fd, shape->chunk_size + KVS_CHUNK_TAG_LEN);
+    if (s->caps & KVS_IO_POSITIONAL) {
+        f->header_len = shape->header_len;
+        f->unit = shape->unit;
+        f->guard = kvs_outguard_open(f->fd, f->origin);
+    }
     return KVS_OK;
+}
+
+/* [off, off + len) is written: tell the guard how far the output is now
+ * complete from its start (chunks finish out of order). */
+static void note_written(kvs_fd_sink *f, uint64_t off, size_t len)
+{
+    uint64_t end = 0;
+    pthread_mutex_lock(&f->mu);
+    if (off < f->header_len || f->unit == 0) {
+        if (f->done_chunks == 0 && !f->done_flag[0]) end = off + len; /* the header */
+    } else {
+        uint64_t i = (off - f->header_len) / f->unit;
+        if (i >= f->done_chunks && i - f->done_chunks < KVS_FD_SINK_WINDOW) {
+            f->done_flag[i % KVS_FD_SINK_WINDOW] = 1;
+            f->done_end[i % KVS_FD_SINK_WINDOW] = off + len;
+            while (f->done_flag[f->done_chunks % KVS_FD_SINK_WINDOW]) {
+                f->done_flag[f->done_chunks % KVS_FD_SINK_WINDOW] = 0;
+                end = f->done_end[f->done_chunks % KVS_FD_SINK_WINDOW];
+                f->done_chunks++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (end) kvs_outguard_complete(f->guard, f->origin + end);
 }
 
 static kvs_status fd_write(kvs_sink *s, const uint8_t *buf, size_t len, kvs_error *err)
@@ -108,20 +139,33 @@ static kvs_status fd_write_at(kvs_sink *s, uint64_t off, const uint8_t *buf, siz
 {
     kvs_fd_sink *f = fd_sink(s);
     size_t done = 0;
-    off += f->origin;
-    while (done < len) {
-        ssize_t w = pwrite(f->fd, buf + done, len - done, (off_t)(off + done));
+    kvs_status st = KVS_OK;
+    uint64_t at = f->origin + off;
+    kvs_outguard_enter(f->guard);
+    while (st == KVS_OK && done < len) {
+        ssize_t w = pwrite(f->fd, buf + done, len - done, (off_t)(at + done));
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return kvs_fail(err, KVS_ERR_IO, "write failed: %s", strerror(errno));
-        done += (size_t)w;
+        if (w < 0)
+            st = kvs_fail(err, KVS_ERR_IO, "write failed: %s", strerror(errno));
+        else
+            done += (size_t)w;
     }
-    return KVS_OK;
+    kvs_outguard_leave(f->guard);
+    if (st == KVS_OK && f->guard) note_written(f, off, len);
+    return st;
+}
+
+static void fd_unguard(kvs_fd_sink *f)
+{
+    kvs_outguard_close(f->guard);
+    f->guard = NULL;
 }
 
 /* Leave the position past the output, as sequential writes would. */
 static kvs_status fd_commit(kvs_sink *s, uint64_t end, kvs_error *err)
 {
     (void)end;
+    fd_unguard(fd_sink(s));
     if ((s->caps & KVS_IO_POSITIONAL) && lseek(fd_sink(s)->fd, 0, SEEK_END) < 0)
         return kvs_fail(err, KVS_ERR_IO, "seek failed: %s", strerror(errno));
     return KVS_OK;
@@ -133,6 +177,7 @@ static kvs_status fd_commit(kvs_sink *s, uint64_t end, kvs_error *err)
 static void fd_abort(kvs_sink *s, uint64_t keep)
 {
     kvs_fd_sink *f = fd_sink(s);
+    fd_unguard(f);
     if ((s->caps & KVS_IO_POSITIONAL) && ftruncate(f->fd, (off_t)(f->origin + keep)) == 0)
         (void)lseek(f->fd, 0, SEEK_END);
 }
@@ -147,7 +192,7 @@ void kvs_fd_sink_init(kvs_fd_sink *s, int fd)
     struct stat sb;
     int flags = fcntl(fd, F_GETFL);
     off_t pos = -1;
-    *s = (kvs_fd_sink){.base = {&fd_sink_ops, 0}, .fd = fd};
+    *s = (kvs_fd_sink){.base = {&fd_sink_ops, 0}, .fd = fd, .mu = PTHREAD_MUTEX_INITIALIZER};
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || flags < 0 || (flags & O_APPEND)) return;
     if ((pos = lseek(fd, 0, SEEK_CUR)) < 0) return;
     s->origin = (uint64_t)pos;

@@ -493,11 +493,13 @@ mkfifo "$W/fifo"
 pid=$!
 exec 3>"$W/fifo"
 head -c 100000 /dev/urandom >&3
+# (named, or unnamed with O_TMPFILE: then only the process's fd shows it)
+temp_seen() { [[ -n $(ls -A "$S") ]] || ls -l /proc/"$pid"/fd 2>/dev/null | grep -q "$S/"; }
 for _ in $(seq 50); do
-    [[ -n $(ls -A "$S") ]] && break
+    temp_seen && break
     sleep 0.1
 done
-check "temp file exists while encrypting" test -n "$(ls -A "$S")"
+check "temp file exists while encrypting" temp_seen
 kill -TERM "$pid"
 RC=0
 wait "$pid" || RC=$?

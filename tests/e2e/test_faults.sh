@@ -7,7 +7,8 @@
 # Every failure must be clean: the documented exit code (4 for local I/O, 2 for
 # an invalid file, 128+N after signal N), one "kvseal: <command>: ..." line on
 # stderr, and nothing at the target path. After SIGINT or SIGTERM no temp file
-# either; after SIGKILL a temp file .NAME.kvseal-tmp-XXXXXX may remain.
+# either; after SIGKILL none where the temp file is unnamed (O_TMPFILE), else
+# a temp file .NAME.kvseal-tmp-XXXXXX may remain.
 #
 # Permission cases run the CLI as nobody (setpriv) when this runs as root,
 # because root ignores file modes; without setpriv they are skipped as root.
@@ -38,6 +39,8 @@ trap cleanup EXIT
 
 # shellcheck source=lib/checks.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
+# shellcheck source=lib/procfd.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/procfd.sh"
 skipped=0
 skip() {
     skipped=$((skipped + 1))
@@ -160,18 +163,16 @@ BIGC=$W/big.kvs
 head -c $((BIG_MB * 1024 * 1024)) /dev/zero >"$BIG"
 "$BIN" -q encrypt -r "$W/pub.pem" -o "$BIGC" "$BIG"
 
-# wait_for_temp DIR PID: wait until a temp file with data appears in DIR (or
-# the process ends); 0 if one appeared.
+# wait_for_temp DIR PID: wait until PID writes a temp file with data in DIR
+# (named, or unnamed with O_TMPFILE) or ends; 0 if it does. TEMP_UNNAMED
+# says whether that temp file is unnamed.
+TEMP_UNNAMED=0
 wait_for_temp() {
-    local dir=$1 pid=$2 i f
-    for ((i = 0; i < 3000; i++)); do
-        for f in "$dir"/.*.kvseal-tmp-*; do
-            [[ -s $f ]] && return 0
-        done
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.005
-    done
-    return 1
+    local fd
+    TEMP_UNNAMED=0
+    fd=$(output_fd "$1" "$2") || return 1
+    if fd_unnamed "$fd"; then TEMP_UNNAMED=1; fi
+    return 0
 }
 
 # A process still running at the kill must end within 30 s.
@@ -238,6 +239,8 @@ interrupt() {
         fail "$name: the target exists after SIG$sig"
     elif [[ $sig != KILL && -n $left ]]; then
         fail "$name: left behind after SIG$sig: $left"
+    elif [[ $sig == KILL && -n $left && $TEMP_UNNAMED == 1 ]]; then
+        fail "$name: the temp file was unnamed (O_TMPFILE), yet SIGKILL left: $left"
     elif [[ $sig == KILL && -n $left && ! $left =~ ^\.target\.kvseal-tmp-[A-Za-z0-9]{6}$ ]]; then
         fail "$name: unexpected files after SIGKILL: $left"
     else

@@ -2,6 +2,7 @@
  * sets, payload bytes unchanged, refusals that leave the file untouched,
  * mode and links, verbatim copies of members a v1 decoder ignores, wiped
  * secrets. Prints "N passed, M failed" last. */
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,8 +175,9 @@ START_TEST(test_add_keeps_payload_and_header_fields)
 }
 END_TEST
 
-/* The temp-path callback names the temp file while it exists (so a signal
- * handler could remove it), then reports NULL once it is renamed. */
+/* The temp-path callback names a named temp file while it exists (so a
+ * signal handler could remove it), then reports NULL once it is renamed.
+ * Where the directory takes O_TMPFILE the temp file is unnamed: no call. */
 typedef struct temp_log {
     int calls;
     int existed;
@@ -194,6 +196,19 @@ static void log_temp(const char *path, void *arg)
     }
 }
 
+/* Whether the directory of path can hold an unnamed file (O_TMPFILE). */
+static int dir_has_tmpfile(const char *path)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    int fd = open(slash ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) return 0;
+    close(fd);
+    return 1;
+}
+
 START_TEST(test_temp_path_reported_then_cleared)
 {
     kvs_provider *keys[] = {ka};
@@ -202,9 +217,13 @@ START_TEST(test_temp_path_reported_then_cleared)
     kvs_rewrap_options o = {NULL, 0, 0, log_temp, &l};
     kvs_error err = {0};
     ck_assert_int_eq(kvs_rewrap_path(path_of("tp"), &o, &ka, 1, &kb, 1, NULL, &err), KVS_OK);
-    ck_assert_int_eq(l.calls, 2);
-    ck_assert(l.existed);
-    ck_assert_str_eq(l.path, "");
+    if (dir_has_tmpfile(path_of("tp"))) {
+        ck_assert_int_eq(l.calls, 0);
+    } else {
+        ck_assert_int_eq(l.calls, 2);
+        ck_assert(l.existed);
+        ck_assert_str_eq(l.path, "");
+    }
     /* a file already holding kb is not touched: no temp file, no call */
     l = (temp_log){0};
     ck_assert_int_eq(kvs_rewrap_path(path_of("tp"), &o, &ka, 1, &kb, 1, NULL, &err), KVS_OK);
