@@ -257,8 +257,8 @@ planted_midrun() {
     reader_stop "$fifo"
     if [[ -s $W/got ]]; then
         fail "$name: the planted FIFO received $(wc -c <"$W/got") bytes"
-    elif [[ $force == 0 && $RC -eq 0 ]]; then
-        fail "$name: exit 0, but the planted name should have been refused"
+    elif [[ $force == 0 && $RC -ne 1 ]]; then
+        fail "$name: exit $RC, expected 1: the planted name should have been refused"
     elif [[ $force == 0 && $plant == fifo && ! -p $second ]]; then
         fail "$name: the planted FIFO was replaced without --force"
     elif [[ $force == 0 && $plant == link && ! -L $second ]]; then
