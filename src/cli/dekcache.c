@@ -46,7 +46,7 @@ static slot *find(dek_cache *c, const kvs_recipient *r)
     for (size_t i = 0; i < c->cap; i++) {
         slot *s = &c->slots[i];
         if (s->state != SLOT_EMPTY && s->wrapped_len == r->wrapped_len &&
-            strcmp(s->alg, r->alg) == 0 && memcmp(s->wrapped, r->wrapped, r->wrapped_len) == 0) /* public */
+            strcmp(s->alg, r->alg) == 0 && memcmp(s->wrapped, r->wrapped, r->wrapped_len) == 0) /* not secret */
             return s;
     }
     return NULL;
