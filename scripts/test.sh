@@ -13,7 +13,7 @@
 #    (nice) while step 1's tests run, on the CPU those tests leave idle while
 #    they wait on test servers, clocks and processes;
 #  - ctest starts the longest tests first (COST) and runs the CPU-bound ones
-#    at most one per core (resource "cores", tests/ctest-resources.json)
+#    at most one per core (resource "cores", build/ctest-resources.json)
 #    beside the ones that mostly wait;
 #  - steps 3 and 6 run at low priority beside step 2's tests;
 #  - valgrind and the fuzz targets run one per core: every fuzz target still
