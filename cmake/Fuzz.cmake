@@ -30,7 +30,8 @@ if(KVSEAL_TESTS)
     add_test(NAME fuzz.${t}
              COMMAND fuzz_replay_${t} ${KVSEAL_FUZZ_DIR}/corpus/${t}
                      ${KVSEAL_FUZZ_DIR}/regressions/${t})
-    set_tests_properties(fuzz.${t} PROPERTIES LABELS fuzz TIMEOUT 600)
+    set_tests_properties(fuzz.${t} PROPERTIES TIMEOUT 600)
+    kvseal_test_tier(fuzz.${t} fuzz)
   endforeach()
 
   # Allocation-failure shim for tests/e2e/test_alloc_torture.sh (LD_PRELOAD).

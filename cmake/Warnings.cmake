@@ -17,6 +17,17 @@ if(KVSEAL_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# ThreadSanitizer, for the threaded tests (ctest -L threads; scripts/test.sh
+# runs them in build/tsan). It cannot be combined with ASan.
+option(KVSEAL_TSAN "Build with ThreadSanitizer" OFF)
+if(KVSEAL_TSAN)
+  if(KVSEAL_SANITIZE)
+    message(FATAL_ERROR "KVSEAL_TSAN and KVSEAL_SANITIZE cannot be combined")
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
+
 if(KVSEAL_COVERAGE)
   add_compile_options(--coverage -O0)
   add_link_options(--coverage)

@@ -70,7 +70,7 @@ expect_fail() {
 }
 
 # ---- fixtures ----
-"$BIN" -q keygen --bits 2048 -o "$W/key.pem" --public-out "$W/pub.pem" >/dev/null
+test_key rsa2048-a "$W/key.pem" "$W/pub.pem"
 chmod 644 "$W/key.pem" # readable by nobody: a throwaway test key
 head -c 1000000 /dev/urandom >"$W/plain1m"
 "$BIN" -q encrypt -r "$W/pub.pem" --chunk-size 64K -o "$W/c1m.kvs" "$W/plain1m"
@@ -258,7 +258,7 @@ done
 
 # rewrap replaces the file through a temp file beside it: SIGINT/SIGTERM
 # remove that temp file and leave the original file exactly as it was.
-"$BIN" -q keygen --bits 2048 -o "$W/key2.pem" --public-out "$W/pub2.pem" >/dev/null
+test_key rsa2048-b "$W/key2.pem" "$W/pub2.pem"
 interrupt_rewrap() { # SIGNAL
     local sig=$1 dir=$W/sig name="SIG$1 mid-rewrap (${BIG_MB} MB)"
     rm -rf "$dir"

@@ -21,7 +21,7 @@ has_summary() {
     grep -q "kvseal: $1: .* in .*/s" "$W/stderr" && [[ $(tail -c 1 "$W/stderr" | od -An -c | tr -d ' ') == '\n' ]]
 }
 
-"$BIN" keygen -o "$W/k.pem" >/dev/null 2>&1
+test_key rsa4096 "$W/k.pem"
 head -c 3000000 /dev/urandom >"$W/in"
 
 # --progress into a file: text, and a final newline.

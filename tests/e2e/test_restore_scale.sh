@@ -155,7 +155,7 @@ export KVSEAL_RETRY_MAX_SECONDS=8 # how long an unreachable vault is retried
 
 R=$TMP/dr
 mkdir -p "$R/enc" "$R/out"
-run keygen --bits 2048 -o "$R/offline.pem" --public-out "$R/offline.pub.pem"
+test_key rsa2048-a "$R/offline.pem" "$R/offline.pub.pem"
 run encrypt --threads 1 -r "$VAULT/keys/backup" -r "$VAULT2/keys/backup" -r "$R/offline.pub.pem" \
     -o "$R/enc" "$D/in/f1" "$D/in/f2" "$D/in/f3"
 expect "encrypt for primary vault, second vault and an offline key" [ "$RC" -eq 0 ]

@@ -125,7 +125,7 @@ run decrypt -o "$D/out/small3" "$D/enc/small.kvs"
 expect "... and still decrypts" eval '[ "$RC" -eq 0 ] && cmp -s "$D/in/small" "$D/out/small3"'
 
 # -- an offline break-glass key added and removed by its PEM file
-run keygen --bits 2048 -o "$TMP/offline.pem" --public-out "$TMP/offline.pub.pem"
+test_key rsa2048-a "$TMP/offline.pem" "$TMP/offline.pub.pem"
 run rewrap -r "$TMP/offline.pub.pem" "$D/enc/one.kvs"
 expect "rewrap adds an offline RSA recipient from its public key" \
     eval '[ "$RC" -eq 0 ] && [ "$(kids "$D/enc/one.kvs" | wc -l)" -eq 2 ]'

@@ -65,12 +65,12 @@ for c in $commands; do
 done
 
 # ------------------------------------------------------------ (b) no leaks
-PASSPHRASE='Tr0ub4dor&3-kvseal-hygiene-passphrase'
+PASSPHRASE=$(cat "$TEST_KEY_PASSPHRASE_FILE") # of the checked-in rsa2048-enc key
 printf '%s\n' "$PASSPHRASE" >"$W/pass"
 printf 'wrong-%s\n' "$PASSPHRASE" >"$W/badpass"
 export KVSEAL_TEST_PASS=$PASSPHRASE
-"$BIN" -q keygen --bits 2048 --passphrase-file "$W/pass" -o "$W/kp.pem" --public-out "$W/kp.pub" >/dev/null
-"$BIN" -q keygen --bits 2048 -o "$W/other.pem" >/dev/null
+test_key rsa2048-enc "$W/kp.pem" "$W/kp.pub"
+test_key rsa2048-b "$W/other.pem"
 head -c 300000 /dev/urandom >"$W/plain"
 "$BIN" -q encrypt -r "$W/kp.pub" --chunk-size 64K --context purpose=hygiene -o "$W/good.kvs" "$W/plain"
 

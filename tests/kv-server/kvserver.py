@@ -488,9 +488,45 @@ def validate_attributes(attrs):
     return out
 
 
+class KeyPool:
+    """Pre-generated RSA keys (--key-pool DIR: rsa<SIZE>-*.pem), each handed
+    out at most once per server run, so key versions stay distinct; when a
+    size runs out, keys are generated.  Generating costs a second or more of
+    CPU per 4096-bit key, which the test suite would pay at every create and
+    rotate."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.paths = {size: [] for size in KEY_SIZES}
+
+    def load(self, directory):
+        if not directory or not os.path.isdir(directory):
+            return
+        for entry in sorted(os.listdir(directory)):
+            m = re.match(r"rsa(\d+)-[^/]*\.pem$", entry)
+            if m and int(m.group(1)) in self.paths:
+                self.paths[int(m.group(1))].append(os.path.join(directory, entry))
+
+    def take(self, size):
+        with self.lock:
+            path = self.paths[size].pop(0) if self.paths[size] else None
+        if path is None:
+            return rsa.generate_private_key(public_exponent=65537, key_size=size)
+        with open(path, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != size:
+            raise SystemExit("kvserver: %s is not an RSA-%d key" % (path, size))
+        return key
+
+
+KEY_POOL = KeyPool()
+DEFAULT_KEY_POOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "keys", "pool")
+
+
 def new_key_version(name, kty, size, key_ops, attributes, tags):
-    """Generates the RSA key: slow for 4096 bits, so never called under the lock."""
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=size)
+    """Takes a pooled key or generates one (slow for 4096 bits), so never
+    called under the lock."""
+    private_key = KEY_POOL.take(size)
     return KeyVersion(name, kty, size, key_ops, private_key, attributes, tags)
 
 
@@ -1679,6 +1715,9 @@ def parse_args(argv):
     p.add_argument("--cert-expired", action="store_true", help="serve an expired certificate")
     p.add_argument("--create-key", action="append", default=[], metavar="NAME[:SIZE]",
                    help="create an RSA key before server.json is written (repeatable)")
+    p.add_argument("--key-pool", default=DEFAULT_KEY_POOL, metavar="DIR",
+                   help="pre-generated keys rsa<SIZE>-*.pem to use before generating any, "
+                        "each once (default: tests/keys/pool; '' = always generate)")
     p.add_argument("--log-file", help="also append request-log entries here (JSON lines)")
     p.add_argument("--watch-parent", action="store_true", help="exit when the parent process exits")
     p.add_argument("-v", "--verbose", action="store_true", help="access log on stderr")
@@ -1735,6 +1774,7 @@ def main(argv=None):
     plain = PlainServer(("127.0.0.1", args.imds_port), Handler)
     app = App(args, tls.server_address[1], plain.server_address[1])
     tls.app = plain.app = app
+    KEY_POOL.load(args.key_pool)
     create_startup_keys(app, args.create_key)
 
     threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)

@@ -19,6 +19,19 @@
  *                         kvseal's own allocation sites, not OpenSSL's or
  *                         libc's internal ones. Default "all". strdup and
  *                         strndup count as one allocation in both scopes.
+ *   KVSEAL_FAIL_SERVER=1  fork server: instead of running the program once,
+ *                         read requests "N DIR LOG\n" from fd 3 and for each
+ *                         fork a child that runs the program with
+ *                         KVSEAL_FAIL_AT=N, its working directory DIR and its
+ *                         stdout/stderr in LOG.stdout and LOG.stderr (absolute
+ *                         paths without spaces); answer "N STATUS\n" on fd
+ *                         4 (STATUS: the wait status, or -1 when the child ran
+ *                         past 60 s and was killed). The child starts exactly
+ *                         where a fresh process would start counting, so N
+ *                         means the same allocation, but exec, the dynamic
+ *                         loader and relocations are paid once, not per run
+ *                         (most of a short run's cost). Used by
+ *                         tests/e2e/test_alloc_torture.sh.
  * Without these variables the shim only counts. Thread-safe (atomic counter).
  * Built as failmalloc.so in the build directory (cmake/Fuzz.cmake). */
 #ifndef _GNU_SOURCE
@@ -30,8 +43,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* glibc's allocator entry points (exported for exactly this purpose). */
@@ -102,6 +119,72 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data)
     return 1; /* stop after the first object */
 }
 
+/* One line from fd into buf (without the newline); 0 at end of input. */
+static int read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        if (buf[n] == '\n') break;
+        n++;
+    }
+    buf[n] = '\0';
+    return 1;
+}
+
+/* Wait for child, at most 60 s; its wait status, or -1 if it was killed. */
+static int reap(pid_t child)
+{
+    struct timespec tick = {0, 2000000}; /* 2 ms */
+    for (long waited = 0; waited < 30000; waited++) {
+        int st = 0;
+        pid_t r = waitpid(child, &st, WNOHANG);
+        if (r == child) return st;
+        if (r < 0 && errno != EINTR) return -1;
+        nanosleep(&tick, NULL);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    return -1;
+}
+
+/* The fork server (KVSEAL_FAIL_SERVER): returns only in a child, which then
+ * runs the program; the server itself exits when fd 3 reaches its end. */
+static void serve(void)
+{
+    char line[4200];
+    while (read_line(3, line, sizeof line)) {
+        char *dir = strchr(line, ' '), *log = dir ? strchr(dir + 1, ' ') : NULL;
+        if (!log) _exit(2);
+        *dir++ = '\0';
+        *log++ = '\0';
+        unsigned long n = parse_ul(line);
+        pid_t child = fork();
+        if (child == 0) {
+            char path[4300];
+            int out, err;
+            if (chdir(dir) != 0) _exit(125);
+            snprintf(path, sizeof path, "%s.stdout", log);
+            out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            snprintf(path, sizeof path, "%s.stderr", log);
+            err = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(125);
+            close(out);
+            close(err);
+            close(3);
+            close(4);
+            fail_at = n;
+            return;
+        }
+        char answer[64];
+        int len = snprintf(answer, sizeof answer, "%lu %d\n", n, child < 0 ? -1 : reap(child));
+        if (write(4, answer, (size_t)len) != len) _exit(2);
+    }
+    _exit(0);
+}
+
 __attribute__((constructor)) static void failmalloc_init(void)
 {
     const char *scope = getenv("KVSEAL_FAIL_SCOPE");
@@ -110,6 +193,8 @@ __attribute__((constructor)) static void failmalloc_init(void)
     fail_at = parse_ul(getenv("KVSEAL_FAIL_AT"));
     copy_env(count_path, sizeof count_path, "KVSEAL_FAIL_COUNT");
     copy_env(report_path, sizeof report_path, "KVSEAL_FAIL_REPORT");
+    /* Unarmed while serving: the server's own calls neither count nor fail. */
+    if (getenv("KVSEAL_FAIL_SERVER")) serve();
     __atomic_store_n(&calls, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&armed, 1, __ATOMIC_SEQ_CST);
 }

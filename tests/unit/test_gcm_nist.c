@@ -29,29 +29,9 @@ struct gcm_stats {
     size_t failed_auth; /* decrypt cases expected to fail */
 };
 
-static const char *vector_path(const char *name, char *buf, size_t cap)
-{
-    const char *dir = getenv("KVSEAL_GCM_VECTORS");
-    snprintf(buf, cap, "%s/%s", dir != NULL ? dir : GCM_VECTOR_DIR, name);
-    return buf;
-}
-
 static FILE *open_vectors(const char *name)
 {
-    char path[1024];
-    vector_path(name, path, sizeof(path));
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL,
-                  "NIST GCM vectors missing: %s (run: apt-get install python3-cryptography-vectors)",
-                  path);
-    return f;
-}
-
-static void chomp(char *line)
-{
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-        line[--n] = '\0';
+    return kvs_test_open_vectors("KVSEAL_GCM_VECTORS", GCM_VECTOR_DIR, name);
 }
 
 /* Independent count of the cases, so the run cannot pass by parsing nothing. */
@@ -61,7 +41,7 @@ static void scan_counts(const char *name, struct gcm_stats *st)
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, f) != -1) {
-        chomp(line);
+        kvs_test_chomp(line);
         if (strncmp(line, "Count = ", 8) == 0) st->count_lines++;
         if (strcmp(line, "FAIL") == 0) st->fail_lines++;
     }
@@ -205,7 +185,7 @@ static void run_file(const char *name, int decrypt, struct gcm_stats *st)
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, f) != -1) {
-        chomp(line);
+        kvs_test_chomp(line);
         if (line[0] == '\0' || line[0] == '#') continue;
         if (line[0] == '[') {
             flush_case(c, decrypt, st);

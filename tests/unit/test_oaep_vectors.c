@@ -41,20 +41,7 @@ struct oaep_file {
 
 static FILE *open_vectors(const char *rel)
 {
-    char path[1024];
-    const char *dir = getenv("KVSEAL_RSA_VECTORS");
-    snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : RSA_VECTOR_DIR, rel);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL,
-                  "OAEP vectors missing: %s (run: apt-get install python3-cryptography-vectors)",
-                  path);
-    return f;
-}
-
-static void chomp(char *line)
-{
-    size_t n = strlen(line);
-    while (n > 0 && isspace((unsigned char)line[n - 1])) line[--n] = '\0';
+    return kvs_test_open_vectors("KVSEAL_RSA_VECTORS", RSA_VECTOR_DIR, rel);
 }
 
 /* Independent count of "# Encryption:" lines. */
@@ -64,7 +51,7 @@ static size_t count_encryptions(const char *rel)
     char *line = NULL;
     size_t cap = 0, n = 0;
     while (getline(&line, &cap, f) != -1) {
-        chomp(line);
+        kvs_test_chomp(line);
         if (strcmp(line, "# Encryption:") == 0) n++;
     }
     free(line);
@@ -255,7 +242,7 @@ static struct oaep_file *run_file(const char *rel, kvs_oaep_hash hash)
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, f) != -1) {
-        chomp(line);
+        kvs_test_chomp(line);
         if (line[0] == '#')
             parse_comment(v, line);
         else if (v->label[0] != '\0')
@@ -314,10 +301,11 @@ START_TEST(test_alg_names)
 }
 END_TEST
 
-/* Generated keys: the failure modes a hostile file or wrong key can cause. */
+/* Fresh keys (the checked-in test keys): the failure modes a hostile file or
+ * wrong key can cause. */
 START_TEST(test_generated_key_failures)
 {
-    EVP_PKEY *a = EVP_RSA_gen(2048), *b = EVP_RSA_gen(2048);
+    EVP_PKEY *a = kvs_test_pkey("rsa2048-a"), *b = kvs_test_pkey("rsa2048-b");
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
     uint8_t dek[32], ct[256], out[256];

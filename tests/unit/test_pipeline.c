@@ -18,49 +18,20 @@ static kvs_provider *key;
 
 static void setup(void)
 {
-    char path[300];
-    kvs_error err = {0};
     signal(SIGPIPE, SIG_IGN); /* a failed decrypt stops reading: the feeder sees EPIPE */
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/k.pem", dir);
-    ck_assert_int_eq(kvs_rsa_keygen(2048, path, NULL, &err), KVS_OK);
-    ck_assert_int_eq(kvs_rsa_provider_from_pem(path, NULL, NULL, &key, &err), KVS_OK);
+    kvs_test_mkdtemp(dir);
+    key = kvs_test_key("rsa2048-a");
 }
 
 static void teardown(void)
 {
-    char cmd[300];
     kvs_provider_free(key);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    kvs_test_rmtree(dir);
 }
 
 static char *path_of(const char *name)
 {
-    static char bufs[4][300];
-    static int next;
-    char *b = bufs[next++ % 4];
-    snprintf(b, 300, "%s/%s", dir, name);
-    return b;
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(*n + 1);
-    ck_assert_uint_eq(fread(d, 1, *n, f), *n);
-    fclose(f);
-    return d;
+    return kvs_test_path(dir, name);
 }
 
 /* Feeds a buffer into a pipe from a thread, so the engine reads a pipe. */
@@ -128,7 +99,7 @@ static kvs_status run_io(run_fn fn, const char *in_path, const char *out_path, i
     feeder f;
     drainer d;
     if (pipe_in) {
-        data = read_file(in_path, &n);
+        data = kvs_test_read_file(in_path, &n);
         ck_assert_int_eq(pipe(pin), 0);
         f = (feeder){pin[1], data, n};
         pthread_create(&tf, NULL, feed_main, &f);
@@ -160,7 +131,7 @@ START_TEST(roundtrip_every_mode)
     size_t n = sizes[_i];
     uint8_t *pt = malloc(n + 1);
     for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 13 + _i);
-    write_file(path_of("p"), pt, n);
+    kvs_test_write_file(path_of("p"), pt, n);
     for (unsigned threads = 1; threads <= 4; threads++) {
         for (int mode = 0; mode < 4; mode++) {
             kvs_error err = {0};
@@ -168,14 +139,14 @@ START_TEST(roundtrip_every_mode)
             ck_assert_int_eq(run_io(enc_run, path_of("p"), path_of("c"), pipe_in, pipe_out, threads, &err), KVS_OK);
             ck_assert_int_eq(run_io(dec_run, path_of("c"), path_of("p2"), pipe_out, pipe_in, 5 - threads, &err), KVS_OK);
             size_t m = 0;
-            uint8_t *back = read_file(path_of("p2"), &m);
+            uint8_t *back = kvs_test_read_file(path_of("p2"), &m);
             ck_assert_uint_eq(m, n);
             if (n) ck_assert_mem_eq(back, pt, n);
             free(back);
             /* the push/pull decryptor reads what the engine wrote */
             kvs_decryptor *dec = NULL;
             size_t cn = 0, used = 0, got = 0, total = 0;
-            uint8_t *ct = read_file(path_of("c"), &cn), tmp[8192];
+            uint8_t *ct = kvs_test_read_file(path_of("c"), &cn), tmp[8192];
             ck_assert_int_eq(kvs_decryptor_new(NULL, &key, 1, &dec, &err), KVS_OK);
             for (size_t off = 0; off < cn; off += used) {
                 ck_assert_int_eq(kvs_decryptor_push(dec, ct + off, cn - off, &used), KVS_OK);
@@ -199,7 +170,7 @@ START_TEST(memory_roundtrip_and_fd_agreement)
     size_t n = sizes[_i], m = 0, cn = 0;
     uint8_t *pt = malloc(n + 1);
     for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 7 + _i);
-    write_file(path_of("p"), pt, n);
+    kvs_test_write_file(path_of("p"), pt, n);
     size_t cap = kvs_encrypt_mem_bound(n, 4096);
     uint8_t *ct = malloc(cap), *back = malloc(cap);
     for (unsigned threads = 1; threads <= 4; threads++) {
@@ -208,16 +179,16 @@ START_TEST(memory_roundtrip_and_fd_agreement)
         kvs_decrypt_options dopt = {NULL, 0, threads};
         ck_assert_int_eq(kvs_encrypt_mem(pt, n, ct, cap, &cn, &eo, &key, 1, &err), KVS_OK);
         ck_assert_uint_le(cn, cap);
-        write_file(path_of("c"), ct, cn);
+        kvs_test_write_file(path_of("c"), ct, cn);
         /* the fd engine reads what the memory engine wrote */
         ck_assert_int_eq(run_io(dec_run, path_of("c"), path_of("p2"), 0, 0, threads, &err), KVS_OK);
-        uint8_t *fd_back = read_file(path_of("p2"), &m);
+        uint8_t *fd_back = kvs_test_read_file(path_of("p2"), &m);
         ck_assert_uint_eq(m, n);
         if (n) ck_assert_mem_eq(fd_back, pt, n);
         free(fd_back);
         /* and the memory engine reads what the fd engine wrote, file for file */
         ck_assert_int_eq(run_io(enc_run, path_of("p"), path_of("c"), 0, 0, threads, &err), KVS_OK);
-        uint8_t *fd_ct = read_file(path_of("c"), &cn);
+        uint8_t *fd_ct = kvs_test_read_file(path_of("c"), &cn);
         kvs_header *h = NULL;
         ck_assert_int_eq(kvs_decrypt_mem(fd_ct, cn, back, n, &m, &dopt, &key, 1, &h, &err), KVS_OK);
         ck_assert_uint_eq(m, n);
@@ -316,9 +287,9 @@ START_TEST(memory_empty_input_is_one_empty_final_chunk)
     ck_assert_int_eq(kvs_decrypt_mem(j.out, j.out_len, out, 0, &m, NULL, &key, 1, NULL, &err), KVS_OK);
     ck_assert_uint_eq(m, 0);
     /* the fd engine and the push/pull decryptor agree */
-    write_file(path_of("c"), j.out, j.out_len);
+    kvs_test_write_file(path_of("c"), j.out, j.out_len);
     ck_assert_int_eq(run_io(dec_run, path_of("c"), path_of("p2"), 0, 0, 2, &err), KVS_OK);
-    free(read_file(path_of("p2"), &plain_n));
+    free(kvs_test_read_file(path_of("p2"), &plain_n));
     ck_assert_uint_eq(plain_n, 0);
     /* an empty file is not a kvseal file, however it is given */
     ck_assert_int_eq(kvs_decrypt_mem(NULL, 0, out, sizeof out, &m, NULL, &key, 1, NULL, &err),
@@ -348,7 +319,7 @@ START_TEST(fd_zero_is_a_real_descriptor)
     size_t n = 3 * 4096 + 5, m = 0;
     uint8_t *pt = malloc(n);
     for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 3);
-    write_file(path_of("p"), pt, n);
+    kvs_test_write_file(path_of("p"), pt, n);
     for (int pipe_other = 0; pipe_other <= 1; pipe_other++) {
         fd_job e = {open(path_of("c"), O_WRONLY | O_CREAT | O_TRUNC, 0600), 0, {0}};
         ck_assert_int_eq(with_fd0(path_of("p"), O_RDONLY, fd0_job, &e), KVS_OK);
@@ -360,7 +331,7 @@ START_TEST(fd_zero_is_a_real_descriptor)
         uint8_t *ct = NULL;
         if (pipe_other) { /* the ring reads a pipe and writes fd 0 in order */
             close(d.other);
-            ct = read_file(path_of("c"), &m);
+            ct = kvs_test_read_file(path_of("c"), &m);
             ck_assert_int_eq(pipe(pin), 0);
             f = (feeder){pin[1], ct, m};
             pthread_create(&tf, NULL, feed_main, &f);
@@ -371,7 +342,7 @@ START_TEST(fd_zero_is_a_real_descriptor)
         close(d.other);
         if (pipe_other) pthread_join(tf, NULL);
         free(ct);
-        uint8_t *back = read_file(path_of("p2"), &m);
+        uint8_t *back = kvs_test_read_file(path_of("p2"), &m);
         ck_assert_uint_eq(m, n);
         ck_assert_mem_eq(back, pt, n);
         free(back);
@@ -385,7 +356,7 @@ static void make_ciphertext(size_t n)
     uint8_t *pt = malloc(n);
     kvs_error err = {0};
     for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)i;
-    write_file(path_of("p"), pt, n);
+    kvs_test_write_file(path_of("p"), pt, n);
     free(pt);
     ck_assert_int_eq(run_io(enc_run, path_of("p"), path_of("c"), 0, 0, 2, &err), KVS_OK);
 }
@@ -394,16 +365,16 @@ START_TEST(damaged_chunk_stops_pipe_output_before_it)
 {
     size_t n = 40 * 4096, cn = 0;
     make_ciphertext(n);
-    uint8_t *ct = read_file(path_of("c"), &cn);
+    uint8_t *ct = kvs_test_read_file(path_of("c"), &cn);
     size_t payload = cn - (n + 40 * 16);
     ct[payload + 20 * (4096 + 16) + 5] ^= 1; /* chunk 20 */
-    write_file(path_of("bad"), ct, cn);
+    kvs_test_write_file(path_of("bad"), ct, cn);
     for (unsigned threads = 1; threads <= 4; threads++) {
         kvs_error err = {0};
         ck_assert_int_eq(run_io(dec_run, path_of("bad"), path_of("out"), 0, 1, threads, &err), KVS_ERR_AUTH);
         ck_assert_ptr_nonnull(strstr(err.detail, "chunk 20"));
         size_t m = 0;
-        uint8_t *out = read_file(path_of("out"), &m);
+        uint8_t *out = kvs_test_read_file(path_of("out"), &m);
         ck_assert_uint_le(m, 20 * 4096); /* never chunk 20 or later through a pipe */
         free(out);
     }
@@ -418,18 +389,18 @@ START_TEST(damaged_chunk_leaves_file_output_a_verified_prefix)
 {
     size_t n = 40 * 4096, cn = 0, m = 0;
     make_ciphertext(n);
-    uint8_t *pt = read_file(path_of("p"), &m);
-    uint8_t *ct = read_file(path_of("c"), &cn);
+    uint8_t *pt = kvs_test_read_file(path_of("p"), &m);
+    uint8_t *ct = kvs_test_read_file(path_of("c"), &cn);
     size_t payload = cn - (n + 40 * 16);
     ct[payload + 20 * (4096 + 16) + 5] ^= 1; /* chunk 20 */
-    write_file(path_of("bad"), ct, cn);
+    kvs_test_write_file(path_of("bad"), ct, cn);
     for (unsigned threads = 1; threads <= 4; threads++) {
         for (int pipe_in = 0; pipe_in <= 1; pipe_in++) {
             kvs_error err = {0};
             ck_assert_int_eq(run_io(dec_run, path_of("bad"), path_of("out"), pipe_in, 0, threads, &err),
                              KVS_ERR_AUTH);
             ck_assert_ptr_nonnull(strstr(err.detail, "chunk 20"));
-            uint8_t *out = read_file(path_of("out"), &m);
+            uint8_t *out = kvs_test_read_file(path_of("out"), &m);
             ck_assert_uint_eq(m, 20 * 4096);
             ck_assert_mem_eq(out, pt, m);
             free(out);
@@ -445,7 +416,7 @@ END_TEST
  * status. */
 static void expect_decrypt(const uint8_t *data, size_t len, kvs_status want)
 {
-    write_file(path_of("t"), data, len);
+    kvs_test_write_file(path_of("t"), data, len);
     for (int mode = 0; mode < 4; mode++) {
         for (unsigned threads = 1; threads <= 4; threads++) {
             kvs_error err = {0};
@@ -477,7 +448,7 @@ START_TEST(truncated_and_trailing)
 {
     size_t n = 8 * 4096, cn = 0;
     make_ciphertext(n);
-    uint8_t *ct = read_file(path_of("c"), &cn);
+    uint8_t *ct = kvs_test_read_file(path_of("c"), &cn);
     uint8_t *longer = malloc(cn + 16);
     memcpy(longer, ct, cn);
     memcpy(longer + cn, "junk-junk-junk-j", 16);
@@ -503,7 +474,7 @@ START_TEST(short_final_chunk_after_many)
 {
     size_t n = 512 * 4096, cn = 0;
     make_ciphertext(n);
-    uint8_t *ct = read_file(path_of("c"), &cn);
+    uint8_t *ct = kvs_test_read_file(path_of("c"), &cn);
     for (int round = 0; round < 5; round++)
         expect_decrypt(ct, cn - (4096 + 16) + 7, KVS_ERR_TRUNCATED);
     free(ct);
@@ -523,9 +494,9 @@ START_TEST(verify_only)
     ck_assert_uint_eq(h->chunk_size, 4096);
     kvs_header_free(h);
     close(in);
-    uint8_t *ct = read_file(path_of("c"), &cn);
+    uint8_t *ct = kvs_test_read_file(path_of("c"), &cn);
     ct[cn - 1] ^= 0x80;
-    write_file(path_of("c"), ct, cn);
+    kvs_test_write_file(path_of("c"), ct, cn);
     in = open(path_of("c"), O_RDONLY);
     ck_assert_int_eq(kvs_decrypt_fd(in, -1, &o, &key, 1, NULL, &err), KVS_ERR_AUTH);
     close(in);

@@ -17,15 +17,13 @@ static uint8_t plain[N];
 
 static void setup(void)
 {
-    char key_path[300], pt_path[300];
+    char pt_path[300];
     kvs_error err = {0};
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(key_path, sizeof key_path, "%s/k.pem", dir);
+    kvs_test_mkdtemp(dir);
     snprintf(pt_path, sizeof pt_path, "%s/p", dir);
     snprintf(ct_path, sizeof ct_path, "%s/c", dir);
     snprintf(out_path, sizeof out_path, "%s/out", dir);
-    ck_assert_int_eq(kvs_rsa_keygen(2048, key_path, NULL, &err), KVS_OK);
-    ck_assert_int_eq(kvs_rsa_provider_from_pem(key_path, NULL, NULL, &key, &err), KVS_OK);
+    key = kvs_test_key("rsa2048-a");
     for (size_t i = 0; i < N; i++) plain[i] = (uint8_t)(i * 7 + (i >> 12));
     FILE *f = fopen(pt_path, "wb");
     ck_assert_uint_eq(fwrite(plain, 1, N, f), N);
@@ -36,10 +34,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[400];
     kvs_provider_free(key);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    kvs_test_rmtree(dir);
 }
 
 /* Decrypt [off, off+len) of path into out_path; returns status and bytes. */

@@ -21,57 +21,23 @@ static kvs_provider *ka, *kb, *kc; /* private keys */
 
 static char *path_of(const char *name)
 {
-    static char bufs[8][300];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 300, "%s/%s", dir, name);
-    return b;
-}
-
-static void load_key(const char *name, kvs_provider **out)
-{
-    kvs_error err = {0};
-    ck_assert_int_eq(kvs_rsa_keygen(2048, path_of(name), NULL, &err), KVS_OK);
-    ck_assert_int_eq(kvs_rsa_provider_from_pem(path_of(name), NULL, NULL, out, &err), KVS_OK);
+    return kvs_test_path(dir, name);
 }
 
 static void suite_setup(void)
 {
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    load_key("a.pem", &ka);
-    load_key("b.pem", &kb);
-    load_key("c.pem", &kc);
+    kvs_test_mkdtemp(dir);
+    ka = kvs_test_key("rsa2048-a");
+    kb = kvs_test_key("rsa2048-b");
+    kc = kvs_test_key("rsa2048-c");
 }
 
 static void suite_teardown(void)
 {
-    char cmd[300];
     kvs_provider_free(ka);
     kvs_provider_free(kb);
     kvs_provider_free(kc);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(*n + 1);
-    ck_assert_uint_eq(fread(d, 1, *n, f), *n);
-    fclose(f);
-    return d;
-}
-
-static void write_all(const char *path, const uint8_t *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-    fclose(f);
+    kvs_test_rmtree(dir);
 }
 
 static size_t payload_off(const uint8_t *file)
@@ -86,7 +52,7 @@ static void make_file(const char *name, size_t n, kvs_provider **keys, size_t nk
     for (size_t i = 0; i < n; i++) pt[i] = (uint8_t)(i * 131 + 7);
     char plain[320];
     snprintf(plain, sizeof plain, "%s.plain", path_of(name));
-    write_all(plain, pt, n);
+    kvs_test_write_file(plain, pt, n);
     free(pt);
     kvs_context_pair ctx = {"app", "rewrap-test"};
     kvs_encrypt_options o = {4096, &ctx, 1, 0, 1};
@@ -107,7 +73,7 @@ static kvs_status decrypts_with(const char *name, kvs_provider *key)
     kvs_status st = kvs_decrypt_path(path_of(name), out, &oo, &o, &key, 1, &err);
     if (st != KVS_OK) return st;
     size_t a = 0, b = 0;
-    uint8_t *x = read_all(plain, &a), *y = read_all(out, &b);
+    uint8_t *x = kvs_test_read_file(plain, &a), *y = kvs_test_read_file(out, &b);
     int same = a == b && memcmp(x, y, a) == 0;
     free(x);
     free(y);
@@ -140,7 +106,7 @@ START_TEST(test_add_keeps_payload_and_header_fields)
     make_file("f1", 20000, keys, 1);
     chmod(path_of("f1"), 0640);
     size_t n0 = 0, n1 = 0;
-    uint8_t *before = read_all(path_of("f1"), &n0);
+    uint8_t *before = kvs_test_read_file(path_of("f1"), &n0);
     kvs_header *h0 = header_of("f1");
     kvs_rewrap_result res;
     ck_assert_int_eq(rewrap("f1", ka, &kb, 1, NULL, 0, &res), KVS_OK);
@@ -148,7 +114,7 @@ START_TEST(test_add_keeps_payload_and_header_fields)
     ck_assert_uint_eq(res.added, 1);
     ck_assert_uint_eq(res.kept, 1);
     ck_assert_uint_eq(res.n_recipients, 2);
-    uint8_t *after = read_all(path_of("f1"), &n1);
+    uint8_t *after = kvs_test_read_file(path_of("f1"), &n1);
     /* The stored chunks follow the new header unchanged. */
     ck_assert_uint_eq(n0 - payload_off(before), n1 - payload_off(after));
     ck_assert_int_eq(memcmp(before + payload_off(before), after + payload_off(after),
@@ -251,10 +217,10 @@ START_TEST(test_refuse_last_recipient)
     kvs_provider *keys[] = {ka};
     make_file("f3", 100, keys, 1);
     size_t n0 = 0, n1 = 0;
-    uint8_t *before = read_all(path_of("f3"), &n0);
+    uint8_t *before = kvs_test_read_file(path_of("f3"), &n0);
     const char *rm[] = {kvs_rsa_provider_key_id(ka)};
     ck_assert_int_eq(rewrap("f3", ka, NULL, 0, rm, 1, NULL), KVS_ERR_USAGE);
-    uint8_t *after = read_all(path_of("f3"), &n1);
+    uint8_t *after = kvs_test_read_file(path_of("f3"), &n1);
     ck_assert_uint_eq(n0, n1);
     ck_assert_int_eq(memcmp(before, after, n0), 0);
     free(before);
@@ -307,7 +273,7 @@ END_TEST
 static void set_header_text(const char *name, kvs_provider *key, const char *json)
 {
     size_t n = 0;
-    uint8_t *file = read_all(path_of(name), &n);
+    uint8_t *file = kvs_test_read_file(path_of(name), &n);
     size_t off = payload_off(file), jl = strlen(json);
     kvs_header *h = NULL;
     kvs_error err = {0};
@@ -323,7 +289,7 @@ static void set_header_text(const char *name, kvs_provider *key, const char *jso
     memcpy(out + 12, json, jl);
     ck_assert_int_eq(kvs_header_tag(k, out, 12 + jl, out + 12 + jl), KVS_OK);
     memcpy(out + 44 + jl, file + off, n - off);
-    write_all(path_of(name), out, 44 + jl + (n - off));
+    kvs_test_write_file(path_of(name), out, 44 + jl + (n - off));
     kvs_file_keys_free(k);
     kvs_header_free(h);
     free(file);
@@ -375,7 +341,7 @@ START_TEST(test_unknown_members_kept_verbatim)
     ck_assert_int_eq(decrypts_with("f7", ka), KVS_OK);
     ck_assert_int_eq(rewrap("f7", ka, &kb, 1, NULL, 0, NULL), KVS_OK);
     size_t n = 0;
-    uint8_t *file = read_all(path_of("f7"), &n);
+    uint8_t *file = kvs_test_read_file(path_of("f7"), &n);
     char *text = strndup((const char *)file + 12, payload_off(file) - 44);
     ck_assert_ptr_nonnull(strstr(text, "{\"type\":\"future-kms\",\"alg\":\"RSA-OAEP-256\","
                                    "\"wrapped_key\":\"AAAA\",\"opaque\":{\"x\":[1,2]}}"));
@@ -425,7 +391,7 @@ START_TEST(test_dek_session_shares_and_rotates)
     for (int i = 0; i < 3; i++) {
         char plain[320];
         snprintf(plain, sizeof plain, "%s.plain", path_of(names[i]));
-        write_all(plain, (const uint8_t *)"shared", 6);
+        kvs_test_write_file(plain, (const uint8_t *)"shared", 6);
         kvs_encrypt_options o = {0};
         o.dek_session = s;
         kvs_output_options oo = {1};
@@ -459,7 +425,7 @@ START_TEST(test_dek_session_byte_limit)
         char plain[320];
         snprintf(plain, sizeof plain, "%s.plain", path_of(name));
         uint8_t big[6000] = {0};
-        write_all(plain, big, sizeof big);
+        kvs_test_write_file(plain, big, sizeof big);
         kvs_encrypt_options o = {0};
         o.dek_session = s;
         kvs_output_options oo = {1};

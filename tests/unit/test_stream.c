@@ -9,7 +9,6 @@
 #include "testutil.h"
 
 static kvs_provider *key_a, *key_b;
-static char dir[] = "/tmp/kvs-stream-XXXXXX";
 
 typedef struct buf {
     uint8_t *data;
@@ -26,31 +25,16 @@ static void buf_put(buf *b, const uint8_t *p, size_t n)
     b->len += n;
 }
 
-static kvs_provider *make_key(const char *name)
-{
-    char path[256];
-    kvs_error err = {0};
-    kvs_provider *p = NULL;
-    snprintf(path, sizeof path, "%s/%s.pem", dir, name);
-    ck_assert_int_eq(kvs_rsa_keygen(2048, path, NULL, &err), KVS_OK);
-    ck_assert_int_eq(kvs_rsa_provider_from_pem(path, NULL, NULL, &p, &err), KVS_OK);
-    return p;
-}
-
 static void setup(void)
 {
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    key_a = make_key("a");
-    key_b = make_key("b");
+    key_a = kvs_test_key("rsa2048-a");
+    key_b = kvs_test_key("rsa2048-b");
 }
 
 static void teardown(void)
 {
-    char cmd[300];
     kvs_provider_free(key_a);
     kvs_provider_free(key_b);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Deterministic pseudo-random split sizes. */

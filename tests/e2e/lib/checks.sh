@@ -3,6 +3,8 @@
 # Shared by the e2e scripts that run kvseal locally (sourced, not run by
 # ctest): pass/fail counters, one-line checks, a command runner and the
 # summary line "N passed, M failed" that ends every script.
+# shellcheck source=keys.sh
+. "$(dirname "${BASH_SOURCE[0]}")/keys.sh"
 passed=0
 failed=0
 RC=0

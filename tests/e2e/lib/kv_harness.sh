@@ -9,6 +9,8 @@ set -u
 PY=${KVSEAL_PYTHON:-/usr/bin/python3}
 KVSERVER=$KVSEAL_SRC/tests/kv-server/kvserver.py
 KVCTL=$KVSEAL_SRC/tests/kv-server/kvctl.py
+# shellcheck source=keys.sh
+. "$(dirname "${BASH_SOURCE[0]}")/keys.sh"
 
 # Nothing from the caller's environment may choose a credential, a host or a CA.
 for v in $(env | sed -n 's/^\(AZURE_[A-Za-z_]*\|KVSEAL_[A-Za-z_]*\|IDENTITY_[A-Za-z_]*\|IMDS_[A-Za-z_]*\|MSI_[A-Za-z_]*\)=.*/\1/p'); do

@@ -1,7 +1,10 @@
+/* Suites, hex and the source tree (testutil.h). */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int kvs_test_run_suite(Suite *s)
 {
@@ -34,10 +37,28 @@ long kvs_test_unhex(const char *hex, uint8_t *out, size_t out_cap)
     return (long)n;
 }
 
+void kvs_test_chomp(char *line)
+{
+    size_t n = strlen(line);
+    while (n > 0 && isspace((unsigned char)line[n - 1])) line[--n] = '\0';
+}
+
+FILE *kvs_test_open_vectors(const char *env_var, const char *default_dir, const char *file)
+{
+    char path[1024];
+    const char *dir = getenv(env_var);
+    snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : default_dir, file);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL,
+                  "test vectors missing: %s (run: apt-get install python3-cryptography-vectors)",
+                  path);
+    return f;
+}
+
 const char *kvs_test_src_path(const char *relative, char *buf, size_t cap)
 {
     const char *root = getenv("KVSEAL_SRC");
-    if (!root) root = ".";
+    if (!root || !*root) root = KVSEAL_TEST_SOURCE_DIR; /* run by hand, outside ctest */
     snprintf(buf, cap, "%s/%s", root, relative);
     return buf;
 }
