@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -16,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "azure/cred.h"
+#include "azure/cred_sources.h"
 #include "azure/kverror.h"
 #include "azure/kvjson.h"
 #include "azure/retry.h"
@@ -206,8 +207,10 @@ static int kvs_cli_parse(const kvs_sbuf *out, kvs_token *tok)
     return 0;
 }
 
-kvs_status kvs_cli_get_token(const kvs_token_req *r, kvs_token *tok, kvs_error *err)
+static kvs_status kvs_cli_token(kvs_cred *c, kvs_http *http, const kvs_token_req *r,
+                                kvs_token *tok, kvs_error *err)
 {
+    (void)c, (void)http;
     kvs_child ch;
     kvs_sbuf out;
     char errbuf[KVS_CLI_ERR_MAX];
@@ -235,4 +238,27 @@ kvs_status kvs_cli_get_token(const kvs_token_req *r, kvs_token *tok, kvs_error *
     }
     kvs_sbuf_free(&out);
     return st;
+}
+
+static const char *kvs_cli_describe(const kvs_cred *c)
+{
+    (void)c;
+    return "Azure CLI";
+}
+
+static void kvs_cli_free(kvs_cred *c)
+{
+    free(c);
+}
+
+static const kvs_cred_ops kvs_cli_ops = {kvs_cli_token, kvs_cli_describe, kvs_cli_free};
+
+kvs_status kvs_cred_cli_new(const kvs_cred *base, kvs_cred **out, kvs_error *err)
+{
+    kvs_cred *c = malloc(sizeof(*c));
+    if (c == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    *c = *base;
+    c->ops = &kvs_cli_ops;
+    *out = c;
+    return KVS_OK;
 }

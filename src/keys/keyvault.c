@@ -314,14 +314,16 @@ static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
      * any request (and so before any token could leave). */
     kvs_status st = kvs_kv_client_check_host(p->client, &kid, &hi, KVS_ERR_KEY_ACCESS, err);
     if (st != KVS_OK) return st;
-    int hit = kvs_kv_client_dek_begin(p->client, r, dek);
+    kvs_dek_cache *deks = kvs_kv_client_deks(p->client);
+    int prefetch = kvs_dek_prefetching();
+    int hit = kvs_dek_cache_begin(deks, r, dek, prefetch);
     if (hit) {
         /* Unwrapped ahead for this decryption, or by a prefetch: no saving. */
-        if (hit == 1 && !kvs_dek_prefetching()) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
+        if (hit == 1 && !prefetch) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
         return KVS_OK;
     }
     st = kvs_remote_unwrap(p, r, &kid, dek, err);
-    kvs_kv_client_dek_finish(p->client, r, st == KVS_OK ? dek : NULL);
+    kvs_dek_cache_finish(deks, r, st == KVS_OK ? dek : NULL, prefetch);
     return st;
 }
 
