@@ -215,7 +215,7 @@ static kvs_status kvs_call_run(kvs_call *k, cJSON **json, kvs_error *err)
     kvs_kv_hostport(k->key, k->hostport, sizeof(k->hostport));
     if ((st = kvs_call_url(k, err)) != KVS_OK) return st;
     if ((st = kvs_breaker_check(c->breaker, k->hostport, err)) != KVS_OK) return st;
-    k->authority = c->set.authority[0] ? c->set.authority : kvs_kv_cloud_authority(k->hi.cloud);
+    k->authority = c->set.authority; /* configuration only (settings.c) */
     k->deadline = kvs_mono_ms() + (int64_t)c->set.retry_s * 1000;
 
     if (kvs_chal_cache_lookup(c->chal, k->hostport, &k->ci, &k->probing)) {

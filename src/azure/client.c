@@ -108,7 +108,15 @@ kvs_status kvs_kv_client_check_host(kvs_kv_client *c, const kvs_kv_keyref *key,
 {
     char hp[KVS_KV_HOSTPORT_MAX];
     kvs_kv_hostport(key, hp, sizeof(hp));
-    if (kvs_kv_host_allowed(&c->allow, key->host, key->port, info)) return KVS_OK;
+    int allowed = kvs_kv_host_allowed(&c->allow, key->host, key->port, info);
+    if (allowed && info->cloud != KVS_KV_CLOUD_NONE && info->cloud != c->set.cloud)
+        return kvs_fail(err, fail_status,
+                        "refusing to contact %s: a %s host of the Azure %s cloud, but kvseal "
+                        "is set up for the Azure %s cloud (choose it with --cloud or "
+                        "KVSEAL_CLOUD: public, china, usgov); no request was sent",
+                        hp, info->managed_hsm ? "Managed HSM" : "Key Vault",
+                        kvs_kv_cloud_name(info->cloud), kvs_kv_cloud_name(c->set.cloud));
+    if (allowed) return KVS_OK;
     return kvs_fail(err, fail_status,
                     "refusing to contact %s: not a Key Vault or Managed HSM host of a known "
                     "Azure cloud, and not listed in KVSEAL_ALLOWED_HOSTS (comma-separated "

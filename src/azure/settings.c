@@ -57,6 +57,20 @@ static kvs_status kvs_normalise_authority(char *a, size_t cap, kvs_error *err)
                                        : KVS_OK;
 }
 
+/* KVSEAL_CLOUD / cfg->cloud: "public" (also the default), "china", "usgov". */
+static kvs_status kvs_pick_cloud(kvs_kv_cloud *cloud, const char *cfg_value, kvs_error *err)
+{
+    const char *v = cfg_value ? cfg_value : getenv("KVSEAL_CLOUD");
+    if (v == NULL || v[0] == '\0' || strcmp(v, "public") == 0) *cloud = KVS_KV_CLOUD_PUBLIC;
+    else if (strcmp(v, "china") == 0) *cloud = KVS_KV_CLOUD_CHINA;
+    else if (strcmp(v, "usgov") == 0) *cloud = KVS_KV_CLOUD_USGOV;
+    else
+        return kvs_fail(err, KVS_ERR_CONFIG,
+                        "unknown Azure cloud '%.32s' (KVSEAL_CLOUD or --cloud: public, china, "
+                        "usgov)", v);
+    return KVS_OK;
+}
+
 kvs_status kvs_kv_settings_resolve(const kvs_keyvault_config *cfg, kvs_kv_settings *s,
                                    kvs_error *err)
 {
@@ -76,6 +90,11 @@ kvs_status kvs_kv_settings_resolve(const kvs_keyvault_config *cfg, kvs_kv_settin
         st = kvs_pick_str(s->authority, sizeof(s->authority), cfg->authority_host,
                           "AZURE_AUTHORITY_HOST", err);
     if (st == KVS_OK) st = kvs_normalise_authority(s->authority, sizeof(s->authority), err);
+    if (st == KVS_OK) st = kvs_pick_cloud(&s->cloud, cfg->cloud, err);
+    /* The sign-in host comes from configuration only, never from the cloud
+     * of a host a file names (that would send the credential elsewhere). */
+    if (st == KVS_OK && s->authority[0] == '\0')
+        snprintf(s->authority, sizeof(s->authority), "%s", kvs_kv_cloud_authority(s->cloud));
     if (st == KVS_OK)
         st = kvs_pick_uint(&s->connect_s, cfg->connect_timeout, "KVSEAL_CONNECT_TIMEOUT", 10, err);
     if (st == KVS_OK)

@@ -7,14 +7,16 @@
 enum {
     CLI_OPT_KV_REMOTE_WRAP = 0x4b00, /* clear of the commands' own option values */
     CLI_OPT_KV_CREDENTIAL,
-    CLI_OPT_KV_CA_FILE
+    CLI_OPT_KV_CA_FILE,
+    CLI_OPT_KV_CLOUD
 };
 
 /* Entries for a command's getopt_long table. */
 #define CLI_KV_LONGOPTS                                                                    \
     {"remote-wrap", no_argument, NULL, CLI_OPT_KV_REMOTE_WRAP},                            \
         {"credential", required_argument, NULL, CLI_OPT_KV_CREDENTIAL},                    \
-        {"ca-file", required_argument, NULL, CLI_OPT_KV_CA_FILE}
+        {"ca-file", required_argument, NULL, CLI_OPT_KV_CA_FILE},                          \
+        {"cloud", required_argument, NULL, CLI_OPT_KV_CLOUD}
 
 /* Help lines for those options. */
 #define CLI_KV_USAGE_ENCRYPT                                                               \
@@ -24,7 +26,8 @@ enum {
 #define CLI_KV_USAGE_COMMON                                                                \
     "      --credential NAME    Key Vault credential: auto (default), env-secret,\n"      \
     "                           env-cert, workload, managed-identity, cli\n"              \
-    "      --ca-file F          Key Vault: also trust the CA certificates in PEM file F\n"
+    "      --ca-file F          Key Vault: also trust the CA certificates in PEM file F\n"   \
+    "      --cloud NAME         Key Vault: Azure cloud, public (default), china, usgov\n"
 
 /* Handle one Key Vault option. Returns -1 if c is not one, else 0 or an exit
  * code after printing. */
