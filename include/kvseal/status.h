@@ -39,7 +39,9 @@ typedef enum kvs_status {
     KVS_ERR_CRYPTO = 16,          /* the crypto library failed unexpectedly */
     KVS_ERR_INTERNAL = 17,        /* a bug: please report */
     KVS_ERR_EXISTS = 18,          /* output exists and overwriting was not allowed */
-    KVS_ERR_STATE = 19            /* context failed earlier or used out of order */
+    KVS_ERR_STATE = 19,           /* context failed earlier or used out of order */
+    KVS_ERR_UNAVAILABLE = 20      /* service failed transiently: 5xx or throttled past the
+                                     retry budget, host skipped by the breaker */
 } kvs_status;
 
 /* Broad classes of failure; the CLI maps each to one documented exit code. */

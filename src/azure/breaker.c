@@ -44,8 +44,8 @@ kvs_status kvs_breaker_check(kvs_breaker *b, const char *hp, kvs_error *err)
     for (size_t i = 0; i < KVS_DOWN_HOSTS; i++) {
         kvs_down_entry *d = &b->down[i];
         if (d->until > now && strcmp(d->hostport, hp) == 0)
-            st = kvs_fail(err, KVS_ERR_NETWORK,
-                          "%s is skipped for %llds: it did not answer earlier in this run (%s)",
+            st = kvs_fail(err, KVS_ERR_UNAVAILABLE,
+                          "%s is skipped for %llds: it failed earlier in this run (%s)",
                           hp, (long long)((d->until - now + 999) / 1000), d->why);
     }
     pthread_mutex_unlock(&b->lock);

@@ -1,5 +1,6 @@
-/* Vault hosts that did not answer lately. A host that failed (no answer,
- * or only 5xx after every retry) is skipped for KVS_DOWN_MS: later calls
+/* Vault hosts that failed lately. A host that failed (no answer, only 5xx
+ * after every retry, or still throttling when the throttle budget ran out)
+ * is skipped for KVS_DOWN_MS (KVS_ERR_UNAVAILABLE): later calls
  * fail at once instead of each spending the whole retry budget, so disaster
  * recovery moves on to other recipients quickly. Thread-safe, own lock. */
 #ifndef KVS_AZURE_BREAKER_H

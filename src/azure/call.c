@@ -16,6 +16,8 @@
 #include "core/error.h"
 
 #define KVS_API_VERSION "7.4"
+/* Less than this left of a file's budget: not worth starting a request. */
+#define KVS_BUDGET_SLACK_MS 100
 
 typedef struct kvs_call {
     kvs_kv_client *c;
@@ -27,7 +29,9 @@ typedef struct kvs_call {
     char url[2048];
     const char *body;
     size_t body_len;
+    int64_t start;
     int64_t deadline;
+    int64_t hard_deadline; /* 0, or the file's budget: never extended */
     kvs_challenge_info ci;
     const char *tenant;
     const char *authority;
@@ -35,6 +39,8 @@ typedef struct kvs_call {
     kvs_kv_errbody ebody; /* of a failed answer */
     int unreachable;      /* a vault request got no answer, or 5xx to the end */
     int probing;          /* this call holds the host's first-contact slot */
+    int throttled_out;    /* still throttled (429) when the budget ran out */
+    int budget_refused;   /* not started: the file's budget was spent */
 } kvs_call;
 
 static const char *kvs_op_name(kvs_kv_op op)
@@ -60,6 +66,13 @@ static void kvs_call_ids(const kvs_call *k, char *ids, size_t cap)
     kvs_request_ids(k->resp.client_request_id, k->resp.request_id, ids, cap);
 }
 
+/* The file's budget (if any) is spent: a failure now says nothing about
+ * the host. */
+static int kvs_call_budget_spent(const kvs_call *k)
+{
+    return k->hard_deadline > 0 && kvs_mono_ms() >= k->hard_deadline - KVS_BUDGET_SLACK_MS;
+}
+
 /* Send the call's request, with or without body and token. */
 static kvs_status kvs_call_send(kvs_call *k, const char *auth_line, int with_body,
                                 kvs_error *err)
@@ -72,10 +85,12 @@ static kvs_status kvs_call_send(kvs_call *k, const char *auth_line, int with_bod
     req.body_len = with_body ? k->body_len : 0;
     req.vault = 1;
     req.pacer = k->c->pacer;
+    req.hard_deadline_ms = k->hard_deadline;
     kvs_status st = kvs_http_exchange(k->http, &req, k->deadline, &k->resp, err);
     k->unreachable = st == KVS_ERR_NETWORK || (st == KVS_OK && k->resp.status >= 500);
     /* Noted at once, before callers waiting on this first contact wake up. */
-    if (st == KVS_ERR_NETWORK) kvs_breaker_trip(k->c->breaker, k->hostport, err);
+    if (st == KVS_ERR_NETWORK && !kvs_call_budget_spent(k))
+        kvs_breaker_trip(k->c->breaker, k->hostport, err);
     return st;
 }
 
@@ -104,7 +119,8 @@ static kvs_status kvs_call_learn(kvs_call *k, kvs_error *err)
 
 static kvs_token_req kvs_call_token_req(const kvs_call *k)
 {
-    kvs_token_req r = {k->authority, k->tenant, k->ci.scope, k->ci.resource, k->deadline};
+    kvs_token_req r = {k->authority, k->tenant, k->ci.scope, k->ci.resource, k->deadline,
+                       k->hard_deadline};
     return r;
 }
 
@@ -167,7 +183,13 @@ static kvs_status kvs_call_finish(kvs_call *k, cJSON **json, kvs_error *err)
     kvs_kv_errbody_parse(k->resp.body.p, k->resp.body.len, &k->ebody);
     kvs_kv_errctx x = {kvs_op_name(k->op), k->key->name, k->key->version, k->hostport,
                        k->hi.managed_hsm, k->resp.client_request_id, k->resp.request_id};
-    return kvs_kv_http_error(err, k->resp.status, &k->ebody, &x);
+    kvs_status st = kvs_kv_http_error(err, k->resp.status, &k->ebody, &x);
+    if (k->resp.status == 429) { /* throttled past the budget: as good as down */
+        k->throttled_out = 1;
+        st = KVS_ERR_UNAVAILABLE;
+        if (err != NULL) err->status = st;
+    }
+    return st;
 }
 
 /* First contact with a host: no token, no body; learn the challenge. */
@@ -216,7 +238,15 @@ static kvs_status kvs_call_run(kvs_call *k, cJSON **json, kvs_error *err)
     if ((st = kvs_call_url(k, err)) != KVS_OK) return st;
     if ((st = kvs_breaker_check(c->breaker, k->hostport, err)) != KVS_OK) return st;
     k->authority = c->set.authority; /* configuration only (settings.c) */
-    k->deadline = kvs_mono_ms() + (int64_t)c->set.retry_s * 1000;
+    k->start = kvs_mono_ms();
+    k->deadline = k->start + (int64_t)c->set.retry_s * 1000;
+    if (k->hard_deadline > 0 && k->hard_deadline < k->deadline) k->deadline = k->hard_deadline;
+    if (kvs_call_budget_spent(k)) {
+        k->budget_refused = 1;
+        return kvs_fail(err, KVS_ERR_UNAVAILABLE,
+                        "not tried: the file's time budget for Key Vault "
+                        "(KVSEAL_FILE_BUDGET_SECONDS) is spent");
+    }
 
     if (kvs_chal_cache_lookup(c->chal, k->hostport, &k->ci, &k->probing)) {
         k->tenant = kvs_cred_tenant(c->cred) ? kvs_cred_tenant(c->cred) : k->ci.tenant;
@@ -236,9 +266,10 @@ static kvs_status kvs_call_run(kvs_call *k, cJSON **json, kvs_error *err)
     return kvs_call_finish(k, json, err);
 }
 
-kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
-                                 const char *body, size_t body_len, cJSON **json,
-                                 kvs_kv_call_info *info, kvs_error *err)
+kvs_status kvs_kv_client_call_until(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
+                                    const char *body, size_t body_len, cJSON **json,
+                                    kvs_kv_call_info *info, int64_t hard_deadline_ms,
+                                    kvs_error *err)
 {
     kvs_call *k = calloc(1, sizeof(*k));
     size_t slot = 0;
@@ -250,6 +281,7 @@ kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_ke
     k->key = key;
     k->body = body;
     k->body_len = body_len;
+    k->hard_deadline = hard_deadline_ms;
     kvs_http_resp_init(&k->resp);
     kvs_status st = kvs_http_pool_checkout(c->pool, &k->http, &slot, err);
     if (st == KVS_OK) {
@@ -257,7 +289,22 @@ kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_ke
         kvs_http_pool_checkin(c->pool, slot);
     }
     /* No answer, or only server errors after every retry: down for this run. */
-    if (st == KVS_ERR_NETWORK && k->unreachable) kvs_breaker_trip(c->breaker, k->hostport, err);
+    /* Still throttling at the end of the throttle budget (not of a file's
+     * shorter budget): down too, so other files move on at once. */
+    int64_t throttle_end = k->start + (int64_t)c->set.throttle_s * 1000;
+    int file_budget_bound = k->hard_deadline > 0 && k->hard_deadline < throttle_end;
+    /* A request cut short by the file's budget says nothing about the host. */
+    if (k->start > 0 && !k->budget_refused && kvs_call_budget_spent(k) &&
+        (st == KVS_ERR_NETWORK || st == KVS_ERR_UNAVAILABLE)) {
+        char was[KVS_ERROR_DETAIL_MAX];
+        snprintf(was, sizeof(was), "%s", kvs_error_message(err));
+        st = kvs_fail(err, KVS_ERR_UNAVAILABLE,
+                      "the file's time budget for Key Vault (KVSEAL_FILE_BUDGET_SECONDS) "
+                      "ran out: %.300s", was);
+    } else if ((st == KVS_ERR_NETWORK && k->unreachable) ||
+               (k->throttled_out && !file_budget_bound)) {
+        kvs_breaker_trip(c->breaker, k->hostport, err);
+    }
     if (info != NULL) {
         info->http_status = k->resp.status;
         memcpy(info->inner, k->ebody.inner, sizeof(info->inner));
@@ -265,6 +312,13 @@ kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_ke
     kvs_http_resp_free(&k->resp);
     free(k);
     return st;
+}
+
+kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
+                                 const char *body, size_t body_len, cJSON **json,
+                                 kvs_kv_call_info *info, kvs_error *err)
+{
+    return kvs_kv_client_call_until(c, op, key, body, body_len, json, info, 0, err);
 }
 
 kvs_status kvs_kv_client_call(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,

@@ -15,6 +15,7 @@
 #define KVS_AZURE_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
@@ -42,8 +43,10 @@ typedef enum kvs_kv_op { KVS_KV_OP_GET, KVS_KV_OP_WRAP, KVS_KV_OP_UNWRAP } kvs_k
 
 /* One vault operation on key (GET key, or POST wrapkey/unwrapkey with a JSON
  * body that may hold a secret), with the challenge flow, cached tokens and
- * retries, bounded by the retry budget. On KVS_OK *json is the parsed 200
- * body: free it with kvs_json_free_wiped. */
+ * retries, bounded by the retry budget (the throttle budget once throttled).
+ * A vault still throttling when that ran out is marked down like a dead one
+ * (KVS_ERR_UNAVAILABLE). On KVS_OK *json is the parsed 200 body: free it
+ * with kvs_json_free_wiped. */
 kvs_status kvs_kv_client_call(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
                               const char *body, size_t body_len, cJSON **json,
                               kvs_error *err);
@@ -58,6 +61,14 @@ typedef struct kvs_kv_call_info {
 kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
                                  const char *body, size_t body_len, cJSON **json,
                                  kvs_kv_call_info *info, kvs_error *err);
+
+/* kvs_kv_client_call_ex bounded by hard_deadline_ms as well (kvs_mono_ms;
+ * 0 = none): a file's time budget that throttling does not extend. A call
+ * that starts after it fails at once with KVS_ERR_UNAVAILABLE. */
+kvs_status kvs_kv_client_call_until(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
+                                    const char *body, size_t body_len, cJSON **json,
+                                    kvs_kv_call_info *info, int64_t hard_deadline_ms,
+                                    kvs_error *err);
 
 /* Public-key cache by versioned kid. get returns a new reference or NULL. */
 EVP_PKEY *kvs_kv_client_key_get(kvs_kv_client *c, const char *kid);

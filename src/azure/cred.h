@@ -41,6 +41,7 @@ typedef struct kvs_token_req {
     const char *scope;     /* e.g. "https://vault.azure.net/.default" */
     const char *resource;  /* the scope without "/.default" (managed identity, CLI) */
     int64_t deadline_ms;   /* kvs_mono_ms clock */
+    int64_t hard_deadline_ms; /* 0, or a limit throttling may not extend */
 } kvs_token_req;
 
 typedef struct kvs_cred kvs_cred;

@@ -94,6 +94,7 @@ static kvs_status kvs_mi_token(kvs_cred *c, kvs_http *http, const kvs_token_req 
         req.secret_header = imds ? NULL : secret.p;
         req.allow_plain_http = 1; /* refused unless loopback or link-local */
         req.imds = imds;
+        req.hard_deadline_ms = r->hard_deadline_ms;
         kvs_http_resp_init(&resp);
         st = kvs_http_exchange(http, &req, r->deadline_ms, &resp, err);
         if (st == KVS_OK && resp.status != 200) st = kvs_mi_failure(m, &resp, err);

@@ -26,6 +26,7 @@ static kvs_status kvs_entra_post(kvs_cred *c, kvs_http *http, const kvs_token_re
     req.content_type = "application/x-www-form-urlencoded";
     req.body = form->p;
     req.body_len = form->len;
+    req.hard_deadline_ms = r->hard_deadline_ms;
     kvs_http_resp_init(&resp);
     kvs_status st = kvs_http_exchange(http, &req, r->deadline_ms, &resp, err);
     if (st == KVS_OK && resp.status == 200 &&

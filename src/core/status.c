@@ -26,6 +26,7 @@ const char *kvs_strerror(kvs_status status)
     case KVS_ERR_INTERNAL: return "internal error (please report)";
     case KVS_ERR_EXISTS: return "output already exists";
     case KVS_ERR_STATE: return "operation used out of order or after a failure";
+    case KVS_ERR_UNAVAILABLE: return "service temporarily unavailable";
     }
     return "unknown status";
 }
@@ -51,6 +52,7 @@ kvs_category kvs_status_category(kvs_status status)
     case KVS_ERR_KEY:
     case KVS_ERR_KEY_ACCESS:
     case KVS_ERR_NETWORK:
+    case KVS_ERR_UNAVAILABLE: /* exit 3 until the transient category exists */
         return KVS_CAT_KEY;
     case KVS_ERR_IO:
         return KVS_CAT_IO;

@@ -27,6 +27,7 @@
 #include "core/secmem.h"
 #include "crypto/crypto.h"
 #include "keys/dek_cache.h"
+#include "keys/keyvault_file.h"
 
 typedef struct kvs_kv_prov {
     kvs_kv_client *client;
@@ -275,8 +276,8 @@ static int kvs_kv_matches(const kvs_provider *prov, const kvs_recipient *r)
 
 /* POST unwrapkey; the 32-byte result into dek. */
 static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
-                                    const kvs_kv_keyref *kid, uint8_t dek[KVS_DEK_LEN],
-                                    kvs_error *err)
+                                    const kvs_kv_keyref *kid, int64_t hard_deadline_ms,
+                                    uint8_t dek[KVS_DEK_LEN], kvs_error *err)
 {
     kvs_sbuf body;
     cJSON *res = NULL;
@@ -286,8 +287,9 @@ static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
     kvs_sbuf_init(&body, 4096);
     kvs_status st = kvs_op_body(&body, r->alg, r->wrapped, r->wrapped_len) != 0
                         ? kvs_fail(err, KVS_ERR_NOMEM, "out of memory")
-                        : kvs_kv_client_call(p->client, KVS_KV_OP_UNWRAP, kid, body.p,
-                                             body.len, &res, err);
+                        : kvs_kv_client_call_until(p->client, KVS_KV_OP_UNWRAP, kid, body.p,
+                                                   body.len, &res, NULL, hard_deadline_ms,
+                                                   err);
     kvs_sbuf_free(&body);
     const char *v = res ? kvs_json_str(res, "value") : NULL;
     if (st == KVS_OK &&
@@ -302,8 +304,9 @@ static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
     return st;
 }
 
-static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
-                                uint8_t dek[KVS_DEK_LEN], kvs_error *err)
+kvs_status kvs_keyvault_unwrap_until(kvs_provider *prov, const kvs_recipient *r,
+                                     uint8_t dek[KVS_DEK_LEN], int64_t hard_deadline_ms,
+                                     kvs_error *err)
 {
     kvs_kv_prov *p = prov->impl;
     kvs_kv_keyref kid;
@@ -322,9 +325,15 @@ static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
         if (hit == 1 && !prefetch) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
         return KVS_OK;
     }
-    st = kvs_remote_unwrap(p, r, &kid, dek, err);
+    st = kvs_remote_unwrap(p, r, &kid, hard_deadline_ms, dek, err);
     kvs_dek_cache_finish(deks, r, st == KVS_OK ? dek : NULL, prefetch);
     return st;
+}
+
+static kvs_status kvs_kv_unwrap(kvs_provider *prov, const kvs_recipient *r,
+                                uint8_t dek[KVS_DEK_LEN], kvs_error *err)
+{
+    return kvs_keyvault_unwrap_until(prov, r, dek, 0, err);
 }
 
 static const char *kvs_kv_identify(const kvs_provider *prov)
