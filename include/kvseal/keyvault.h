@@ -24,9 +24,12 @@
  * concurrent unwraps of one wrapped key make one request. Blocking: a call
  * may take up to the retry budget (default 60 s) when the service fails, and
  * up to the throttle budget (default 900 s) while it throttles; throttled
- * requests of all threads are paced together. A vault that did not answer is
- * skipped (fails at once) for 60 s, so decryption moves on to other
- * recipients quickly. */
+ * requests of all threads are paced together. A vault that did not answer,
+ * or still throttled at the end of the throttle budget, is skipped (fails at
+ * once with KVS_ERR_UNAVAILABLE) for 60 s, so decryption moves on to other
+ * recipients quickly. Decrypting one file tries at most
+ * KVSEAL_MAX_REMOTE_RECIPIENTS (default 4) Key Vault recipients, all within
+ * KVSEAL_FILE_BUDGET_SECONDS (default 120 s). */
 #ifndef KVSEAL_KEYVAULT_H
 #define KVSEAL_KEYVAULT_H
 

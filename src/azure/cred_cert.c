@@ -182,13 +182,11 @@ static kvs_status kvs_cert_assertion(const kvs_cred_cert *cc, const char *client
 
 static kvs_status kvs_cert_proof(kvs_cred *c, const char *url, kvs_sbuf *form, kvs_error *err)
 {
-    static const char jwt_type[] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     kvs_cred_cert *cc = (kvs_cred_cert *)c;
-    if (kvs_form_add(form, "client_assertion_type", jwt_type) != 0 ||
-        kvs_sbuf_puts(form, "&client_assertion=") != 0)
-        return kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+    kvs_status st = kvs_entra_assertion_start(form, err);
+    if (st != KVS_OK) return st;
     pthread_mutex_lock(&cc->lock);
-    kvs_status st = kvs_cert_load(cc, err);
+    st = kvs_cert_load(cc, err);
     if (st == KVS_OK) /* b64url: no escaping */
         st = kvs_cert_assertion(cc, c->client_id, url, form, err);
     pthread_mutex_unlock(&cc->lock);

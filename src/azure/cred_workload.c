@@ -42,14 +42,12 @@ static kvs_status kvs_workload_assertion(kvs_cred_workload *w, kvs_error *err)
 static kvs_status kvs_workload_proof(kvs_cred *c, const char *url, kvs_sbuf *form,
                                      kvs_error *err)
 {
-    static const char jwt_type[] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     kvs_cred_workload *w = (kvs_cred_workload *)c;
     (void)url;
-    if (kvs_form_add(form, "client_assertion_type", jwt_type) != 0 ||
-        kvs_sbuf_puts(form, "&client_assertion=") != 0)
-        return kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+    kvs_status st = kvs_entra_assertion_start(form, err);
+    if (st != KVS_OK) return st;
     pthread_mutex_lock(&w->lock);
-    kvs_status st = kvs_workload_assertion(w, err);
+    st = kvs_workload_assertion(w, err);
     if (st == KVS_OK && kvs_sbuf_put_urlenc(form, w->fed_token.p) != 0)
         st = kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
     pthread_mutex_unlock(&w->lock);

@@ -15,6 +15,15 @@ int kvs_form_add(kvs_sbuf *f, const char *name, const char *value)
     return kvs_sbuf_put_urlenc(f, value);
 }
 
+kvs_status kvs_entra_assertion_start(kvs_sbuf *form, kvs_error *err)
+{
+    static const char jwt_type[] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    if (kvs_form_add(form, "client_assertion_type", jwt_type) != 0 ||
+        kvs_sbuf_puts(form, "&client_assertion=") != 0)
+        return kvs_fail(err, KVS_ERR_LIMIT, "token request too large");
+    return KVS_OK;
+}
+
 static kvs_status kvs_entra_post(kvs_cred *c, kvs_http *http, const kvs_token_req *r,
                                  const char *url, const kvs_sbuf *form, kvs_token *tok,
                                  kvs_error *err)

@@ -18,6 +18,10 @@ typedef kvs_status (*kvs_entra_proof_fn)(kvs_cred *c, const char *url, kvs_sbuf 
 kvs_status kvs_entra_token(kvs_cred *c, kvs_http *http, const kvs_token_req *r,
                            kvs_entra_proof_fn proof, kvs_token *tok, kvs_error *err);
 
+/* Append the client_assertion_type of a JWT bearer assertion and
+ * "&client_assertion=", for the proof to append the assertion itself. */
+kvs_status kvs_entra_assertion_start(kvs_sbuf *form, kvs_error *err);
+
 /* Append "&name=value" (no '&' first), value form-encoded. 0 or -1. */
 int kvs_form_add(kvs_sbuf *f, const char *name, const char *value);
 
