@@ -14,8 +14,8 @@
  * and DEKs live in locked, wiped memory and never appear in error text.
  *
  * Security: a bearer token is only ever sent to a Key Vault / Managed HSM host
- * of a known Azure cloud (public, China, US Government) or to a host the user
- * allowed explicitly (allowed_hosts / KVSEAL_ALLOWED_HOSTS), and only after the
+ * of the configured Azure cloud (public by default, or China or US
+ * Government: `cloud`) or to a host the user allowed explicitly (allowed_hosts / KVSEAL_ALLOWED_HOSTS), and only after the
  * host's authentication challenge names a resource that matches the host.
  * A key URL or kid naming any other host is refused before any request.
  *
@@ -24,9 +24,12 @@
  * concurrent unwraps of one wrapped key make one request. Blocking: a call
  * may take up to the retry budget (default 60 s) when the service fails, and
  * up to the throttle budget (default 900 s) while it throttles; throttled
- * requests of all threads are paced together. A vault that did not answer is
- * skipped (fails at once) for 60 s, so decryption moves on to other
- * recipients quickly. */
+ * requests of all threads are paced together. A vault that did not answer,
+ * or still throttled at the end of the throttle budget, is skipped (fails at
+ * once with KVS_ERR_UNAVAILABLE) for 60 s, so decryption moves on to other
+ * recipients quickly. Decrypting one file tries at most
+ * KVSEAL_MAX_REMOTE_RECIPIENTS (default 4) Key Vault recipients, all within
+ * KVSEAL_FILE_BUDGET_SECONDS (default 120 s). */
 #ifndef KVSEAL_KEYVAULT_H
 #define KVSEAL_KEYVAULT_H
 
@@ -54,7 +57,8 @@ typedef struct kvs_keyvault_config {
      * "managed-identity", "cli". KVSEAL_CREDENTIAL. */
     const char *credential;
     /* Entra ID authority, e.g. "https://login.microsoftonline.com".
-     * AZURE_AUTHORITY_HOST; default: the vault's cloud. */
+     * AZURE_AUTHORITY_HOST; default: the sign-in host of `cloud` below.
+     * Never derived from a file or a vault's answer. */
     const char *authority_host;
     /* Non-zero: wrap with the service's wrapkey instead of locally. */
     int remote_wrap;
@@ -68,6 +72,11 @@ typedef struct kvs_keyvault_config {
      * (429): throttling paces a big job rather than failing it.
      * KVSEAL_THROTTLE_MAX_SECONDS (default 900). */
     unsigned throttle_max_seconds;
+    /* The Azure cloud: "public" (default), "china" or "usgov". Key Vault and
+     * Managed HSM hosts of any other cloud are refused before any request,
+     * so a file cannot send a credential to another cloud's sign-in host.
+     * KVSEAL_CLOUD. */
+    const char *cloud;
 } kvs_keyvault_config;
 
 /* Provider for one key: key_url is https://{host}/keys/{name}[/{version}]

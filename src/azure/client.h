@@ -1,22 +1,27 @@
 /* The shared Key Vault client: one per process and configuration.
  *
- * Holds the HTTPS connections, the credential, the authentication challenge
- * per vault host, access tokens per (authority, scope, tenant), public keys
- * per key version and the DEK cache. Every function locks the client, so
- * providers on several threads may share it; vault requests themselves run
- * concurrently (up to 16 per client, each on its own connection), paced
- * together when the vault throttles (azure/pacer.h). A vault that did not
- * answer (network failure or 5xx after every retry) is skipped for 60 s, so
- * a run with many files moves on to other recipients quickly. */
+ * Holds the HTTPS connections (azure/http_pool.h), the credential
+ * (azure/cred.h), the authentication challenge per vault host
+ * (azure/chal_cache.h), access tokens per (authority, tenant, scope)
+ * (azure/token_cache.h), public keys per key version (azure/key_cache.h)
+ * and the DEK cache (keys/dek_cache.h). Providers on several threads may
+ * share it: each part has its own lock, none is held across a request.
+ * Vault requests run concurrently (up to 16 per client, each on its own
+ * connection), paced together when the vault throttles (azure/pacer.h). A
+ * vault that did not answer (network failure or 5xx after every retry) is
+ * skipped for 60 s (azure/breaker.h), so a run with many files moves on to
+ * other recipients quickly. */
 #ifndef KVS_AZURE_CLIENT_H
 #define KVS_AZURE_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 #include "azure/kvurl.h"
+#include "keys/dek_cache.h"
 #include "kvseal/keys.h"
 #include "kvseal/keyvault.h"
 
@@ -38,8 +43,10 @@ typedef enum kvs_kv_op { KVS_KV_OP_GET, KVS_KV_OP_WRAP, KVS_KV_OP_UNWRAP } kvs_k
 
 /* One vault operation on key (GET key, or POST wrapkey/unwrapkey with a JSON
  * body that may hold a secret), with the challenge flow, cached tokens and
- * retries, bounded by the retry budget. On KVS_OK *json is the parsed 200
- * body: free it with kvs_json_free_wiped. */
+ * retries, bounded by the retry budget (the throttle budget once throttled).
+ * A vault still throttling when that ran out is marked down like a dead one
+ * (KVS_ERR_UNAVAILABLE). On KVS_OK *json is the parsed 200 body: free it
+ * with kvs_json_free_wiped. */
 kvs_status kvs_kv_client_call(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
                               const char *body, size_t body_len, cJSON **json,
                               kvs_error *err);
@@ -55,20 +62,19 @@ kvs_status kvs_kv_client_call_ex(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_ke
                                  const char *body, size_t body_len, cJSON **json,
                                  kvs_kv_call_info *info, kvs_error *err);
 
+/* kvs_kv_client_call_ex bounded by hard_deadline_ms as well (kvs_mono_ms;
+ * 0 = none): a file's time budget that throttling does not extend. A call
+ * that starts after it fails at once with KVS_ERR_UNAVAILABLE. */
+kvs_status kvs_kv_client_call_until(kvs_kv_client *c, kvs_kv_op op, const kvs_kv_keyref *key,
+                                    const char *body, size_t body_len, cJSON **json,
+                                    kvs_kv_call_info *info, int64_t hard_deadline_ms,
+                                    kvs_error *err);
+
 /* Public-key cache by versioned kid. get returns a new reference or NULL. */
 EVP_PKEY *kvs_kv_client_key_get(kvs_kv_client *c, const char *kid);
 void kvs_kv_client_key_put(kvs_kv_client *c, const char *kid, EVP_PKEY *pkey);
 
-/* DEK cache (see keys/dek_cache.h). */
-int kvs_kv_client_dek_get(kvs_kv_client *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN]);
-void kvs_kv_client_dek_put(kvs_kv_client *c, const kvs_recipient *r,
-                           const uint8_t dek[KVS_DEK_LEN]);
-/* Single flight: 1 = cache hit that saved an unwrap, 2 = hit on a key
- * unwrapped ahead of decryption (kvs_dek_set_prefetching; not a saving), both
- * with dek filled. 0 = the caller unwraps, then
- * must call kvs_kv_client_dek_finish (dek NULL on failure). Waits while
- * another thread unwraps the same recipient. */
-int kvs_kv_client_dek_begin(kvs_kv_client *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN]);
-void kvs_kv_client_dek_finish(kvs_kv_client *c, const kvs_recipient *r, const uint8_t *dek);
+/* The client's DEK cache (thread-safe, with its own lock). */
+kvs_dek_cache *kvs_kv_client_deks(kvs_kv_client *c);
 
 #endif

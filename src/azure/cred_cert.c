@@ -1,6 +1,9 @@
-/* Client certificate credential: a PS256 client assertion JWT signed with
- * the certificate's RSA key (header carries x5t#S256). */
+/* Environment client certificate credential (AZURE_CLIENT_CERTIFICATE_PATH,
+ * optional AZURE_CLIENT_CERTIFICATE_PASSWORD): a PS256 client assertion JWT
+ * signed with the certificate's RSA key (header carries x5t#S256). */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -10,14 +13,28 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "azure/cred.h"
+#include "azure/cred_sources.h"
+#include "azure/entra.h"
 #include "azure/http.h"
 #include "azure/kvjson.h"
 #include "azure/retry.h"
 #include "core/b64url.h"
 #include "core/error.h"
+#include "core/secfile.h"
 
 #define KVS_ASSERTION_LIFETIME 540 /* seconds: Entra accepts at most 10 minutes */
+#define KVS_PATH_MAX 4096
+#define KVS_CERT_FILE_MAX (1 << 20)
+
+/* The certificate is loaded on first use; `lock` guards that (token
+ * requests for different scopes may run at once). */
+typedef struct kvs_cred_cert {
+    kvs_cred base;
+    char path[KVS_PATH_MAX];
+    pthread_mutex_t lock;
+    EVP_PKEY *key;
+    char x5t_s256[48];
+} kvs_cred_cert;
 
 typedef struct kvs_pw {
     const char *text;
@@ -45,7 +62,7 @@ static kvs_status kvs_x5t_s256(X509 *cert, char *out, size_t cap, kvs_error *err
     return KVS_OK;
 }
 
-static kvs_status kvs_pem_parts(const kvs_sbuf *pem, const char *password, X509 **cert,
+static kvs_status kvs_pem_parts(const kvs_secret_buf *pem, const char *password, X509 **cert,
                                 EVP_PKEY **key, kvs_error *err)
 {
     kvs_pw pw = {password};
@@ -74,14 +91,17 @@ static kvs_status kvs_pem_parts(const kvs_sbuf *pem, const char *password, X509 
     return KVS_OK;
 }
 
-kvs_status kvs_cert_cred_load(const char *path, const char *password, kvs_cert_cred *cc,
-                              kvs_error *err)
+/* Load the certificate and key once; the caller holds cc->lock. */
+static kvs_status kvs_cert_load(kvs_cred_cert *cc, kvs_error *err)
 {
-    kvs_sbuf pem;
+    kvs_secret_buf pem;
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
-    kvs_status st = kvs_read_file_secure(path, 1 << 20, &pem, err);
-    if (st == KVS_OK) st = kvs_pem_parts(&pem, password, &cert, &key, err);
+    if (cc->key != NULL) return KVS_OK;
+    kvs_status st = kvs_secret_file_read(cc->path, KVS_CERT_FILE_MAX, &pem, err);
+    if (st == KVS_OK)
+        st = kvs_pem_parts(&pem, kvs_cred_env("AZURE_CLIENT_CERTIFICATE_PASSWORD"), &cert, &key,
+                           err);
     if (st == KVS_OK) st = kvs_x5t_s256(cert, cc->x5t_s256, sizeof(cc->x5t_s256), err);
     if (st == KVS_OK) {
         cc->key = key;
@@ -89,14 +109,8 @@ kvs_status kvs_cert_cred_load(const char *path, const char *password, kvs_cert_c
     }
     EVP_PKEY_free(key);
     X509_free(cert);
-    kvs_sbuf_free(&pem);
+    kvs_secret_buf_free(&pem);
     return st;
-}
-
-void kvs_cert_cred_clear(kvs_cert_cred *cc)
-{
-    EVP_PKEY_free((EVP_PKEY *)cc->key);
-    memset(cc, 0, sizeof(*cc));
 }
 
 /* Compact JSON text of the JWT claims (not secret). */
@@ -136,8 +150,9 @@ static kvs_status kvs_pss_sign(EVP_PKEY *key, const char *in, size_t len, kvs_sb
     return KVS_OK;
 }
 
-kvs_status kvs_cert_assertion(const kvs_cert_cred *cc, const char *client_id, const char *aud,
-                              kvs_sbuf *out, kvs_error *err)
+/* Append a signed client assertion JWT for client_id with audience aud. */
+static kvs_status kvs_cert_assertion(const kvs_cred_cert *cc, const char *client_id,
+                                     const char *aud, kvs_sbuf *out, kvs_error *err)
 {
     char header[160];
     int n = snprintf(header, sizeof(header), "{\"alg\":\"PS256\",\"typ\":\"JWT\",\"x5t#S256\":\"%s\"}",
@@ -159,8 +174,58 @@ kvs_status kvs_cert_assertion(const kvs_cert_cred *cc, const char *client_id, co
     if (kvs_sbuf_append(&input, out->p + start, signed_len) != 0)
         return kvs_fail(err, KVS_ERR_NOMEM, "out of memory (JWT)");
     kvs_status st = kvs_sbuf_puts(out, ".") == 0
-                        ? kvs_pss_sign((EVP_PKEY *)cc->key, input.p, input.len, out, err)
+                        ? kvs_pss_sign(cc->key, input.p, input.len, out, err)
                         : kvs_fail(err, KVS_ERR_RESOURCE_LIMIT, "client assertion too large");
     kvs_sbuf_free(&input);
     return st;
+}
+
+static kvs_status kvs_cert_proof(kvs_cred *c, const char *url, kvs_sbuf *form, kvs_error *err)
+{
+    kvs_cred_cert *cc = (kvs_cred_cert *)c;
+    kvs_status st = kvs_entra_assertion_start(form, err);
+    if (st != KVS_OK) return st;
+    pthread_mutex_lock(&cc->lock);
+    st = kvs_cert_load(cc, err);
+    if (st == KVS_OK) /* b64url: no escaping */
+        st = kvs_cert_assertion(cc, c->client_id, url, form, err);
+    pthread_mutex_unlock(&cc->lock);
+    return st;
+}
+
+static kvs_status kvs_cert_token(kvs_cred *c, kvs_http *http, const kvs_token_req *r,
+                                 kvs_token *tok, kvs_error *err)
+{
+    return kvs_entra_token(c, http, r, kvs_cert_proof, tok, err);
+}
+
+static const char *kvs_cert_describe(const kvs_cred *c)
+{
+    (void)c;
+    return "environment client certificate";
+}
+
+static void kvs_cert_free(kvs_cred *c)
+{
+    kvs_cred_cert *cc = (kvs_cred_cert *)c;
+    EVP_PKEY_free(cc->key);
+    pthread_mutex_destroy(&cc->lock);
+    free(cc);
+}
+
+static const kvs_cred_ops kvs_cert_ops = {kvs_cert_token, kvs_cert_describe, kvs_cert_free};
+
+kvs_status kvs_cred_cert_new(const kvs_cred *base, kvs_cred **out, kvs_error *err)
+{
+    const char *path = kvs_cred_env("AZURE_CLIENT_CERTIFICATE_PATH");
+    if (path == NULL || strlen(path) >= KVS_PATH_MAX)
+        return kvs_fail(err, KVS_ERR_CONFIG, "an AZURE_* environment variable is too long");
+    kvs_cred_cert *cc = calloc(1, sizeof(*cc));
+    if (cc == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    cc->base = *base;
+    cc->base.ops = &kvs_cert_ops;
+    memcpy(cc->path, path, strlen(path) + 1);
+    pthread_mutex_init(&cc->lock, NULL);
+    *out = &cc->base;
+    return KVS_OK;
 }

@@ -1,5 +1,5 @@
 /* Azure CLI credential: `az account get-access-token --resource R --output
- * json [--tenant T]`, started with posix_spawnp (fork/exec semantics, no
+ * json [--tenant=T]`, started with posix_spawnp (fork/exec semantics, no
  * shell), stdout read into secure memory, bounded in time and size. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -16,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "azure/cred.h"
+#include "azure/cred_sources.h"
 #include "azure/kverror.h"
 #include "azure/kvjson.h"
 #include "azure/retry.h"
@@ -39,10 +40,50 @@ static void kvs_close_pair(int p[2])
     if (p[1] >= 0) close(p[1]);
 }
 
+/* 1 if s[0..n) is a DNS label: [A-Za-z0-9-], 1 to 63 long, no '-' at
+ * either end. */
+static int kvs_dns_label(const char *s, size_t n)
+{
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 c == '-';
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* A tenant az may be given: GUID-shaped (8-4-4-4-12 letters and digits) or
+ * a domain name of at least two labels. Nothing that az could take for an
+ * option (a leading '-'), however it came (environment or challenge). */
+int kvs_cli_tenant_ok(const char *t)
+{
+    static const size_t groups[5] = {8, 4, 4, 4, 12};
+    size_t len = strlen(t), pos = 0, g = 0, labels = 0;
+    if (len == 0 || len > 253 || t[0] == '-') return 0;
+    for (g = 0; g < 5; g++) { /* GUID shape */
+        if (pos + groups[g] > len || !kvs_dns_label(t + pos, groups[g]) ||
+            memchr(t + pos, '-', groups[g]) != NULL)
+            break;
+        pos += groups[g];
+        if (g < 4 && t[pos++] != '-') break;
+    }
+    if (g == 5 && pos == len) return 1;
+    for (pos = 0; pos <= len; labels++) { /* domain name */
+        const char *dot = memchr(t + pos, '.', len - pos);
+        size_t n = dot ? (size_t)(dot - (t + pos)) : len - pos;
+        if (!kvs_dns_label(t + pos, n)) return 0;
+        pos += n + 1;
+    }
+    return labels >= 2;
+}
+
 static kvs_status kvs_spawn_az(const kvs_token_req *r, kvs_child *ch, kvs_error *err)
 {
     int out[2] = {-1, -1}, errp[2] = {-1, -1};
     char *argv[12];
+    char tenant_arg[300];
     size_t i = 0;
     argv[i++] = (char *)"az";
     argv[i++] = (char *)"account";
@@ -52,8 +93,14 @@ static kvs_status kvs_spawn_az(const kvs_token_req *r, kvs_child *ch, kvs_error 
     argv[i++] = (char *)"--output";
     argv[i++] = (char *)"json";
     if (r->tenant != NULL && r->tenant[0] != '\0') {
-        argv[i++] = (char *)"--tenant";
-        argv[i++] = (char *)r->tenant;
+        /* One argv element: a value can never become an option of its own. */
+        if (!kvs_cli_tenant_ok(r->tenant))
+            return kvs_fail(err, KVS_ERR_KEY_ACCESS,
+                            "Azure CLI credential: refusing tenant '%.64s': not a tenant id "
+                            "(GUID) or domain name; az was not run",
+                            r->tenant);
+        snprintf(tenant_arg, sizeof(tenant_arg), "--tenant=%s", r->tenant);
+        argv[i++] = tenant_arg;
     }
     argv[i] = NULL;
 
@@ -206,8 +253,10 @@ static int kvs_cli_parse(const kvs_sbuf *out, kvs_token *tok)
     return 0;
 }
 
-kvs_status kvs_cli_get_token(const kvs_token_req *r, kvs_token *tok, kvs_error *err)
+static kvs_status kvs_cli_token(kvs_cred *c, kvs_http *http, const kvs_token_req *r,
+                                kvs_token *tok, kvs_error *err)
 {
+    (void)c, (void)http;
     kvs_child ch;
     kvs_sbuf out;
     char errbuf[KVS_CLI_ERR_MAX];
@@ -235,4 +284,27 @@ kvs_status kvs_cli_get_token(const kvs_token_req *r, kvs_token *tok, kvs_error *
     }
     kvs_sbuf_free(&out);
     return st;
+}
+
+static const char *kvs_cli_describe(const kvs_cred *c)
+{
+    (void)c;
+    return "Azure CLI";
+}
+
+static void kvs_cli_free(kvs_cred *c)
+{
+    free(c);
+}
+
+static const kvs_cred_ops kvs_cli_ops = {kvs_cli_token, kvs_cli_describe, kvs_cli_free};
+
+kvs_status kvs_cred_cli_new(const kvs_cred *base, kvs_cred **out, kvs_error *err)
+{
+    kvs_cred *c = malloc(sizeof(*c));
+    if (c == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    *c = *base;
+    c->ops = &kvs_cli_ops;
+    *out = c;
+    return KVS_OK;
 }

@@ -349,6 +349,7 @@ kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadl
         int64_t delay = kvs_retry_delay(req, resp, ticket, attempt);
         if (!again) break;
         if (resp->status == 429) limit = kvs_effective_deadline(h, start, deadline_ms, 1);
+        if (req->hard_deadline_ms > 0 && limit > req->hard_deadline_ms) limit = req->hard_deadline_ms;
         if (kvs_mono_ms() + delay >= limit) break; /* budget spent */
         kvs_sleep_ms(delay);
         kvs_kv_stat_add(KVS_STAT_RETRY);

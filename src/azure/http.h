@@ -52,6 +52,7 @@ typedef struct kvs_http_req {
     int imds;                    /* also retry 404 and 410 */
     int vault;                   /* count in the vault request statistics */
     struct kvs_pacer *pacer;     /* shared pacing of throttled hosts, or NULL */
+    int64_t hard_deadline_ms;    /* 0, or a limit throttling never extends (a file's budget) */
 } kvs_http_req;
 
 typedef struct kvs_http_resp {

@@ -250,6 +250,21 @@ const char *kvs_kv_cloud_authority(kvs_kv_cloud cloud)
     }
 }
 
+const char *kvs_kv_cloud_name(kvs_kv_cloud cloud)
+{
+    switch (cloud) {
+    case KVS_KV_CLOUD_CHINA:
+        return "China";
+    case KVS_KV_CLOUD_USGOV:
+        return "US Government";
+    case KVS_KV_CLOUD_PUBLIC:
+        return "public";
+    case KVS_KV_CLOUD_NONE:
+    default:
+        return "(unknown)";
+    }
+}
+
 /* ---- allow-list -------------------------------------------------------- */
 
 static int kvs_is_space(char c)

@@ -85,6 +85,8 @@ int kvs_kv_host_allowed(const kvs_kv_allowlist *al, const char *host, unsigned p
 
 /* Default Entra ID authority of a cloud ("https://login.microsoftonline.com"). */
 const char *kvs_kv_cloud_authority(kvs_kv_cloud cloud);
+/* "public", "China", "US Government" for messages. */
+const char *kvs_kv_cloud_name(kvs_kv_cloud cloud);
 
 /* Loopback host names and literals (localhost, 127.0.0.0/8, [::1]). */
 int kvs_host_is_loopback(const char *host);

@@ -1,5 +1,5 @@
 /* Key Vault options of the command-line tool: --remote-wrap, --credential,
- * --ca-file, -k URL on decrypt, and decryption with no -k. */
+ * --ca-file, --cloud, -k URL on decrypt, and decryption with no -k. */
 #define _DEFAULT_SOURCE
 #include "cli/kvopts.h"
 
@@ -25,6 +25,11 @@ int cli_kv_option(const char *cmd, int c, const char *arg)
         if (arg == NULL || arg[0] == '\0')
             return cli_error(cmd, CLI_EXIT_USAGE, "--ca-file needs a file");
         g_kv_config.ca_file = arg;
+        return 0;
+    case CLI_OPT_KV_CLOUD:
+        if (arg == NULL || arg[0] == '\0')
+            return cli_error(cmd, CLI_EXIT_USAGE, "--cloud needs a name (public, china, usgov)");
+        g_kv_config.cloud = arg;
         return 0;
     default:
         return -1;

@@ -7,7 +7,8 @@
 enum {
     CLI_OPT_KV_REMOTE_WRAP = 0x4b00, /* clear of the commands' own option values */
     CLI_OPT_KV_CREDENTIAL,
-    CLI_OPT_KV_CA_FILE
+    CLI_OPT_KV_CA_FILE,
+    CLI_OPT_KV_CLOUD
 };
 
 /* Rows for a command's option table. --remote-wrap only matters when
@@ -20,7 +21,8 @@ enum {
 #define CLI_KV_ROWS_SHARED                                                                 \
     {"credential", CLI_OPT_KV_CREDENTIAL, "NAME",                                          \
      "Key Vault credential: auto (default), env-secret,\nenv-cert, workload, managed-identity, cli"}, \
-        {"ca-file", CLI_OPT_KV_CA_FILE, "F", "Key Vault: also trust the CA certificates in PEM file F"}
+        {"ca-file", CLI_OPT_KV_CA_FILE, "F", "Key Vault: also trust the CA certificates in PEM file F"}, \
+        {"cloud", CLI_OPT_KV_CLOUD, "NAME", "Key Vault: Azure cloud, public (default), china, usgov"}
 
 /* Handle one Key Vault option. Returns -1 if c is not one, else 0 or an exit
  * code after printing. */

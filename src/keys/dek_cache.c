@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "keys/dek_cache.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,17 +18,26 @@ typedef struct kvs_dek_entry {
     uint8_t prefetched; /* stored ahead of decryption, not used yet */
 } kvs_dek_entry;
 
+#define KVS_DEK_INFLIGHT 64 /* unwraps in flight tracked for single flight */
+
 struct kvs_dek_cache {
-    kvs_dek_entry *e; /* secure memory, allocated on first put */
+    pthread_mutex_t lock;
+    pthread_cond_t finished; /* an unwrap in flight ended */
+    kvs_dek_entry *e;        /* secure memory, allocated on first put */
     size_t cap;
     size_t count;
     size_t next; /* ring position of the next overwrite */
+    uint8_t inflight[KVS_DEK_INFLIGHT][32]; /* ids being unwrapped */
+    int inflight_used[KVS_DEK_INFLIGHT];
 };
 
 kvs_dek_cache *kvs_dek_cache_new(size_t max_entries)
 {
     kvs_dek_cache *c = calloc(1, sizeof(*c));
-    if (c != NULL) c->cap = max_entries ? max_entries : KVS_DEK_CACHE_DEFAULT;
+    if (c == NULL) return NULL;
+    c->cap = max_entries ? max_entries : KVS_DEK_CACHE_DEFAULT;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->finished, NULL);
     return c;
 }
 
@@ -35,6 +45,8 @@ void kvs_dek_cache_free(kvs_dek_cache *c)
 {
     if (c == NULL) return;
     if (c->e != NULL) kvs_secure_free(c->e, c->cap * sizeof(kvs_dek_entry));
+    pthread_cond_destroy(&c->finished);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
@@ -79,33 +91,25 @@ static kvs_dek_entry *kvs_dek_lookup(kvs_dek_cache *c, const kvs_recipient *r,
     return e;
 }
 
-/* Leaves a prefetched key marked: only its use by a decryption clears it. */
-int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN])
-{
-    return kvs_dek_lookup(c, r, dek) != NULL;
-}
-
-int kvs_dek_cache_get_counted(kvs_dek_cache *c, const kvs_recipient *r,
-                              uint8_t dek[KVS_DEK_LEN])
+/* 1 = hit that saved an unwrap, 2 = first hit on a prefetched key (now
+ * unmarked unless prefetch), 0 = miss. Caller holds the lock. */
+static int kvs_dek_get_locked(kvs_dek_cache *c, const kvs_recipient *r,
+                              uint8_t dek[KVS_DEK_LEN], int prefetch)
 {
     kvs_dek_entry *e = kvs_dek_lookup(c, r, dek);
     if (e == NULL) return 0;
+    if (prefetch) return 1; /* leaves a prefetched key marked for its decryption */
     int first_use = e->prefetched;
     e->prefetched = 0;
     return first_use ? 2 : 1;
 }
 
-void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
-                       const uint8_t dek[KVS_DEK_LEN])
-{
-    kvs_dek_cache_put_marked(c, r, dek, 0);
-}
-
-void kvs_dek_cache_put_marked(kvs_dek_cache *c, const kvs_recipient *r,
-                              const uint8_t dek[KVS_DEK_LEN], int prefetched)
+/* Caller holds the lock. */
+static void kvs_dek_put_locked(kvs_dek_cache *c, const kvs_recipient *r,
+                               const uint8_t dek[KVS_DEK_LEN], int prefetched)
 {
     uint8_t id[32];
-    if (c == NULL || r == NULL || r->wrapped_len > sizeof(r->wrapped)) return;
+    if (r == NULL || r->wrapped_len > sizeof(r->wrapped)) return;
     if (kvs_dek_id(r, id) != 0) return;
     if (c->e == NULL) {
         c->e = kvs_secure_alloc(c->cap * sizeof(kvs_dek_entry));
@@ -123,9 +127,72 @@ void kvs_dek_cache_put_marked(kvs_dek_cache *c, const kvs_recipient *r,
     e->prefetched = prefetched != 0;
 }
 
-size_t kvs_dek_cache_count(const kvs_dek_cache *c)
+/* Leaves a prefetched key marked: only its use by a decryption clears it. */
+int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN])
 {
-    return c ? c->count : 0;
+    if (c == NULL) return 0;
+    pthread_mutex_lock(&c->lock);
+    int hit = kvs_dek_lookup(c, r, dek) != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
+                       const uint8_t dek[KVS_DEK_LEN])
+{
+    if (c == NULL) return;
+    pthread_mutex_lock(&c->lock);
+    kvs_dek_put_locked(c, r, dek, 0);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int kvs_inflight_find(const kvs_dek_cache *c, const uint8_t id[32])
+{
+    for (int i = 0; i < KVS_DEK_INFLIGHT; i++)
+        if (c->inflight_used[i] && memcmp(c->inflight[i], id, 32) == 0) return i; /* not secret */
+    return -1;
+}
+
+int kvs_dek_cache_begin(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN],
+                        int prefetch)
+{
+    uint8_t id[32];
+    int hit = 0;
+    if (c == NULL || kvs_dek_cache_id(r, id) != 0) return 0;
+    pthread_mutex_lock(&c->lock);
+    while (!(hit = kvs_dek_get_locked(c, r, dek, prefetch)) && kvs_inflight_find(c, id) >= 0)
+        pthread_cond_wait(&c->finished, &c->lock);
+    for (int i = 0; !hit && i < KVS_DEK_INFLIGHT; i++) {
+        if (!c->inflight_used[i]) {
+            memcpy(c->inflight[i], id, 32);
+            c->inflight_used[i] = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+void kvs_dek_cache_finish(kvs_dek_cache *c, const kvs_recipient *r, const uint8_t *dek,
+                          int prefetch)
+{
+    uint8_t id[32];
+    if (c == NULL || kvs_dek_cache_id(r, id) != 0) return;
+    pthread_mutex_lock(&c->lock);
+    if (dek != NULL) kvs_dek_put_locked(c, r, dek, prefetch);
+    int i = kvs_inflight_find(c, id);
+    if (i >= 0) c->inflight_used[i] = 0;
+    pthread_cond_broadcast(&c->finished);
+    pthread_mutex_unlock(&c->lock);
+}
+
+size_t kvs_dek_cache_count(kvs_dek_cache *c)
+{
+    if (c == NULL) return 0;
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->count;
+    pthread_mutex_unlock(&c->lock);
+    return n;
 }
 
 static _Thread_local int kvs_dek_prefetch_flag;

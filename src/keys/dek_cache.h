@@ -3,8 +3,9 @@
  * Decrypting many files that share a wrapped DEK (or re-reading one file)
  * must not cost one Key Vault unwrap each. An entry is keyed by SHA-256 over
  * (type, alg, key id, wrapped bytes), so a value cached for one key never
- * answers for another. When full, the oldest entry is overwritten. Not
- * thread-safe: the owner serialises calls. */
+ * answers for another. When full, the oldest entry is overwritten.
+ * Thread-safe: the cache has its own lock, held only for lookups and
+ * stores, never across an unwrap. */
 #ifndef KVS_KEYS_DEK_CACHE_H
 #define KVS_KEYS_DEK_CACHE_H
 
@@ -28,19 +29,28 @@ int kvs_dek_cache_get(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_
  * memory is short: the cache is an optimisation. */
 void kvs_dek_cache_put(kvs_dek_cache *c, const kvs_recipient *r,
                        const uint8_t dek[KVS_DEK_LEN]);
-size_t kvs_dek_cache_count(const kvs_dek_cache *c);
+size_t kvs_dek_cache_count(kvs_dek_cache *c);
 /* The cache key of r (SHA-256 over its fields): 0, or -1 on failure. */
 int kvs_dek_cache_id(const kvs_recipient *r, uint8_t id[32]);
 
-/* Unwraps done ahead of decryption (kvs_unlock_fd) store their keys marked
- * as prefetched: the first lookup that uses one is not an avoided unwrap.
- * get_counted: 1 = hit that saved an unwrap, 2 = hit on a prefetched key
- * (now unmarked), 0 = miss. put_marked: put with the mark. */
-int kvs_dek_cache_get_counted(kvs_dek_cache *c, const kvs_recipient *r,
-                              uint8_t dek[KVS_DEK_LEN]);
-void kvs_dek_cache_put_marked(kvs_dek_cache *c, const kvs_recipient *r,
-                              const uint8_t dek[KVS_DEK_LEN], int prefetched);
-/* This thread is unlocking ahead of decryption (set by kvs_unlock_fd). */
+/* Single flight around an unwrap: concurrent restores of files sharing a
+ * DEK make one unwrap, the others wait for it. begin returns 1 on a hit
+ * that saved an unwrap, 2 on a hit on a key unwrapped ahead of decryption
+ * and not used since (not a saving), both with dek filled; 0 on a miss:
+ * the caller unwraps, then must call finish (dek NULL on failure). Waits
+ * while another thread unwraps the same recipient.
+ *
+ * prefetch: the caller unlocks ahead of a later decryption (kvs_unlock_fd).
+ * Its hits leave the mark alone, and keys it stores are marked, so only a
+ * decryption's first use clears the mark. */
+int kvs_dek_cache_begin(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KVS_DEK_LEN],
+                        int prefetch);
+void kvs_dek_cache_finish(kvs_dek_cache *c, const kvs_recipient *r, const uint8_t *dek,
+                          int prefetch);
+
+/* This thread is unlocking ahead of decryption (set by kvs_unlock_fd): the
+ * provider interface has no room for it, so the Key Vault provider reads it
+ * here and passes it on explicitly. */
 void kvs_dek_set_prefetching(int on);
 int kvs_dek_prefetching(void);
 

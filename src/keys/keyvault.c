@@ -27,6 +27,8 @@
 #include "core/secmem.h"
 #include "crypto/crypto.h"
 #include "keys/dek_cache.h"
+#include "keys/keyvault_file.h"
+#include "keys/provider.h"
 
 typedef struct kvs_kv_prov {
     kvs_kv_client *client;
@@ -275,16 +277,17 @@ static int kvs_kv_matches(const void *impl, const kvs_recipient *r)
 /* POST unwrapkey; the result into buf, its length (checked against 32 by
  * kvs_provider_unwrap, for every provider) into *n. */
 static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
-                                    const kvs_kv_keyref *kid, uint8_t *buf, size_t cap,
-                                    size_t *n, kvs_error *err)
+                                    const kvs_kv_keyref *kid, int64_t hard_deadline_ms,
+                                    uint8_t *buf, size_t cap, size_t *n, kvs_error *err)
 {
     kvs_sbuf body;
     cJSON *res = NULL;
     kvs_sbuf_init(&body, 4096);
     kvs_status st = kvs_op_body(&body, r->alg, r->wrapped, r->wrapped_len) != 0
                         ? kvs_fail(err, KVS_ERR_NOMEM, "out of memory")
-                        : kvs_kv_client_call(p->client, KVS_KV_OP_UNWRAP, kid, body.p,
-                                             body.len, &res, err);
+                        : kvs_kv_client_call_until(p->client, KVS_KV_OP_UNWRAP, kid, body.p,
+                                                   body.len, &res, NULL, hard_deadline_ms,
+                                                   err);
     kvs_sbuf_free(&body);
     const char *v = res ? kvs_json_str(res, "value") : NULL;
     if (st == KVS_OK &&
@@ -294,10 +297,12 @@ static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
     return st;
 }
 
-static kvs_status kvs_kv_unwrap(void *impl, const kvs_recipient *r, uint8_t *dek, size_t cap,
-                                size_t *len, kvs_error *err)
+/* The unwrap of both entry points: the provider callback (no deadline) and
+ * kvs_keyvault_unwrap_until (a file's budget). */
+static kvs_status kvs_kv_unwrap_into(kvs_kv_prov *p, const kvs_recipient *r, uint8_t *dek,
+                                     size_t cap, size_t *len, int64_t hard_deadline_ms,
+                                     kvs_error *err)
 {
-    kvs_kv_prov *p = impl;
     kvs_kv_keyref kid;
     kvs_kv_hostinfo hi;
     if (!kvs_kv_recipient_key(p, r, &kid))
@@ -306,16 +311,39 @@ static kvs_status kvs_kv_unwrap(void *impl, const kvs_recipient *r, uint8_t *dek
      * any request (and so before any token could leave). */
     kvs_status st = kvs_kv_client_check_host(p->client, &kid, &hi, KVS_ERR_KEY_ACCESS, err);
     if (st != KVS_OK) return st;
-    int hit = kvs_kv_client_dek_begin(p->client, r, dek);
+    kvs_dek_cache *deks = kvs_kv_client_deks(p->client);
+    int prefetch = kvs_dek_prefetching();
+    int hit = kvs_dek_cache_begin(deks, r, dek, prefetch);
     if (hit) {
         /* Unwrapped ahead for this decryption, or by a prefetch: no saving. */
-        if (hit == 1 && !kvs_dek_prefetching()) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
+        if (hit == 1 && !prefetch) kvs_kv_stat_add(KVS_STAT_DEK_HIT);
         *len = KVS_DEK_LEN;
         return KVS_OK;
     }
-    st = kvs_remote_unwrap(p, r, &kid, dek, cap, len, err);
+    st = kvs_remote_unwrap(p, r, &kid, hard_deadline_ms, dek, cap, len, err);
     /* Only a data key is cached; any other length fails as KVS_ERR_AUTH. */
-    kvs_kv_client_dek_finish(p->client, r, st == KVS_OK && *len == KVS_DEK_LEN ? dek : NULL);
+    kvs_dek_cache_finish(deks, r, st == KVS_OK && *len == KVS_DEK_LEN ? dek : NULL, prefetch);
+    return st;
+}
+
+static kvs_status kvs_kv_unwrap(void *impl, const kvs_recipient *r, uint8_t *dek, size_t cap,
+                                size_t *len, kvs_error *err)
+{
+    return kvs_kv_unwrap_into(impl, r, dek, cap, len, 0, err);
+}
+
+kvs_status kvs_keyvault_unwrap_until(kvs_provider *prov, const kvs_recipient *r,
+                                     uint8_t dek[KVS_DEK_LEN], int64_t hard_deadline_ms,
+                                     kvs_error *err)
+{
+    kvs_kv_prov *p = kvs_provider_impl(prov, &kvs_kv_ops);
+    if (p == NULL) return kvs_fail(err, KVS_ERR_USAGE, "not a Key Vault provider");
+    uint8_t *buf = kvs_secure_alloc(KVS_MAX_WRAPPED_LEN);
+    if (buf == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of secure memory");
+    size_t len = 0;
+    kvs_status st = kvs_kv_unwrap_into(p, r, buf, KVS_MAX_WRAPPED_LEN, &len, hard_deadline_ms, err);
+    if (st == KVS_OK) st = kvs_provider_take_dek(prov, buf, len, dek, err);
+    kvs_secure_free(buf, KVS_MAX_WRAPPED_LEN);
     return st;
 }
 

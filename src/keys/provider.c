@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/secmem.h"
-#include "kvseal/keys.h"
+#include "keys/provider.h"
 
 struct kvs_provider {
     const kvs_provider_ops *origin; /* the caller's table: the provider's identity */
@@ -94,12 +94,19 @@ kvs_status kvs_provider_unwrap(kvs_provider *p, const kvs_recipient *r,
     if (!buf) return kvs_fail(err, KVS_ERR_NOMEM, "out of secure memory");
     size_t len = 0;
     kvs_status st = p->ops.unwrap(p->impl, r, buf, KVS_MAX_WRAPPED_LEN, &len, err);
-    if (st == KVS_OK && len != KVS_DEK_LEN)
-        st = kvs_fail(err, KVS_ERR_AUTH, "%s unwrapped a %zu-byte value, not a %d-byte data key",
-                      kvs_provider_identify(p), len, KVS_DEK_LEN);
-    if (st == KVS_OK) memcpy(dek, buf, KVS_DEK_LEN);
+    if (st == KVS_OK) st = kvs_provider_take_dek(p, buf, len, dek, err);
     kvs_secure_free(buf, KVS_MAX_WRAPPED_LEN);
     return st;
+}
+
+kvs_status kvs_provider_take_dek(const kvs_provider *p, const uint8_t *buf, size_t len,
+                                 uint8_t dek[KVS_DEK_LEN], kvs_error *err)
+{
+    if (len != KVS_DEK_LEN)
+        return kvs_fail(err, KVS_ERR_AUTH, "%s unwrapped a %zu-byte value, not a %d-byte data key",
+                        kvs_provider_identify(p), len, KVS_DEK_LEN);
+    memcpy(dek, buf, KVS_DEK_LEN);
+    return KVS_OK;
 }
 
 const char *kvs_provider_identify(const kvs_provider *p)

@@ -1,10 +1,15 @@
+/* Opening a header: try recipients, verify the header tag, and bound the
+ * Key Vault work one file may cause (keys/unlock.h). */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "azure/retry.h"
 #include "core/error.h"
 #include "core/secmem.h"
+#include "keys/keyvault_file.h"
 #include "keys/unlock.h"
+#include "kvseal/keyvault.h"
 
 /* Failures seen while trying recipients, joined into one line. */
 #define KVS_LOG_MAX 8
@@ -87,13 +92,41 @@ static void log_join(const attempt_log *log, char *out, size_t cap)
     }
 }
 
+/* Key Vault work one file may cause: a hostile file chooses its recipients
+ * (keys/keyvault_file.h). The clock starts at the file's first remote try. */
+typedef struct remote_budget {
+    int started;
+    kvs_kv_file_limits lim;
+    int64_t deadline_ms;
+    unsigned tried;
+} remote_budget;
+
+static kvs_status unwrap_bounded(kvs_provider *p, const kvs_recipient *r, uint8_t *dek,
+                                 remote_budget *rb, kvs_error *e)
+{
+    if (!kvs_keyvault_is_provider(p)) return kvs_provider_unwrap(p, r, dek, e);
+    if (!rb->started) {
+        kvs_status st = kvs_kv_file_limits_get(&rb->lim, e);
+        if (st != KVS_OK) return st;
+        rb->started = 1;
+        rb->deadline_ms = kvs_mono_ms() + rb->lim.budget_ms;
+    }
+    if (rb->tried >= rb->lim.max_remote)
+        return kvs_fail(e, KVS_ERR_NO_RECIPIENT,
+                        "not tried: at most %u Key Vault recipients are tried per file "
+                        "(KVSEAL_MAX_REMOTE_RECIPIENTS)", rb->lim.max_remote);
+    rb->tried++;
+    return kvs_keyvault_unwrap_until(p, r, dek, rb->deadline_ms, e);
+}
+
 static kvs_status try_recipient(kvs_provider *p, const kvs_recipient *r, size_t idx,
                                 const kvs_header *h,
                                 const uint8_t *bytes, size_t len, const uint8_t *tag,
-                                kvs_file_keys *keys, uint8_t *dek, attempt_log *log)
+                                kvs_file_keys *keys, uint8_t *dek, attempt_log *log,
+                                remote_budget *rb)
 {
     kvs_error e = {0};
-    kvs_status st = kvs_provider_unwrap(p, r, dek, &e);
+    kvs_status st = unwrap_bounded(p, r, dek, rb, &e);
     if (st == KVS_ERR_AUTH) log->auth_failed = 1;
     if (st != KVS_OK) {
         log_transient(log, st, p, r);
@@ -126,7 +159,9 @@ kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_j
                                 int *used, kvs_error *err, kvs_error *notes)
 {
     attempt_log log;
+    remote_budget rb;
     memset(&log, 0, sizeof log);
+    memset(&rb, 0, sizeof rb);
     uint8_t *dek = kvs_secure_alloc(KVS_DEK_LEN);
     if (!dek) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     *used = -1;
@@ -134,7 +169,7 @@ kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_j
         for (size_t i = 0; i < h->n_recipients && *used < 0; i++) {
             if (!kvs_provider_matches(providers[p], &h->recipients[i])) continue;
             if (try_recipient(providers[p], &h->recipients[i], i, h, prefix_and_json, len, tag,
-                              keys, dek, &log) == KVS_OK)
+                              keys, dek, &log, &rb) == KVS_OK)
                 *used = (int)i;
         }
     }

@@ -149,7 +149,8 @@ if os.environ.get("FAKE_AZ_FAIL"):
     sys.exit(1)
 a = sys.argv[1:]
 res = a[a.index("--resource") + 1]
-tenant = a[a.index("--tenant") + 1] if "--tenant" in a else "$TENANT"
+tenants = [x[len("--tenant="):] for x in a if x.startswith("--tenant=")]
+tenant = tenants[0] if tenants else "$TENANT"
 form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": "app-cli",
                                "client_secret": "s3cret-cli", "scope": res + "/.default"})
 ctx = ssl.create_default_context(cafile="$SD/ca.pem")
@@ -169,7 +170,21 @@ log_clear
 expect "Azure CLI: round trip (auto, az on PATH)" round_trip cli
 expect "Azure CLI: the vault saw the CLI's identity" used_client app-cli
 expect "Azure CLI: az was asked for the vault resource, JSON, the tenant" \
-    grep -q -- "account get-access-token --resource https://localhost --output json --tenant $TENANT" "$TMP/az.args"
+    grep -q -- "account get-access-token --resource https://localhost --output json --tenant=$TENANT\$" "$TMP/az.args"
+: >"$TMP/az.args"
+export AZURE_TENANT_ID=--help
+run encrypt --credential cli -r "$VAULT/keys/k1" -o "$D/badt.kvs" "$D/plain"
+expect "Azure CLI: a tenant that looks like an option is refused, az not run" \
+    eval '[ "$RC" -eq 3 ] && has "$ERR" "refusing tenant" && [ ! -s "$TMP/az.args" ]'
+export AZURE_TENANT_ID=not_a.tenant
+run encrypt --credential cli -r "$VAULT/keys/k1" -o "$D/badt2.kvs" "$D/plain"
+expect "Azure CLI: a tenant that is no GUID or domain name is refused" \
+    eval '[ "$RC" -eq 3 ] && has "$ERR" "refusing tenant" && [ ! -s "$TMP/az.args" ]'
+export AZURE_TENANT_ID=contoso.onmicrosoft.com
+run encrypt --credential cli -r "$VAULT/keys/k1" -o "$D/badt3.kvs" "$D/plain"
+expect "Azure CLI: a domain tenant is passed as one --tenant= argument" \
+    grep -q -- "--tenant=contoso.onmicrosoft.com\$" "$TMP/az.args"
+unset AZURE_TENANT_ID
 export FAKE_AZ_OLD=1
 expect "Azure CLI: older output with only expiresOn" round_trip cliold --credential cli
 unset FAKE_AZ_OLD

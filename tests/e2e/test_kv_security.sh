@@ -160,4 +160,35 @@ export KVSEAL_ALLOWED_HOSTS=localhost:$PORT
 run -v decrypt -o "$D/x14.out" "$D/good.kvs"
 expect "verbose output holds no bearer token or secret" eval '! has "$ERR" Bearer && ! has "$ERR" s3cret'
 
+# -- another cloud's vault (issue 15 item 2): a file whose kid names
+# x.vault.azure.cn must not make kvseal ask China's sign-in host for a token
+# with this (public cloud) client secret. Refused before any request.
+LONGKEY=kcrosscloud0123456789
+kvctl keys create "$LONGKEY" --size 2048 >/dev/null
+run encrypt -r "$VAULT/keys/$LONGKEY" -o "$D/cc.kvs" "$D/plain"
+"$PY" - "$D/cc.kvs" "$D/crosscloud.kvs" "localhost:$PORT/keys/$LONGKEY" <<'PYEOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+old = sys.argv[3].encode()
+host = b"x.vault.azure.cn/keys/"
+new = host + b"k" * (len(old) - len(host))  # same length: the header still parses
+assert old in data and len(new) == len(old)
+open(sys.argv[2], "wb").write(data.replace(old, new))
+PYEOF
+log_clear
+saved_authority=$AZURE_AUTHORITY_HOST
+unset AZURE_AUTHORITY_HOST KVSEAL_CLOUD
+export KVSEAL_RETRY_MAX_SECONDS=2 # bounds a run that would try to connect
+run decrypt -o "$D/cc.out" "$D/crosscloud.kvs"
+expect "a file naming another cloud's vault: exit 3" [ "$RC" -eq 3 ]
+expect "... refused naming the host and how to choose the cloud" \
+    eval 'has "$ERR" "refusing to contact x.vault.azure.cn" && has "$ERR" KVSEAL_CLOUD'
+expect "... no token request, nothing authorized" no_token_sent
+expect "... and no plaintext appeared" [ ! -e "$D/cc.out" ]
+run decrypt --cloud mars -o "$D/cc2.out" "$D/crosscloud.kvs"
+expect "--cloud with an unknown name: usage error" \
+    eval '[ "$RC" -eq 1 ] && has "$ERR" "unknown Azure cloud"'
+unset KVSEAL_RETRY_MAX_SECONDS
+export AZURE_AUTHORITY_HOST=$saved_authority
+
 finish

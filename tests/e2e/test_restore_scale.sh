@@ -135,7 +135,7 @@ cat >"$TMP/bin/az" <<AZ
 #!$PY
 import json, ssl, sys, time, urllib.parse, urllib.request
 a = sys.argv[1:]
-tenant = a[a.index("--tenant") + 1]
+tenant = [x[len("--tenant="):] for x in a if x.startswith("--tenant=")][0]
 sd = "$TMP/srv2" if tenant.startswith("2222") else "$TMP/srv"
 port = json.load(open(sd + "/server.json"))["port"]
 form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": "app",

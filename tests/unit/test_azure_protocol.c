@@ -300,7 +300,7 @@ START_TEST(test_429_beyond_the_throttle_budget_gives_up_at_once)
     script_challenge_and_token();
     fake_respond("POST", UNWRAP_URL, 429, "Retry-After: 3600\r\n", "{}");
     kvs_error err;
-    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_NETWORK);
+    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_UNAVAILABLE);
     assert_contains(kvs_error_message(&err), "throttled");
     ck_assert_uint_eq(fake_request_count(), 3);
     ck_assert_int_eq(fake_clock_slept_ms(), 0); /* did not wait for nothing */
@@ -378,12 +378,12 @@ START_TEST(test_5xx_gives_up_within_budget_then_breaker)
     ck_assert(fake_clock_mono_ms() - t0 <= 10000);
 
     /* The breaker: the vault is skipped, with no request, for 60 s. */
-    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_NETWORK);
+    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_UNAVAILABLE);
     assert_contains(kvs_error_message(&err), "is skipped");
     assert_contains(kvs_error_message(&err), "myvault.vault.azure.net");
     ck_assert_uint_eq(fake_request_count(), 6);
     fake_clock_advance(59000);
-    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_NETWORK);
+    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_UNAVAILABLE);
     ck_assert_uint_eq(fake_request_count(), 6);
 
     /* After 60 s it is tried again (challenge and token still cached). */
@@ -408,7 +408,7 @@ START_TEST(test_connect_failures_retried_then_breaker)
     assert_contains(kvs_error_message(&err), "cannot connect to myvault.vault.azure.net");
     assert_contains(kvs_error_message(&err), "after 4 attempts");
     ck_assert_uint_eq(fake_request_count(), 4);
-    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_NETWORK);
+    ck_assert_int_eq(unwrap_fails(c, &err), KVS_ERR_UNAVAILABLE);
     assert_contains(kvs_error_message(&err), "is skipped");
     ck_assert_uint_eq(fake_request_count(), 4);
     kvs_kv_client_release(c);

@@ -1,0 +1,30 @@
+/* Bounds on the Key Vault work one file may cause (issue 15 item 6): a file
+ * names its recipients, so a hostile one could name 64 remote recipients,
+ * each allowed the full retry or throttle budget. */
+#ifndef KVS_KEYS_KEYVAULT_FILE_H
+#define KVS_KEYS_KEYVAULT_FILE_H
+
+#include <stdint.h>
+
+#include "kvseal/keys.h"
+
+#define KVS_FILE_BUDGET_DEFAULT_S 120 /* all remote unwraps of one file */
+#define KVS_MAX_REMOTE_DEFAULT 4      /* remote recipients tried per file */
+
+typedef struct kvs_kv_file_limits {
+    int64_t budget_ms;   /* KVSEAL_FILE_BUDGET_SECONDS */
+    unsigned max_remote; /* KVSEAL_MAX_REMOTE_RECIPIENTS */
+} kvs_kv_file_limits;
+
+/* The limits from the environment, else the defaults. KVS_ERR_CONFIG names
+ * a variable that is not a whole number in range. */
+kvs_status kvs_kv_file_limits_get(kvs_kv_file_limits *out, kvs_error *err);
+
+/* The Key Vault provider's unwrap, ending by hard_deadline_ms (kvs_mono_ms;
+ * 0 = no limit beyond the retry and throttle budgets). p must satisfy
+ * kvs_keyvault_is_provider. */
+kvs_status kvs_keyvault_unwrap_until(kvs_provider *p, const kvs_recipient *r,
+                                     uint8_t dek[KVS_DEK_LEN], int64_t hard_deadline_ms,
+                                     kvs_error *err);
+
+#endif
