@@ -52,8 +52,8 @@ t0=$(now)
 KVSEAL_FILE_BUDGET_SECONDS=3 KVSEAL_RETRY_MAX_SECONDS=600 KVSEAL_THROTTLE_MAX_SECONDS=900 \
     run decrypt -o "$D/bud.out" "$D/six.kvs"
 elapsed=$(($(now) - t0))
-expect "throttled without end: the file gives up within its budget (${elapsed}s)" \
-    eval '[ "$RC" -eq 3 ] && [ "$elapsed" -le 8 ]'
+expect "throttled without end: the file gives up within its budget, exit 7 (transient) (${elapsed}s)" \
+    eval '[ "$RC" -eq 7 ] && [ "$elapsed" -le 8 ]'
 expect "... saying the file's budget is spent" has "$ERR" "time budget for Key Vault"
 expect "... and no plaintext appeared" [ ! -e "$D/bud.out" ]
 
@@ -63,8 +63,8 @@ t0=$(now)
 KVSEAL_RETRY_MAX_SECONDS=2 KVSEAL_THROTTLE_MAX_SECONDS=2 \
     run decrypt -o "$D/down.out" "$D/six.kvs"
 elapsed=$(($(now) - t0))
-expect "a vault throttling past the throttle budget: exit 3 (${elapsed}s)" \
-    eval '[ "$RC" -eq 3 ] && [ "$elapsed" -le 6 ]'
+expect "a vault throttling past the throttle budget: exit 7 (transient) (${elapsed}s)" \
+    eval '[ "$RC" -eq 7 ] && [ "$elapsed" -le 6 ]'
 expect "... later recipients on it are skipped at once" has "$ERR" "is skipped for"
 expect "... after one recipient's requests" \
     [ "$(log_count "e['op']=='unwrapkey' and e['status']==429")" -le 6 ]

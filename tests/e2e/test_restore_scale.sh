@@ -184,7 +184,7 @@ expect "both vaults stopped: decrypt succeeds through the offline key" \
 expect "... and names both vaults that failed" \
     eval 'has "$ERR" "recipient 0: " && has "$ERR" "recipient 1: " && has "$ERR" "localhost:$PORT" && has "$ERR" "localhost:$PORT2"'
 run decrypt --threads 1 -o "$R/out/none" "$R/enc/f1.kvs"
-expect "without the offline key: exit 3" [ "$RC" -eq 3 ]
+expect "without the offline key, both vaults unreachable: exit 7 (transient)" [ "$RC" -eq 7 ]
 expect "... one line naming every recipient that failed" \
     eval '[ "$(printf "%s\n" "$ERR" | wc -l)" -eq 1 ] && has "$ERR" "no usable recipient" && has "$ERR" "recipient 0: " && has "$ERR" "recipient 1: " && has "$ERR" "localhost:$PORT2"'
 
