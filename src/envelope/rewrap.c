@@ -254,7 +254,9 @@ static kvs_status open_target(const char *path, char **real, int *fd, struct sta
 {
     *real = realpath(path, NULL);
     if (!*real) return kvs_fail(err, KVS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    *fd = open(*real, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO planted at the path must not wait for a
+     * writer; the check below refuses it. */
+    *fd = open(*real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (*fd < 0 || fstat(*fd, sb) != 0)
         return kvs_fail(err, KVS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     if (!S_ISREG(sb->st_mode)) return kvs_fail(err, KVS_ERR_USAGE, "%s is not a regular file", path);

@@ -152,6 +152,16 @@ check "decrypt -o FIFO --force: exit 0" test "$RC" -eq 0
 check "decrypt -o FIFO --force: the reader got the plaintext" holds "$W/got" "$W/plain"
 check "decrypt -o FIFO --force: the FIFO stays a FIFO" test -p "$W/pipe"
 
+# ---- rewrap of a FIFO or a device: refused at once, nothing waits for a writer ----
+
+mkfifo "$W/rw.fifo"
+run timeout 20 "$BIN" rewrap -k "$W/key.pem" -r "$W/pub.pem" "$W/rw.fifo"
+check "rewrap FIFO: exit 1 without waiting (not 124 from timeout)" test "$RC" -eq 1
+check "rewrap FIFO: says it is not a regular file" grep -q "not a regular file" "$W/stderr"
+check "rewrap FIFO: the FIFO stays a FIFO" test -p "$W/rw.fifo"
+run timeout 20 "$BIN" rewrap -k "$W/key.pem" -r "$W/pub.pem" /dev/null
+check "rewrap /dev/null: exit 1" test "$RC" -eq 1
+
 # ---- -o PATH: a symbolic link to a regular file or a device ---------------------
 
 echo "attacker's file" >"$A/file"
