@@ -1,3 +1,4 @@
+/* Descriptor I/O that retries on EINTR and short transfers (core/fdio.h). */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

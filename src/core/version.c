@@ -1,3 +1,4 @@
+/* The library version string (kvseal/version.h). */
 #include "kvseal/version.h"
 
 const char *kvs_version(void)
