@@ -41,11 +41,6 @@ trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 # shellcheck source=lib/procfd.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/procfd.sh"
-skipped=0
-skip() {
-    skipped=$((skipped + 1))
-    echo "skip: $*"
-}
 
 # expect_fail NAME WANT_RC DIR TARGET CMD...: exit WANT_RC with one error line;
 # TARGET absent afterwards and DIR's listing unchanged (no temp files).

@@ -9,11 +9,7 @@ set -u
 # shellcheck source=lib/kv_harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/kv_harness.sh"
 
-start_server "$TMP/srv" || exit 1
-use_server "$TMP/srv"
-kvctl clients add --client-id app1 --secret-file "$(secret_file s.secret s3cret)" >/dev/null
-kvctl keys create k1 --size 2048 >/dev/null
-export AZURE_CLIENT_ID=app1 AZURE_CLIENT_SECRET=s3cret
+start_vault_as_app1 k1 || exit 1
 D=$TMP/data
 mkdir -p "$D/in" "$D/enc"
 for f in f1 f2 f3; do head -c 70000 /dev/urandom >"$D/in/$f"; done

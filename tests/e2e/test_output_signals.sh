@@ -33,11 +33,6 @@ trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 # shellcheck source=lib/procfd.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/procfd.sh"
-skipped=0
-skip() {
-    skipped=$((skipped + 1))
-    echo "skip: $*"
-}
 
 "$BIN" -q keygen --bits 2048 -o "$W/key.pem" --public-out "$W/pub.pem" >/dev/null
 # Random plaintext: a hole of zeros in an output cannot pass for plaintext.

@@ -13,11 +13,7 @@ D=$TMP/data
 mkdir -p "$D"
 head -c 100000 /dev/urandom >"$D/plain"
 
-start_server "$TMP/srv" || exit 1
-use_server "$TMP/srv"
-kvctl clients add --client-id app1 --secret-file "$(secret_file s.secret s3cret)" >/dev/null
-kvctl keys create k1 --size 2048 >/dev/null
-export AZURE_CLIENT_ID=app1 AZURE_CLIENT_SECRET=s3cret
+start_vault_as_app1 k1 || exit 1
 
 # -- configuration limits: exit 1
 (umask 077 && head -c 70000 /dev/zero | tr '\0' x >"$TMP/big.secret")

@@ -15,6 +15,14 @@ fail() {
     echo "FAIL: $*" >&2
 }
 
+# skip REASON: a case that could not be run this time (said, and counted
+# in $skipped, which the script reports; never counted as a pass).
+skipped=0
+skip() {
+    skipped=$((skipped + 1))
+    echo "skip: $*"
+}
+
 # check NAME CMD...: one check, passing when CMD succeeds.
 check() {
     local name=$1

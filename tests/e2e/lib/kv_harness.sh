@@ -70,6 +70,17 @@ start_server() {
     return 1
 }
 kvctl() { "$PY" "$KVCTL" --state-dir "$SD" "$@"; }
+# start_vault_as_app1 [KEY...]: a server of our own in $TMP/srv, used; a
+# client app1 (secret s3cret) whose credentials are exported; RSA-2048 keys
+# KEY... created.
+start_vault_as_app1() {
+    local k
+    start_server "$TMP/srv" || return 1
+    use_server "$TMP/srv"
+    kvctl clients add --client-id app1 --secret-file "$(secret_file s.secret s3cret)" >/dev/null
+    for k in "$@"; do kvctl keys create "$k" --size 2048 >/dev/null; done
+    export AZURE_CLIENT_ID=app1 AZURE_CLIENT_SECRET=s3cret
+}
 # use_server DIR: point kvseal at that server (CA, allow-list, authority).
 use_server() {
     SD=$1
