@@ -88,7 +88,8 @@ kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int
     if (lseek(in_fd, 0, SEEK_SET) != 0)
         return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a seekable file");
     kvs_fd_source_init(&in, in_fd, 0);
-    kvs_status st = kvs_open_header_source(&in.base, opts, keys, n_keys, &oh, err);
+    kvs_status st =
+        kvs_open_header_source(&in.base, opts, keys, n_keys, KVS_UNLOCK_NOW, &oh, err);
     if (st != KVS_OK) return st;
     range_job j = {&in.base, oh.header, {0}, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};
     kvs_chunk_plan_init(&j.plan, oh.header->chunk_size, 0);

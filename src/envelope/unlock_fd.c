@@ -1,5 +1,4 @@
 /* kvs_unlock_fd: open a file's header only (restore prefetching). */
-#include "keys/dek_cache.h"
 #include "kvseal/envelope.h"
 #include "stream/chunk.h"
 
@@ -8,9 +7,8 @@ kvs_status kvs_unlock_fd(int fd, const kvs_decrypt_options *opts, kvs_provider *
 {
     kvs_opened_header oh;
     if (header_out) *header_out = NULL;
-    kvs_dek_set_prefetching(1); /* the keys it caches are for a later decryption */
-    kvs_status st = kvs_open_header_fd(fd, opts, keys, n_keys, &oh, err);
-    kvs_dek_set_prefetching(0);
+    /* The keys it caches are for a later decryption of the same file. */
+    kvs_status st = kvs_open_header_fd(fd, opts, keys, n_keys, KVS_UNLOCK_AHEAD, &oh, err);
     if (st != KVS_OK) return st;
     if (header_out) {
         *header_out = oh.header;

@@ -195,18 +195,6 @@ size_t kvs_dek_cache_count(kvs_dek_cache *c)
     return n;
 }
 
-static _Thread_local int kvs_dek_prefetch_flag;
-
-void kvs_dek_set_prefetching(int on)
-{
-    kvs_dek_prefetch_flag = on;
-}
-
-int kvs_dek_prefetching(void)
-{
-    return kvs_dek_prefetch_flag;
-}
-
 int kvs_dek_cache_id(const kvs_recipient *r, uint8_t id[32])
 {
     if (r == NULL || r->wrapped_len > sizeof(r->wrapped)) return -1;

@@ -48,10 +48,4 @@ int kvs_dek_cache_begin(kvs_dek_cache *c, const kvs_recipient *r, uint8_t dek[KV
 void kvs_dek_cache_finish(kvs_dek_cache *c, const kvs_recipient *r, const uint8_t *dek,
                           int prefetch);
 
-/* This thread is unlocking ahead of decryption (set by kvs_unlock_fd): the
- * provider interface has no room for it, so the Key Vault provider reads it
- * here and passes it on explicitly. */
-void kvs_dek_set_prefetching(int on);
-int kvs_dek_prefetching(void);
-
 #endif

@@ -297,11 +297,11 @@ static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
     return st;
 }
 
-/* The unwrap of both entry points: the provider callback (no deadline) and
- * kvs_keyvault_unwrap_until (a file's budget). */
+/* The unwrap of both entry points: the provider callback (no deadline, for
+ * a decryption now) and kvs_keyvault_unwrap_until (a file's budget). */
 static kvs_status kvs_kv_unwrap_into(kvs_kv_prov *p, const kvs_recipient *r, uint8_t *dek,
                                      size_t cap, size_t *len, int64_t hard_deadline_ms,
-                                     kvs_error *err)
+                                     int prefetch, kvs_error *err)
 {
     kvs_kv_keyref kid;
     kvs_kv_hostinfo hi;
@@ -312,7 +312,6 @@ static kvs_status kvs_kv_unwrap_into(kvs_kv_prov *p, const kvs_recipient *r, uin
     kvs_status st = kvs_kv_client_check_host(p->client, &kid, &hi, KVS_ERR_KEY_ACCESS, err);
     if (st != KVS_OK) return st;
     kvs_dek_cache *deks = kvs_kv_client_deks(p->client);
-    int prefetch = kvs_dek_prefetching();
     int hit = kvs_dek_cache_begin(deks, r, dek, prefetch);
     if (hit) {
         /* Unwrapped ahead for this decryption, or by a prefetch: no saving. */
@@ -329,19 +328,20 @@ static kvs_status kvs_kv_unwrap_into(kvs_kv_prov *p, const kvs_recipient *r, uin
 static kvs_status kvs_kv_unwrap(void *impl, const kvs_recipient *r, uint8_t *dek, size_t cap,
                                 size_t *len, kvs_error *err)
 {
-    return kvs_kv_unwrap_into(impl, r, dek, cap, len, 0, err);
+    return kvs_kv_unwrap_into(impl, r, dek, cap, len, 0, 0, err);
 }
 
 kvs_status kvs_keyvault_unwrap_until(kvs_provider *prov, const kvs_recipient *r,
                                      uint8_t dek[KVS_DEK_LEN], int64_t hard_deadline_ms,
-                                     kvs_error *err)
+                                     int prefetch, kvs_error *err)
 {
     kvs_kv_prov *p = kvs_provider_impl(prov, &kvs_kv_ops);
     if (p == NULL) return kvs_fail(err, KVS_ERR_USAGE, "not a Key Vault provider");
     uint8_t *buf = kvs_secure_alloc(KVS_MAX_WRAPPED_LEN);
     if (buf == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of secure memory");
     size_t len = 0;
-    kvs_status st = kvs_kv_unwrap_into(p, r, buf, KVS_MAX_WRAPPED_LEN, &len, hard_deadline_ms, err);
+    kvs_status st =
+        kvs_kv_unwrap_into(p, r, buf, KVS_MAX_WRAPPED_LEN, &len, hard_deadline_ms, prefetch, err);
     if (st == KVS_OK) st = kvs_provider_take_dek(prov, buf, len, dek, err);
     kvs_secure_free(buf, KVS_MAX_WRAPPED_LEN);
     return st;

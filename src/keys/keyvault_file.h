@@ -22,9 +22,10 @@ kvs_status kvs_kv_file_limits_get(kvs_kv_file_limits *out, kvs_error *err);
 
 /* The Key Vault provider's unwrap, ending by hard_deadline_ms (kvs_mono_ms;
  * 0 = no limit beyond the retry and throttle budgets). p must satisfy
- * kvs_keyvault_is_provider. */
+ * kvs_keyvault_is_provider. prefetch: unwrapping ahead of a later
+ * decryption (kvs_dek_cache_begin). */
 kvs_status kvs_keyvault_unwrap_until(kvs_provider *p, const kvs_recipient *r,
                                      uint8_t dek[KVS_DEK_LEN], int64_t hard_deadline_ms,
-                                     kvs_error *err);
+                                     int prefetch, kvs_error *err);
 
 #endif

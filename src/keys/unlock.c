@@ -102,7 +102,7 @@ typedef struct remote_budget {
 } remote_budget;
 
 static kvs_status unwrap_bounded(kvs_provider *p, const kvs_recipient *r, uint8_t *dek,
-                                 remote_budget *rb, kvs_error *e)
+                                 remote_budget *rb, kvs_unlock_when when, kvs_error *e)
 {
     if (!kvs_keyvault_is_provider(p)) return kvs_provider_unwrap(p, r, dek, e);
     if (!rb->started) {
@@ -116,17 +116,17 @@ static kvs_status unwrap_bounded(kvs_provider *p, const kvs_recipient *r, uint8_
                         "not tried: at most %u Key Vault recipients are tried per file "
                         "(KVSEAL_MAX_REMOTE_RECIPIENTS)", rb->lim.max_remote);
     rb->tried++;
-    return kvs_keyvault_unwrap_until(p, r, dek, rb->deadline_ms, e);
+    return kvs_keyvault_unwrap_until(p, r, dek, rb->deadline_ms, when == KVS_UNLOCK_AHEAD, e);
 }
 
 static kvs_status try_recipient(kvs_provider *p, const kvs_recipient *r, size_t idx,
                                 const kvs_header *h,
                                 const uint8_t *bytes, size_t len, const uint8_t *tag,
                                 kvs_file_keys *keys, uint8_t *dek, attempt_log *log,
-                                remote_budget *rb)
+                                remote_budget *rb, kvs_unlock_when when)
 {
     kvs_error e = {0};
-    kvs_status st = unwrap_bounded(p, r, dek, rb, &e);
+    kvs_status st = unwrap_bounded(p, r, dek, rb, when, &e);
     if (st == KVS_ERR_AUTH) log->auth_failed = 1;
     if (st != KVS_OK) {
         log_transient(log, st, p, r);
@@ -150,13 +150,14 @@ kvs_status kvs_unlock_header(const kvs_header *h, const uint8_t *prefix_and_json
                              int *used, kvs_error *err)
 {
     return kvs_unlock_header_ex(h, prefix_and_json, len, tag, providers, n_providers, keys,
-                                dek_out, used, err, NULL);
+                                dek_out, used, KVS_UNLOCK_NOW, err, NULL);
 }
 
 kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_json, size_t len,
                                 const uint8_t tag[KVS_TAG_LEN], kvs_provider *const *providers,
                                 size_t n_providers, kvs_file_keys *keys, uint8_t *dek_out,
-                                int *used, kvs_error *err, kvs_error *notes)
+                                int *used, kvs_unlock_when when, kvs_error *err,
+                                kvs_error *notes)
 {
     attempt_log log;
     remote_budget rb;
@@ -169,7 +170,7 @@ kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_j
         for (size_t i = 0; i < h->n_recipients && *used < 0; i++) {
             if (!kvs_provider_matches(providers[p], &h->recipients[i])) continue;
             if (try_recipient(providers[p], &h->recipients[i], i, h, prefix_and_json, len, tag,
-                              keys, dek, &log, &rb) == KVS_OK)
+                              keys, dek, &log, &rb, when) == KVS_OK)
                 *used = (int)i;
         }
     }

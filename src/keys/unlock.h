@@ -18,12 +18,19 @@ kvs_status kvs_unlock_header(const kvs_header *h, const uint8_t *prefix_and_json
                              size_t n_providers, kvs_file_keys *keys, uint8_t *dek_out,
                              int *used, kvs_error *err);
 
+/* Why a header is unlocked: to decrypt the file now, or ahead of a later
+ * decryption (kvs_unlock_fd, restore prefetching), whose Key Vault data keys
+ * stay marked in the DEK cache for that decryption and are not counted as
+ * cache savings. */
+typedef enum kvs_unlock_when { KVS_UNLOCK_NOW = 0, KVS_UNLOCK_AHEAD = 1 } kvs_unlock_when;
+
 /* kvs_unlock_header that, on success, also writes into notes (may be NULL)
  * the failures of recipients tried before the one that worked ("" if none),
  * with status KVS_OK. */
 kvs_status kvs_unlock_header_ex(const kvs_header *h, const uint8_t *prefix_and_json, size_t len,
                                 const uint8_t tag[KVS_TAG_LEN], kvs_provider *const *providers,
                                 size_t n_providers, kvs_file_keys *keys, uint8_t *dek_out,
-                                int *used, kvs_error *err, kvs_error *notes);
+                                int *used, kvs_unlock_when when, kvs_error *err,
+                                kvs_error *notes);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "crypto/crypto.h"
 #include "format/format.h"
+#include "keys/unlock.h"
 #include "kvseal/stream.h"
 #include "stream/io.h"
 
@@ -55,18 +56,18 @@ typedef struct kvs_opened_header {
 
 /* bytes = magic || header_len || JSON || tag exactly as stored. */
 kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_options *opts,
-                           kvs_provider *const *keys, size_t n_keys, kvs_opened_header *out,
-                           kvs_error *err);
+                           kvs_provider *const *keys, size_t n_keys, kvs_unlock_when when,
+                           kvs_opened_header *out, kvs_error *err);
 
 /* Read the stored header from the start of fd and open it. */
 kvs_status kvs_open_header_fd(int fd, const kvs_decrypt_options *opts,
-                              kvs_provider *const *keys, size_t n_keys,
+                              kvs_provider *const *keys, size_t n_keys, kvs_unlock_when when,
                               kvs_opened_header *out, kvs_error *err);
 
 /* The same through a source's sequential reads (stream/io.h), which then
  * continue just past the header. */
 kvs_status kvs_open_header_source(kvs_source *in, const kvs_decrypt_options *opts,
-                                  kvs_provider *const *keys, size_t n_keys,
+                                  kvs_provider *const *keys, size_t n_keys, kvs_unlock_when when,
                                   kvs_opened_header *out, kvs_error *err);
 
 /* Hand the verified header of a decryptor to the caller (NULL before it is

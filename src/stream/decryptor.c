@@ -87,7 +87,7 @@ static kvs_status header_complete(kvs_decryptor *d)
         return KVS_OK;
     }
     kvs_status st = kvs_open_header(d->hdr, d->hdr_len, &d->opts, d->keys, d->n_keys,
-                                    &d->opened, &d->err);
+                                    KVS_UNLOCK_NOW, &d->opened, &d->err);
     free(d->hdr);
     d->hdr = NULL;
     if (st != KVS_OK) return failed(d, st);

@@ -103,8 +103,8 @@ kvs_status kvs_seal_header(const kvs_encrypt_options *opts, kvs_provider *const 
 }
 
 kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_options *opts,
-                           kvs_provider *const *keys, size_t n_keys, kvs_opened_header *out,
-                           kvs_error *err)
+                           kvs_provider *const *keys, size_t n_keys, kvs_unlock_when when,
+                           kvs_opened_header *out, kvs_error *err)
 {
     size_t size = 0;
     memset(out, 0, sizeof *out);
@@ -121,7 +121,8 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
     if (st == KVS_OK)
         st = kvs_unlock_header_ex(out->header, bytes, len - KVS_TAG_LEN,
                                   bytes + len - KVS_TAG_LEN, keys, n_keys, out->keys, NULL,
-                                  &out->recipient, err, opts ? opts->unlock_notes : NULL);
+                                  &out->recipient, when, err,
+                                  opts ? opts->unlock_notes : NULL);
     if (st == KVS_OK) out->header->unlocked_recipient = out->recipient;
     /* Context is authenticated by the tag, so it is compared only after it. */
     if (st == KVS_OK && opts)
@@ -138,7 +139,7 @@ static kvs_status read_source(void *ctx, uint8_t *buf, size_t len, size_t *got, 
 }
 
 kvs_status kvs_open_header_source(kvs_source *in, const kvs_decrypt_options *opts,
-                                  kvs_provider *const *keys, size_t n_keys,
+                                  kvs_provider *const *keys, size_t n_keys, kvs_unlock_when when,
                                   kvs_opened_header *out, kvs_error *err)
 {
     uint8_t *bytes = NULL;
@@ -147,18 +148,18 @@ kvs_status kvs_open_header_source(kvs_source *in, const kvs_decrypt_options *opt
     out->recipient = -1;
     kvs_status st = kvs_header_read_stored_from(read_source, in, &bytes, &len, err);
     if (st != KVS_OK) return st;
-    st = kvs_open_header(bytes, len, opts, keys, n_keys, out, err);
+    st = kvs_open_header(bytes, len, opts, keys, n_keys, when, out, err);
     free(bytes);
     return st;
 }
 
 kvs_status kvs_open_header_fd(int fd, const kvs_decrypt_options *opts,
-                              kvs_provider *const *keys, size_t n_keys,
+                              kvs_provider *const *keys, size_t n_keys, kvs_unlock_when when,
                               kvs_opened_header *out, kvs_error *err)
 {
     kvs_fd_source in;
     kvs_fd_source_init(&in, fd, 0);
-    return kvs_open_header_source(&in.base, opts, keys, n_keys, out, err);
+    return kvs_open_header_source(&in.base, opts, keys, n_keys, when, out, err);
 }
 
 void kvs_sealed_header_clear(kvs_sealed_header *s)

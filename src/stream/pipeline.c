@@ -42,7 +42,7 @@ kvs_status kvs_decrypt_source(kvs_source *in, kvs_sink *out, const kvs_decrypt_o
     kvs_opened_header oh;
     memset(res, 0, sizeof *res);
     if (header_out) *header_out = NULL;
-    kvs_status st = kvs_open_header_source(in, opts, keys, n_keys, &oh, err);
+    kvs_status st = kvs_open_header_source(in, opts, keys, n_keys, KVS_UNLOCK_NOW, &oh, err);
     if (st != KVS_OK) return st;
     kvs_engine_job job = {.key = oh.keys->payload_key, .in = in, .out = out};
     kvs_chunk_plan_init(&job.plan, oh.header->chunk_size, 0);

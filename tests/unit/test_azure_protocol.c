@@ -14,6 +14,7 @@
 #include "azure/kvjson.h"
 #include "fake_clock.h"
 #include "fake_transport.h"
+#include "keys/keyvault_file.h"
 #include "kvseal/keyvault.h"
 #include "testutil.h"
 
@@ -582,6 +583,39 @@ START_TEST(test_provider_unwrap)
 }
 END_TEST
 
+/* Unwrapping ahead of a decryption (restore prefetching) is a parameter, not
+ * thread state: the key fetched ahead is not a DEK-cache saving on its first
+ * use by the decryption, only on later ones. */
+START_TEST(test_unwrap_ahead_is_not_a_cache_saving)
+{
+    kvs_keyvault_config cfg = base_cfg();
+    kvs_provider *p = NULL;
+    kvs_error err;
+    ck_assert_int_eq(kvs_keyvault_any_provider_new(&cfg, NULL, &p, &err), KVS_OK);
+    script_challenge_and_token();
+    fake_respond("POST", UNWRAP_URL, 200, NULL, UNWRAP_JSON);
+    kvs_recipient r = recipient_of(KID);
+    r.wrapped[0] = 0x55; /* a data key no other test cached */
+    uint8_t dek[KVS_DEK_LEN];
+    kvs_keyvault_counts n;
+    kvs_keyvault_stats_reset();
+    ck_assert_int_eq(kvs_keyvault_unwrap_until(p, &r, dek, 0, 1, &err), KVS_OK);
+    ck_assert_int_eq(kvs_keyvault_unwrap_until(p, &r, dek, 0, 1, &err), KVS_OK);
+    kvs_keyvault_stats(&n);
+    ck_assert_uint_eq(n.unwrap, 1);
+    ck_assert_uint_eq(n.dek_cache_hits, 0); /* ahead, twice: no saving yet */
+    ck_assert_int_eq(kvs_provider_unwrap(p, &r, dek, &err), KVS_OK);
+    kvs_keyvault_stats(&n);
+    ck_assert_uint_eq(n.dek_cache_hits, 0); /* the decryption it was fetched for */
+    ck_assert_int_eq(kvs_provider_unwrap(p, &r, dek, &err), KVS_OK);
+    kvs_keyvault_stats(&n);
+    ck_assert_uint_eq(n.dek_cache_hits, 1); /* a second decryption: saved */
+    ck_assert_uint_eq(n.unwrap, 1);
+    for (int i = 0; i < KVS_DEK_LEN; i++) ck_assert_uint_eq(dek[i], (unsigned)i + 1);
+    kvs_provider_free(p);
+}
+END_TEST
+
 /* ---- TLS: which hosts the extra CA file vouches for ------------------------ */
 
 #define OWN_HOST "kv.example.test:8443"
@@ -723,6 +757,7 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, test_later_401_refreshes_the_token_once);
     tcase_add_test(tc, test_token_endpoint_refusal);
     tcase_add_test(tc, test_provider_unwrap);
+    tcase_add_test(tc, test_unwrap_ahead_is_not_a_cache_saving);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tls");
