@@ -18,7 +18,8 @@ static void kvs_kv_client_destroy(kvs_kv_client *c)
     if (c == NULL) return;
     kvs_token_cache_free(c->tokens);
     kvs_key_cache_free(c->keys);
-    kvs_dek_cache_free(c->deks);
+    if (c->attachment_free != NULL) c->attachment_free(c->attachment);
+    pthread_mutex_destroy(&c->attachment_lock);
     kvs_chal_cache_free(c->chal);
     kvs_cred_free(c->cred);
     kvs_breaker_free(c->breaker);
@@ -33,6 +34,7 @@ static kvs_status kvs_kv_client_create(const kvs_kv_settings *s, kvs_kv_client *
     kvs_kv_client *c = calloc(1, sizeof(*c));
     if (c == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     c->set = *s;
+    pthread_mutex_init(&c->attachment_lock, NULL);
     /* KVSEAL_CA_FILE vouches only for the hosts allowed explicitly. */
     kvs_http_config hc = {c->set.ca_file[0] ? c->set.ca_file : NULL, s->connect_s, s->request_s,
                           s->throttle_s, &c->allow, NULL};
@@ -49,8 +51,6 @@ static kvs_status kvs_kv_client_create(const kvs_kv_settings *s, kvs_kv_client *
                          (c->keys = kvs_key_cache_new()) == NULL))
         st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     if (st == KVS_OK) st = kvs_cred_new(s->credential[0] ? s->credential : NULL, &c->cred, err);
-    if (st == KVS_OK && (c->deks = kvs_dek_cache_new(0)) == NULL)
-        st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     if (st != KVS_OK) {
         kvs_kv_client_destroy(c);
         return st;
@@ -135,7 +135,11 @@ void kvs_kv_client_key_put(kvs_kv_client *c, const char *kid, EVP_PKEY *pkey)
     kvs_key_cache_put(c->keys, kid, pkey);
 }
 
-kvs_dek_cache *kvs_kv_client_deks(kvs_kv_client *c)
+void *kvs_kv_client_attachment(kvs_kv_client *c, void *(*make)(void), void (*free_fn)(void *))
 {
-    return c->deks;
+    pthread_mutex_lock(&c->attachment_lock);
+    if (c->attachment == NULL && (c->attachment = make()) != NULL) c->attachment_free = free_fn;
+    void *a = c->attachment;
+    pthread_mutex_unlock(&c->attachment_lock);
+    return a;
 }

@@ -4,7 +4,7 @@
  * (azure/cred.h), the authentication challenge per vault host
  * (azure/chal_cache.h), access tokens per (authority, tenant, scope)
  * (azure/token_cache.h), public keys per key version (azure/key_cache.h)
- * and the DEK cache (keys/dek_cache.h). Providers on several threads may
+ * and one object of the layer above (the provider's DEK cache). Providers on several threads may
  * share it: each part has its own lock, none is held across a request.
  * Vault requests run concurrently (up to 16 per client, each on its own
  * connection), paced together when the vault throttles (azure/pacer.h). A
@@ -21,7 +21,6 @@
 #include <openssl/evp.h>
 
 #include "azure/kvurl.h"
-#include "keys/dek_cache.h"
 #include "kvseal/keys.h"
 #include "kvseal/keyvault.h"
 
@@ -74,7 +73,12 @@ kvs_status kvs_kv_client_call_until(kvs_kv_client *c, kvs_kv_op op, const kvs_kv
 EVP_PKEY *kvs_kv_client_key_get(kvs_kv_client *c, const char *kid);
 void kvs_kv_client_key_put(kvs_kv_client *c, const char *kid, EVP_PKEY *pkey);
 
-/* The client's DEK cache (thread-safe, with its own lock). */
-kvs_dek_cache *kvs_kv_client_deks(kvs_kv_client *c);
+/* The one object the layer above keeps per client (src/keys keeps its DEK
+ * cache here, so providers sharing a client share unwrapped keys, and
+ * providers with other settings do not): made by make on first use, freed
+ * with free_fn when the client goes; every call returns the same object
+ * (make and free_fn of later calls are ignored). NULL if make returned NULL.
+ * Thread-safe. */
+void *kvs_kv_client_attachment(kvs_kv_client *c, void *(*make)(void), void (*free_fn)(void *));
 
 #endif

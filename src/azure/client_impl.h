@@ -10,6 +10,8 @@
 #ifndef KVS_AZURE_CLIENT_IMPL_H
 #define KVS_AZURE_CLIENT_IMPL_H
 
+#include <pthread.h>
+
 #include "azure/breaker.h"
 #include "azure/chal_cache.h"
 #include "azure/client.h"
@@ -19,7 +21,6 @@
 #include "azure/pacer.h"
 #include "azure/settings.h"
 #include "azure/token_cache.h"
-#include "keys/dek_cache.h"
 
 struct kvs_kv_client {
     kvs_kv_client *next; /* registry */
@@ -33,7 +34,9 @@ struct kvs_kv_client {
     kvs_chal_cache *chal;
     kvs_token_cache *tokens;
     kvs_key_cache *keys;
-    kvs_dek_cache *deks;
+    pthread_mutex_t attachment_lock;
+    void *attachment; /* kvs_kv_client_attachment */
+    void (*attachment_free)(void *);
 };
 
 #endif

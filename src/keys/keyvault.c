@@ -297,6 +297,21 @@ static kvs_status kvs_remote_unwrap(kvs_kv_prov *p, const kvs_recipient *r,
     return st;
 }
 
+static void *kvs_kv_deks_make(void)
+{
+    return kvs_dek_cache_new(0);
+}
+
+static void kvs_kv_deks_free(void *deks)
+{
+    kvs_dek_cache_free(deks);
+}
+
+kvs_dek_cache *kvs_keyvault_deks(kvs_kv_client *c)
+{
+    return kvs_kv_client_attachment(c, kvs_kv_deks_make, kvs_kv_deks_free);
+}
+
 /* The unwrap of both entry points: the provider callback (no deadline, for
  * a decryption now) and kvs_keyvault_unwrap_until (a file's budget). */
 static kvs_status kvs_kv_unwrap_into(kvs_kv_prov *p, const kvs_recipient *r, uint8_t *dek,
@@ -311,7 +326,8 @@ static kvs_status kvs_kv_unwrap_into(kvs_kv_prov *p, const kvs_recipient *r, uin
      * any request (and so before any token could leave). */
     kvs_status st = kvs_kv_client_check_host(p->client, &kid, &hi, KVS_ERR_KEY_ACCESS, err);
     if (st != KVS_OK) return st;
-    kvs_dek_cache *deks = kvs_kv_client_deks(p->client);
+    kvs_dek_cache *deks = kvs_keyvault_deks(p->client);
+    if (deks == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     int hit = kvs_dek_cache_begin(deks, r, dek, prefetch);
     if (hit) {
         /* Unwrapped ahead for this decryption, or by a prefetch: no saving. */

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "azure/client.h"
+#include "keys/dek_cache.h"
 #include "kvseal/keys.h"
 
 #define KVS_FILE_BUDGET_DEFAULT_S 120 /* all remote unwraps of one file */
@@ -27,5 +29,9 @@ kvs_status kvs_kv_file_limits_get(kvs_kv_file_limits *out, kvs_error *err);
 kvs_status kvs_keyvault_unwrap_until(kvs_provider *p, const kvs_recipient *r,
                                      uint8_t dek[KVS_DEK_LEN], int64_t hard_deadline_ms,
                                      int prefetch, kvs_error *err);
+
+/* The DEK cache of client c (one per client, made on first use), where the
+ * Key Vault provider single-flights its unwraps. NULL if out of memory. */
+kvs_dek_cache *kvs_keyvault_deks(kvs_kv_client *c);
 
 #endif

@@ -12,6 +12,7 @@
 #include "azure/client_impl.h"
 #include "azure/retry.h"
 #include "core/error.h"
+#include "keys/keyvault_file.h"
 #include "testutil.h"
 
 #define SCOPE_KV "https://vault.azure.net/.default"
@@ -193,7 +194,7 @@ START_TEST(test_slow_token_blocks_only_its_callers)
     rec.wrapped_len = 256;
     uint8_t dek[KVS_DEK_LEN], got[KVS_DEK_LEN];
     memset(dek, 0x5a, sizeof(dek));
-    kvs_dek_cache_put(kvs_kv_client_deks(c), &rec, dek);
+    kvs_dek_cache_put(kvs_keyvault_deks(c), &rec, dek);
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     ck_assert_ptr_nonnull(pk);
     kvs_kv_client_key_put(c, "https://v.vault.azure.net/keys/k/0123", pk);
@@ -213,7 +214,7 @@ START_TEST(test_slow_token_blocks_only_its_callers)
     ck_assert_int_eq(get_token(c->tokens, c->cred, "t2", SCOPE_KV, 0, text, sizeof(text),
                                &fresh), KVS_OK);
     ck_assert_ptr_nonnull(strstr(text, "-t2-"));
-    ck_assert_int_eq(kvs_dek_cache_begin(kvs_kv_client_deks(c), &rec, got, 0), 1);
+    ck_assert_int_eq(kvs_dek_cache_begin(kvs_keyvault_deks(c), &rec, got, 0), 1);
     ck_assert_mem_eq(got, dek, sizeof(dek));
     EVP_PKEY *again = kvs_kv_client_key_get(c, "https://v.vault.azure.net/keys/k/0123");
     ck_assert_ptr_eq(again, pk);
