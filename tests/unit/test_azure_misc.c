@@ -183,7 +183,8 @@ START_TEST(test_stats)
     kvs_keyvault_stats_reset();
     kvs_keyvault_stats(&s);
     ck_assert_uint_eq(s.get_key + s.wrap + s.unwrap + s.token + s.http_requests, 0);
-    kvs_keyvault_stats(NULL);
+    /* kvs_keyvault_stats(NULL) is outside the contract now (KVS_NONNULL):
+     * UBSan reports such a call, so it is not made here. */
 }
 END_TEST
 
