@@ -7,6 +7,8 @@
 set -euo pipefail
 build=${1:-build/test}
 export CK_FORK=no CK_DEFAULT_TIMEOUT=3000
+# Bounds on real time in the suites scale by this (memcheck runs ~20x slower).
+export KVSEAL_TEST_SLOWDOWN=${KVSEAL_TEST_SLOWDOWN:-20}
 export KVSEAL_SRC=${KVSEAL_SRC:-$PWD}
 parallel=${KVSEAL_VALGRIND_JOBS:-$(nproc 2>/dev/null || echo 2)}
 logs=$(mktemp -d)

@@ -62,3 +62,14 @@ const char *kvs_test_src_path(const char *relative, char *buf, size_t cap)
     snprintf(buf, cap, "%s/%s", root, relative);
     return buf;
 }
+
+int kvs_test_slowdown(void)
+{
+    const char *text = getenv("KVSEAL_TEST_SLOWDOWN");
+    if (text == NULL || *text == '\0') return 1;
+    char *end = NULL;
+    long factor = strtol(text, &end, 10);
+    ck_assert_msg(*end == '\0' && factor >= 1 && factor <= 1000,
+                  "KVSEAL_TEST_SLOWDOWN must be a whole number from 1 to 1000");
+    return (int)factor;
+}

@@ -32,6 +32,12 @@ FILE *kvs_test_open_vectors(const char *env_var, const char *default_dir, const 
  * were configured from). */
 const char *kvs_test_src_path(const char *relative, char *buf, size_t cap);
 
+/* How much slower than native this run is (KVSEAL_TEST_SLOWDOWN, a whole
+ * number >= 1; default 1): scripts/valgrind-unit.sh sets it so that bounds
+ * on real time, which catch a real sleep where a virtual one was meant,
+ * hold under an emulating tool too. */
+int kvs_test_slowdown(void);
+
 /* --- testfs.c: temporary directories and whole files */
 
 /* Create a private temporary directory from a "...XXXXXX" template (the
