@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The library's layers (docs/DEVELOPMENT.md, issue 12): each directory of
 # src/ includes headers only from the directories below it,
-#   core < crypto < azure < format < keys < stream < envelope < cli,
+#   core < crypto < azure < format < keys < stream < blob < envelope < cli,
 # so there is no include cycle between directories; and within a directory
 # no header includes, directly or not, itself. The CLI's public-API-only rule
 # is test_cli_public_api.sh.
@@ -19,7 +19,7 @@ PY=${KVSEAL_PYTHON:-/usr/bin/python3}
 # "header cycle: a -> b -> a" lines.
 report=$("$PY" - "$SRC/src" <<'EOF'
 import os, re, sys
-order = ["core", "crypto", "azure", "format", "keys", "stream", "envelope", "cli"]
+order = ["core", "crypto", "azure", "format", "keys", "stream", "blob", "envelope", "cli"]
 rank = {d: i for i, d in enumerate(order)}
 root = sys.argv[1]
 inc = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
