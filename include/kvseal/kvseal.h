@@ -44,6 +44,7 @@
 #ifndef KVSEAL_H
 #define KVSEAL_H
 
+#include "kvseal/blob.h"
 #include "kvseal/envelope.h"
 #include "kvseal/export.h"
 #include "kvseal/keyvault.h"
