@@ -1,6 +1,7 @@
 /* Random-access decryption of a plaintext byte range (FORMAT.md §8), from
- * any positional source of known size (stream/io.h): a file here; ranged
- * reads fetch only the header, the covering chunks and the final chunk. */
+ * any positional source of known size (stream/io.h): a file, or a blob
+ * (envelope/blob_range.c); ranged reads fetch only the header, the covering
+ * chunks and the final chunk. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "kvseal/envelope.h"
 #include "stream/chunk.h"
 #include "stream/chunk_plan.h"
+#include "envelope/range.h"
 #include "stream/io_fd.h"
 
 typedef struct range_job {
@@ -78,20 +80,14 @@ static kvs_status run_range(range_job *j, uint64_t offset, uint64_t length, int 
     return offset < end ? copy_range(j, offset, end, out_fd, err) : KVS_OK;
 }
 
-kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int out_fd,
-                                const kvs_decrypt_options *opts, kvs_provider *const *keys,
-                                size_t n_keys, kvs_error *err)
+kvs_status kvs_decrypt_range_source(kvs_source *in, uint64_t offset, uint64_t length, int out_fd,
+                                    const kvs_decrypt_options *opts, kvs_provider *const *keys,
+                                    size_t n_keys, kvs_error *err)
 {
     kvs_opened_header oh;
-    kvs_fd_source in;
-    /* chunks are read at absolute offsets, so the header is read from 0 too */
-    if (lseek(in_fd, 0, SEEK_SET) != 0)
-        return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a seekable file");
-    kvs_fd_source_init(&in, in_fd, 0);
-    kvs_status st =
-        kvs_open_header_source(&in.base, opts, keys, n_keys, KVS_UNLOCK_NOW, &oh, err);
+    kvs_status st = kvs_open_header_source(in, opts, keys, n_keys, KVS_UNLOCK_NOW, &oh, err);
     if (st != KVS_OK) return st;
-    range_job j = {&in.base, oh.header, {0}, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};
+    range_job j = {in, oh.header, {0}, kvs_gcm_new(oh.keys->payload_key), 0, 0, NULL, NULL, 0};
     kvs_chunk_plan_init(&j.plan, oh.header->chunk_size, 0);
     j.plan.in_base = kvs_header_payload_offset(oh.header);
     size_t cap = kvs_chunk_plan_in_unit(&j.plan);
@@ -105,4 +101,16 @@ kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int
     kvs_gcm_free(j.gcm);
     kvs_opened_header_clear(&oh);
     return st;
+}
+
+kvs_status kvs_decrypt_range_fd(int in_fd, uint64_t offset, uint64_t length, int out_fd,
+                                const kvs_decrypt_options *opts, kvs_provider *const *keys,
+                                size_t n_keys, kvs_error *err)
+{
+    kvs_fd_source in;
+    /* chunks are read at absolute offsets, so the header is read from 0 too */
+    if (lseek(in_fd, 0, SEEK_SET) != 0)
+        return kvs_fail(err, KVS_ERR_USAGE, "range decryption needs a seekable file");
+    kvs_fd_source_init(&in, in_fd, 0);
+    return kvs_decrypt_range_source(&in.base, offset, length, out_fd, opts, keys, n_keys, err);
 }
