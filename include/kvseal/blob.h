@@ -4,6 +4,7 @@
 #define KVSEAL_BLOB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kvseal/envelope.h"
 
@@ -30,6 +31,51 @@ typedef struct kvs_blob_config {
  * path. Syntax only: whether the URL is acceptable (host, scheme,
  * credentials) is decided when it is used. */
 KVS_API KVS_NONNULL(1) int kvs_is_blob_url(const char *text);
+
+/* Encrypt everything read from in_fd (a file or a pipe) into the block
+ * blob url, as kvs_encrypt_fd would write it to a file: a blob holds
+ * exactly a kvseal file. Blocks are staged as they complete, cfg->parallel
+ * at once, and the blob appears only when all of them are committed
+ * together: on any failure nothing is committed (no blob appears, an
+ * existing one is untouched). Without out_opts->overwrite an existing blob
+ * is refused (KVS_ERR_EXISTS) at the commit. Memory: the engine's (as
+ * kvs_encrypt_fd) plus the blocks being filled and uploaded (about
+ * threads + 1 + 2 * parallel blocks of 8 MiB, larger for very large
+ * blobs). out_opts and cfg may be NULL. */
+KVS_API KVS_MUST_USE KVS_NONNULL(2) kvs_status
+kvs_blob_encrypt(int in_fd, const char *url, const kvs_blob_config *cfg,
+                 const kvs_output_options *out_opts, const kvs_encrypt_options *opts,
+                 kvs_provider *const *recipients, size_t n_recipients, kvs_error *err);
+
+/* Decrypt the blob url to out_fd (out_fd < 0: verify only), with the rules
+ * of kvs_decrypt_fd: plaintext reaches out_fd only after its chunk
+ * verified, and on failure out_fd holds at most a verified prefix. Every
+ * ranged read is pinned to the ETag read first: a blob replaced meanwhile
+ * fails with KVS_ERR_STATE. header_out as in kvs_decrypt_fd. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
+kvs_blob_decrypt(const char *url, const kvs_blob_config *cfg, int out_fd,
+                 const kvs_decrypt_options *opts, kvs_provider *const *keys, size_t n_keys,
+                 kvs_header **header_out, kvs_error *err);
+
+/* kvs_decrypt_range_fd for a blob: fetches only the header, the chunks
+ * covering [offset, offset+length) and the final chunk. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
+kvs_blob_decrypt_range(const char *url, const kvs_blob_config *cfg, uint64_t offset,
+                       uint64_t length, int out_fd, const kvs_decrypt_options *opts,
+                       kvs_provider *const *keys, size_t n_keys, kvs_error *err);
+
+/* kvs_unlock_fd for a blob: read (one or two ranged Gets) and unlock the
+ * header without reading the payload. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
+kvs_blob_unlock(const char *url, const kvs_blob_config *cfg, const kvs_decrypt_options *opts,
+                kvs_provider *const *keys, size_t n_keys, kvs_header **header_out,
+                kvs_error *err);
+
+/* kvs_header_read_fd for a blob (inspect: no key, tag not checked).
+ * *size_out (may be NULL) receives the blob's size. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
+kvs_blob_header_read(const char *url, const kvs_blob_config *cfg, kvs_header **out,
+                     uint64_t *size_out, kvs_error *err);
 
 #ifdef __cplusplus
 }
