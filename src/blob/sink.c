@@ -86,6 +86,7 @@ static void *uploader(void *arg)
         free(p);
         pthread_mutex_lock(&s->mu);
         s->uploading--;
+        s->buffered--;
         if (send && st == KVS_OK) s->staged++;
         else if (send) fail_locked(s, &e);
         pthread_cond_broadcast(&s->cv);
@@ -102,6 +103,7 @@ static kvs_status enqueue_locked(kvs_blob_sink *s, pending *p, kvs_error *err)
     if (s->failed) {
         free(p->data);
         free(p);
+        s->buffered--;
         return failed_status(s, err);
     }
     if (s->queue_tail) s->queue_tail->next = p;
@@ -144,6 +146,12 @@ static kvs_status bs_start(kvs_sink *base, const kvs_sink_shape *shape, kvs_erro
     return KVS_OK;
 }
 
+/* One more block in memory (mu held). */
+static void count_block(kvs_blob_sink *s)
+{
+    if (++s->buffered > s->peak) s->peak = s->buffered;
+}
+
 /* A new block to fill, sized as the layout says (the last one of a known
  * total may be shorter); mu held. */
 static kvs_status new_pending(kvs_blob_sink *s, const kvs_blob_span *sp, pending **out,
@@ -163,6 +171,7 @@ static kvs_status new_pending(kvs_blob_sink *s, const kvs_blob_span *sp, pending
     p->cap = (size_t)cap;
     p->next = s->filling;
     s->filling = p;
+    count_block(s);
     if (sp->index > s->last_block) s->last_block = sp->index;
     *out = p;
     return KVS_OK;
@@ -195,6 +204,7 @@ static kvs_status write_header(kvs_blob_sink *s, const uint8_t *buf, size_t len,
     memcpy(p->data, buf, len);
     p->cap = p->got = len;
     pthread_mutex_lock(&s->mu);
+    count_block(s);
     kvs_status st = enqueue_locked(s, p, err);
     pthread_mutex_unlock(&s->mu);
     return st;

@@ -45,6 +45,7 @@ typedef struct kvs_blob_sink {
     struct kvs_blob_pending *filling; /* blocks being filled */
     struct kvs_blob_pending *queue, *queue_tail; /* complete, not yet uploading */
     unsigned queued, uploading;
+    unsigned buffered, peak;        /* blocks held in memory: now, at most */
     uint64_t staged;                /* blocks staged successfully */
     uint64_t last_block;            /* highest block index written */
     int stopping;                   /* uploaders exit once the queue is empty */

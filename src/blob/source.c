@@ -71,11 +71,13 @@ static kvs_status bsrc_read_at(kvs_source *base, uint64_t off, uint8_t *buf, siz
     return s->store->ops->read_range(s->store, off, buf, len, s->etag, err);
 }
 
-/* Refill the read-ahead at pos with the next, larger amount. */
-static kvs_status refill(kvs_blob_source *s, kvs_error *err)
+/* Refill the read-ahead at pos with at least want bytes, and more each
+ * time (up to ra_max): long sequential reads become few large Gets. */
+static kvs_status refill(kvs_blob_source *s, size_t want, kvs_error *err)
 {
     uint64_t left = s->base.size - s->pos;
-    size_t n = left < s->ra_next ? (size_t)left : s->ra_next;
+    size_t n = want > s->ra_next ? want : s->ra_next;
+    if (left < n) n = (size_t)left;
     if (n > s->ra_cap) { /* grows with ra_next: a header read costs little */
         uint8_t *grown = realloc(s->ra, n);
         if (!grown) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
@@ -105,7 +107,7 @@ static kvs_status bsrc_read(kvs_source *base, uint8_t *buf, size_t len, size_t *
             s->ra_used += n;
             s->pos += n;
             *got += n;
-        } else if (!s->ra_max || want >= s->ra_next) { /* large: straight into buf */
+        } else if (!s->ra_max || want >= s->ra_max) { /* large: straight into buf */
             size_t n = left < want ? (size_t)left : want;
             st = fetch(s, s->pos, buf + *got, n, err);
             if (st == KVS_OK) {
@@ -113,7 +115,7 @@ static kvs_status bsrc_read(kvs_source *base, uint8_t *buf, size_t len, size_t *
                 *got += n;
             }
         } else {
-            st = refill(s, err);
+            st = refill(s, want, err);
         }
         if (st != KVS_OK) return st;
     }
