@@ -245,6 +245,9 @@ typedef struct cli_io_ops {
     /* Input fd to output fd; file outputs are wrapped in an atomic temp file
      * that the signal handlers know about. */
     kvs_status (*run_fd)(void *ctx, int in_fd, int out_fd, kvs_error *err);
+    /* Optional: an input that is a blob URL (kvs_is_blob_url), which the
+     * job reads itself; without it such an input is opened as a path. */
+    kvs_status (*run_url)(void *ctx, const char *url, int out_fd, kvs_error *err);
     /* Optional, called after a job succeeded (verbose reporting). */
     void (*after)(void *ctx, const char *in, const char *out);
     void *ctx;

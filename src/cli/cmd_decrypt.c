@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/blobopts.h"
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 #include "cli/restore.h"
@@ -31,13 +32,15 @@ static const cli_opt options[] = {
     CLI_OPT_ROWS_PASSPHRASE,
     CLI_RESTORE_ROWS,
     CLI_KV_ROWS_COMMON,
+    CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
 };
 
 const cli_spec cli_spec_decrypt = {
     .name = "decrypt",
     .synopsis = "kvseal decrypt [-k KEY ...] [options] [-o OUT] [IN ...]",
-    .about = "Decrypt IN (default: standard input) with the first key that unlocks it.",
+    .about = "Decrypt IN (default: standard input, or a blob URL) with the first key\n"
+             "that unlocks it.",
     .opts = options,
     .notes = "A file OUT appears only after everything verified. On standard output,\n"
              "plaintext is streamed chunk by chunk, each chunk after it verified: a later\n"
@@ -92,6 +95,8 @@ static int parse_option(int c, const char *arg, void *ctx)
             rc = cli_restore_option(CMD, c, arg);
         if (rc < 0)
             rc = cli_kv_option(CMD, c, arg);
+        if (rc < 0)
+            rc = cli_blob_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -131,6 +136,30 @@ static kvs_status job_range(void *ctx, int in_fd, int out_fd, kvs_error *err)
         return cli_fail(err, KVS_ERR_USAGE, "--offset/--length need a seekable input file");
     return kvs_decrypt_range_fd(in_fd, j->offset, j->length, out_fd, &j->opts, j->keys->prov,
                                 j->keys->n, err);
+}
+
+/* A blob input: the whole blob, or a range of it (fetching only its chunks). */
+static kvs_status job_url(void *ctx, const char *url, int out_fd, kvs_error *err)
+{
+    decrypt_job *j = ctx;
+    kvs_header_free(j->header);
+    j->header = NULL;
+    cli_progress meter;
+    cli_progress_start(&meter, CMD, j->progress, -1, out_fd);
+    kvs_decrypt_options opts = j->opts;
+    opts.progress = meter.on ? cli_progress_update : NULL;
+    opts.progress_arg = &meter;
+    kvs_status st = kvs_blob_decrypt(url, cli_blob_config(), out_fd, &opts, j->keys->prov,
+                                     j->keys->n, g_cli.verbose ? &j->header : NULL, err);
+    cli_progress_finish(&meter, st == KVS_OK);
+    return st;
+}
+
+static kvs_status job_range_url(void *ctx, const char *url, int out_fd, kvs_error *err)
+{
+    decrypt_job *j = ctx;
+    return kvs_blob_decrypt_range(url, cli_blob_config(), j->offset, j->length, out_fd, &j->opts,
+                                  j->keys->prov, j->keys->n, err);
 }
 
 /* --verbose: which recipient unlocked the file (whole-file decrypts only). */
@@ -175,6 +204,7 @@ static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
         .progress = a->progress,
     };
     cli_io_ops ops = {.run_fd = ranged ? job_range : job_fd,
+                      .run_url = ranged ? job_range_url : job_url,
                       .after = report_recipient,
                       .ctx = &job,
                       .what = "plaintext"};

@@ -3,7 +3,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/blobopts.h"
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 #include "cli/sharedek.h"
@@ -19,8 +21,8 @@ static const cli_opt options[] = {
      "https://VAULT.vault.azure.net/keys/NAME[/VERSION];\n"
      "repeat for more (at most 64)"},
     {"output", 'o', "OUT",
-     "output file, '-' for standard output (default), or an\n"
-     "existing directory: one IN.kvs per input"},
+     "output file, '-' for standard output (default), an\n"
+     "existing directory: one IN.kvs per input, or a blob URL"},
     {"chunk-size", OPT_CHUNK, "N",
      "plaintext bytes per chunk: a power of two from 4K to\n64M (suffixes K, M; default 1M)"},
     {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "authenticated, non-secret context; repeatable"},
@@ -33,6 +35,7 @@ static const cli_opt options[] = {
     {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... read from environment variable NAME instead"},
     CLI_SHARE_DEK_ROWS,
     CLI_KV_ROWS_ENCRYPT,
+    CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
 };
 
@@ -97,6 +100,8 @@ static int parse_option(int c, const char *arg, void *ctx)
             rc = cli_share_dek_option(CMD, c, arg);
         if (rc < 0)
             rc = cli_kv_option(CMD, c, arg);
+        if (rc < 0)
+            rc = cli_blob_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -124,6 +129,33 @@ static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
     kvs_status st = kvs_encrypt_fd(in_fd, out_fd, &opts, j->keys->prov, j->keys->n, err);
     cli_progress_finish(&meter, st == KVS_OK);
     return st;
+}
+
+/* One input into the block blob named by -o: nothing appears there unless
+ * everything was staged and committed; an existing blob only with --force. */
+static int run_to_blob(const encrypt_job *j, char *const *inputs, size_t n, const char *url,
+                       int force)
+{
+    if (n > 1)
+        return cli_error(CMD, CLI_EXIT_USAGE, "a blob URL as -o takes one input");
+    const char *in = n ? inputs[0] : NULL;
+    kvs_error err;
+    kvs_error_clear(&err);
+    int fd = cli_open_input(in, &err);
+    if (fd < 0)
+        return cli_error_status(CMD, in, &err);
+    cli_progress meter;
+    cli_progress_start(&meter, CMD, j->progress, fd, -1);
+    kvs_encrypt_options opts = j->opts;
+    opts.progress = meter.on ? cli_progress_update : NULL;
+    opts.progress_arg = &meter;
+    kvs_output_options oo = {.overwrite = force};
+    kvs_status st = kvs_blob_encrypt(fd, url, cli_blob_config(), &oo, &opts, j->keys->prov,
+                                     j->keys->n, &err);
+    cli_progress_finish(&meter, st == KVS_OK);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    return st == KVS_OK ? CLI_EXIT_OK : cli_error_status(CMD, cli_is_stdio(in) ? NULL : in, &err);
 }
 
 static int out_name(const char *base, char *buf, size_t cap)
@@ -157,7 +189,9 @@ static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
     int shared = cli_share_dek_begin(CMD, &a->keys, &job.opts.dek_session);
     if (shared != 0)
         return shared;
-    int rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    int rc = a->out && kvs_is_blob_url(a->out)
+                 ? run_to_blob(&job, inputs, n_inputs, a->out, a->force)
+                 : cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
     cli_share_dek_end(CMD, job.opts.dek_session);
     if (g_cli.verbose)
         cli_kv_report(CMD);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/blobopts.h"
 #include "cli/cli.h"
 
 static const char *const CMD = "inspect";
@@ -16,14 +17,16 @@ enum { OPT_JSON = CLI_OPT_LONG_ONLY };
 
 static const cli_opt options[] = {
     {"json", OPT_JSON, NULL, "machine-readable output (members documented in docs/CLI.md)"},
+    CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
 };
 
 const cli_spec cli_spec_inspect = {
     .name = "inspect",
-    .synopsis = "kvseal inspect [--json] FILE",
-    .about = "Show the header of a kvseal file ('-' for standard input). No key is needed;\n"
-             "nothing is decrypted and the header tag is NOT checked (use verify for that).",
+    .synopsis = "kvseal inspect [--json] [options] FILE",
+    .about = "Show the header of a kvseal file ('-' for standard input, or a blob URL).\n"
+             "No key is needed; nothing is decrypted and the header tag is NOT checked\n"
+             "(use verify for that).",
     .opts = options,
     .notes = NULL,
 };
@@ -189,13 +192,11 @@ static int print_json(const inspect_info *in)
 
 /* ---- command ---- */
 
-static void measure(int fd, inspect_info *in)
+/* The geometry a file (or blob) of size bytes has under its header. */
+static void measure_size(uint64_t size, inspect_info *in)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
-        return; /* a pipe: size unknown */
     in->have_size = 1;
-    in->file_size = (uint64_t)st.st_size;
+    in->file_size = size;
     kvs_status s = kvs_header_payload_geometry(in->h, in->file_size, &in->plaintext_size,
                                                &in->chunks);
     if (s == KVS_OK)
@@ -206,24 +207,47 @@ static void measure(int fd, inspect_info *in)
                                  : "file size is impossible for this header";
 }
 
+static void measure(int fd, inspect_info *in)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+        return; /* a pipe: size unknown */
+    measure_size((uint64_t)st.st_size, in);
+}
+
+/* The header of a file or a blob, and what its size says. */
+static kvs_status read_header(const char *file, inspect_info *in, kvs_header **h, kvs_error *err)
+{
+    if (!cli_is_stdio(file) && kvs_is_blob_url(file)) {
+        uint64_t size = 0;
+        kvs_status st = kvs_blob_header_read(file, cli_blob_config(), h, &size, err);
+        if (st == KVS_OK) {
+            in->h = *h;
+            measure_size(size, in);
+        }
+        return st;
+    }
+    int fd = cli_open_input(file, err);
+    if (fd < 0)
+        return err->status;
+    kvs_status st = kvs_header_read_fd(fd, h, err);
+    if (st == KVS_OK) {
+        in->h = *h;
+        measure(fd, in);
+    }
+    if (fd != STDIN_FILENO)
+        close(fd);
+    return st;
+}
+
 static int inspect_file(const char *file, int json)
 {
     kvs_error err;
     kvs_error_clear(&err);
-    int fd = cli_open_input(file, &err);
-    if (fd < 0)
-        return cli_error_status(CMD, file, &err);
     kvs_header *h = NULL;
-    kvs_status st = kvs_header_read_fd(fd, &h, &err);
-    if (st != KVS_OK) {
-        if (fd != STDIN_FILENO)
-            close(fd);
+    inspect_info in = {.file = file};
+    if (read_header(file, &in, &h, &err) != KVS_OK)
         return cli_error_status(CMD, cli_is_stdio(file) ? NULL : file, &err);
-    }
-    inspect_info in = {.file = file, .h = h};
-    measure(fd, &in);
-    if (fd != STDIN_FILENO)
-        close(fd);
     int rc = CLI_EXIT_OK;
     if (json)
         rc = print_json(&in);
@@ -239,9 +263,10 @@ static int inspect_file(const char *file, int json)
 
 static int on_option(int key, const char *arg, void *ctx)
 {
-    (void)arg;
-    if (key != OPT_JSON)
-        return CLI_EXIT_USAGE;
+    if (key != OPT_JSON) {
+        int rc = cli_blob_option(CMD, key, arg);
+        return rc >= 0 ? rc : CLI_EXIT_USAGE;
+    }
     *(int *)ctx = 1;
     return 0;
 }

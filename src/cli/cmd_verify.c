@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/blobopts.h"
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 
@@ -19,14 +20,16 @@ static const cli_opt options[] = {
     CLI_PROGRESS_ROWS,
     CLI_OPT_ROWS_PASSPHRASE,
     CLI_KV_ROWS_COMMON,
+    CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
 };
 
 const cli_spec cli_spec_verify = {
     .name = "verify",
     .synopsis = "kvseal verify [-k KEY ...] [options] FILE [FILE ...]",
-    .about = "Check that FILE ('-' for standard input) decrypts and authenticates\n"
-             "completely, without writing any plaintext. Prints \"OK: FILE\" per file.",
+    .about = "Check that FILE ('-' for standard input, or a blob URL) decrypts and\n"
+             "authenticates completely, without writing any plaintext. Prints\n"
+             "\"OK: FILE\" per file.",
     .opts = options,
     .notes = NULL,
 };
@@ -47,6 +50,8 @@ static int parse_option(int c, const char *arg, void *ctx)
     int rc = cli_job_option(CMD, c, arg, &a->job);
     if (rc < 0)
         rc = cli_kv_option(CMD, c, arg);
+    if (rc < 0)
+        rc = cli_blob_option(CMD, c, arg);
     return rc >= 0 ? rc : CLI_EXIT_USAGE;
 }
 
@@ -68,16 +73,19 @@ static int verify_one(const verify_args *a, const char *file)
                                 .threads = a->job.threads};
     kvs_error err;
     kvs_error_clear(&err);
-    int fd = cli_open_input(file, &err);
-    if (fd < 0)
+    int blob = !cli_is_stdio(file) && kvs_is_blob_url(file);
+    int fd = blob ? -1 : cli_open_input(file, &err);
+    if (fd < 0 && !blob)
         return cli_error_status(CMD, file, &err);
     cli_progress meter;
     cli_progress_start(&meter, CMD, a->progress, fd, -1);
     opts.progress = meter.on ? cli_progress_update : NULL;
     opts.progress_arg = &meter;
-    kvs_status st = kvs_decrypt_fd(fd, -1, &opts, a->keys.prov, a->keys.n, NULL, &err);
+    kvs_status st = blob ? kvs_blob_decrypt(file, cli_blob_config(), -1, &opts, a->keys.prov,
+                                            a->keys.n, NULL, &err)
+                         : kvs_decrypt_fd(fd, -1, &opts, a->keys.prov, a->keys.n, NULL, &err);
     cli_progress_finish(&meter, st == KVS_OK);
-    if (fd != STDIN_FILENO)
+    if (fd >= 0 && fd != STDIN_FILENO)
         close(fd);
     if (st != KVS_OK)
         return cli_error_status(CMD, cli_is_stdio(file) ? NULL : file, &err);

@@ -197,6 +197,33 @@ static int job_failed(const char *cmd, const char *in, const kvs_error *err)
     return cli_error_status(cmd, cli_is_stdio(in) ? NULL : in, err);
 }
 
+/* A blob URL input (with ops->run_url) is the job's own to read. */
+static int is_url_input(const cli_io_ops *ops, const char *in)
+{
+    return ops->run_url && !cli_is_stdio(in) && kvs_is_blob_url(in);
+}
+
+/* The input's fd, or CLI_URL_INPUT for a blob URL; -1 on failure with err set. */
+#define CLI_URL_INPUT (-2)
+static int open_job_input(const cli_io_ops *ops, const char *in, kvs_error *err)
+{
+    return is_url_input(ops, in) ? CLI_URL_INPUT : cli_open_input(in, err);
+}
+
+static kvs_status run_job(const cli_io_ops *ops, const char *in, int in_fd, int out_fd,
+                          kvs_error *err)
+{
+    if (in_fd == CLI_URL_INPUT)
+        return ops->run_url(ops->ctx, in, out_fd, err);
+    return ops->run_fd(ops->ctx, in_fd, out_fd, err);
+}
+
+static void close_job_input(int in_fd)
+{
+    if (in_fd >= 0 && in_fd != STDIN_FILENO)
+        close(in_fd);
+}
+
 /* Input to an already open stream (stdout, device, FIFO). */
 static int run_stream(const char *cmd, const cli_io_ops *ops, const char *in, int out_fd,
                       int force)
@@ -205,17 +232,16 @@ static int run_stream(const char *cmd, const cli_io_ops *ops, const char *in, in
         return CLI_EXIT_USAGE;
     kvs_error err;
     kvs_error_clear(&err);
-    int in_fd = cli_open_input(in, &err);
-    if (in_fd < 0)
+    int in_fd = open_job_input(ops, in, &err);
+    if (in_fd == -1)
         return job_failed(cmd, in, &err);
-    kvs_status st = ops->run_fd(ops->ctx, in_fd, out_fd, &err);
-    if (in_fd != STDIN_FILENO)
-        close(in_fd);
+    kvs_status st = run_job(ops, in, in_fd, out_fd, &err);
+    close_job_input(in_fd);
     return st == KVS_OK ? CLI_EXIT_OK : job_failed(cmd, in, &err);
 }
 
 /* Stream input into the library's atomic temp file, commit on success. */
-static kvs_status run_atomic(const cli_io_ops *ops, int in_fd, const char *out,
+static kvs_status run_atomic(const cli_io_ops *ops, const char *in, int in_fd, const char *out,
                              const kvs_output_options *oo, kvs_error *err)
 {
     kvs_atomic_file *af = NULL;
@@ -227,7 +253,7 @@ static kvs_status run_atomic(const cli_io_ops *ops, int in_fd, const char *out,
     const char *temp = kvs_atomic_temp_path(af);
     if (temp)
         cli_register_temp_path(temp);
-    st = ops->run_fd(ops->ctx, in_fd, out_fd, err);
+    st = run_job(ops, in, in_fd, out_fd, err);
     if (st == KVS_OK)
         st = kvs_atomic_commit(af, err);
     cli_unregister_temp_path();
@@ -243,12 +269,11 @@ static int run_file(const char *cmd, const cli_io_ops *ops, const char *in, cons
     kvs_output_options oo = {.overwrite = force ? 1 : 0};
     kvs_error err;
     kvs_error_clear(&err);
-    int in_fd = cli_open_input(in, &err);
-    if (in_fd < 0)
+    int in_fd = open_job_input(ops, in, &err);
+    if (in_fd == -1)
         return job_failed(cmd, in, &err);
-    kvs_status st = run_atomic(ops, in_fd, out, &oo, &err);
-    if (in_fd != STDIN_FILENO)
-        close(in_fd);
+    kvs_status st = run_atomic(ops, in, in_fd, out, &oo, &err);
+    close_job_input(in_fd);
     return st == KVS_OK ? CLI_EXIT_OK : job_failed(cmd, in, &err);
 }
 

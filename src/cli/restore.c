@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE
 #include "cli/restore.h"
 
+#include "cli/blobopts.h"
 #include "cli/dekcache.h"
 
 #include <fcntl.h>
@@ -59,6 +60,12 @@ static void unlock_ahead(cli_restore *r, const char *path)
 {
     kvs_error err;
     struct stat sb;
+    if (kvs_is_blob_url(path)) { /* a blob: its header, one or two ranged Gets */
+        kvs_status ahead = kvs_blob_unlock(path, cli_blob_config(), &r->opts, r->keys, r->n_keys,
+                                           NULL, &err);
+        (void)ahead;
+        return;
+    }
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return;
@@ -89,15 +96,27 @@ static void *worker_main(void *arg)
 }
 
 /* Decryption started another input: the window moves on. */
-static kvs_status run_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
+static void window_moves(cli_restore *r)
 {
-    cli_restore *r = ctx;
     pthread_mutex_lock(&r->mu);
     r->started++;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     kvs_error_clear(&g_notes);
+}
+
+static kvs_status run_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
+{
+    cli_restore *r = ctx;
+    window_moves(r);
     return r->inner.run_fd(r->inner.ctx, in_fd, out_fd, err);
+}
+
+static kvs_status run_url(void *ctx, const char *url, int out_fd, kvs_error *err)
+{
+    cli_restore *r = ctx;
+    window_moves(r);
+    return r->inner.run_url(r->inner.ctx, url, out_fd, err);
 }
 
 /* Disaster recovery: say which recipients failed before one worked. */
@@ -159,6 +178,7 @@ cli_restore *cli_restore_start(const char *cmd, cli_io_ops *ops, char *const *in
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     ops->run_fd = run_fd;
+    if (ops->run_url) ops->run_url = run_url;
     ops->after = after;
     ops->ctx = r;
     for (; r->workers < want; r->workers++)

@@ -1,0 +1,29 @@
+/* Blob Storage options of the command-line tool (src/cli/blobopts.c): how
+ * a blob URL given as input or output is reached. */
+#ifndef KVS_CLI_BLOBOPTS_H
+#define KVS_CLI_BLOBOPTS_H
+
+#include "cli/cli.h"
+
+enum {
+    CLI_OPT_BLOB_CREDENTIAL = 0x4200, /* clear of the commands' own option values */
+    CLI_OPT_BLOB_SAS_FILE,
+    CLI_OPT_BLOB_PARALLEL
+};
+
+#define CLI_BLOB_ROWS                                                                      \
+    {"blob-credential", CLI_OPT_BLOB_CREDENTIAL, "NAME",                                   \
+     "Blob Storage credential: auto (default), entra, sas,\nshared-key"},                  \
+        {"sas-file", CLI_OPT_BLOB_SAS_FILE, "F",                                           \
+         "Blob Storage: the SAS token, from owner-only file F"},                           \
+        {"blob-parallel", CLI_OPT_BLOB_PARALLEL, "N",                                      \
+         "Blob Storage: requests in flight per blob (1-32,\ndefault 4)"}
+
+/* Handle one Blob Storage option. Returns -1 if c is not one, else 0 or an
+ * exit code after printing. */
+int cli_blob_option(const char *cmd, int c, const char *arg);
+
+/* The configuration the options set. */
+const kvs_blob_config *cli_blob_config(void);
+
+#endif
