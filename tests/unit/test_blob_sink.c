@@ -59,21 +59,39 @@ static void check_committed_is_file(void)
     free(blob);
 }
 
+/* A sink over the fake store, started for the test file's shape. */
+static kvs_sink *start_sink(kvs_blob_sink *s, unsigned parallel, uint64_t total)
+{
+    kvs_error err = {0};
+    kvs_blob_sink_config c = {parallel, 0, &small_blocks};
+    kvs_blob_sink_init(s, store, &c);
+    kvs_sink_shape shape = {header_len, CS, UNIT, total};
+    ck_assert_int_eq(s->base.ops->start(&s->base, &shape, &err), KVS_OK);
+    return &s->base;
+}
+
+/* The header, then chunk i = 0..n-1 (or n-1..0), each with write() or write_at. */
+static void write_file(kvs_sink *k, int backwards, int positional)
+{
+    kvs_error err = {0};
+    size_t chunks = (file_len - header_len + UNIT - 1) / UNIT;
+    ck_assert_int_eq(positional ? k->ops->write_at(k, 0, file, header_len, &err)
+                                : k->ops->write(k, file, header_len, &err), KVS_OK);
+    for (size_t j = 0; j < chunks; j++) {
+        size_t at = header_len + (backwards ? chunks - 1 - j : j) * UNIT;
+        size_t n = file_len - at < UNIT ? file_len - at : UNIT;
+        ck_assert_int_eq(positional ? k->ops->write_at(k, at, file + at, n, &err)
+                                    : k->ops->write(k, file + at, n, &err), KVS_OK);
+    }
+}
+
 /* In order through write(): header, then whole chunks, size unknown. */
 START_TEST(sequential_writes_commit_the_same_bytes)
 {
     kvs_error err = {0};
     kvs_blob_sink s;
-    kvs_blob_sink_config c = {2, 0, &small_blocks};
-    kvs_blob_sink_init(&s, store, &c);
-    kvs_sink *k = &s.base;
-    kvs_sink_shape shape = {header_len, CS, UNIT, KVS_IO_SIZE_UNKNOWN};
-    ck_assert_int_eq(k->ops->start(k, &shape, &err), KVS_OK);
-    ck_assert_int_eq(k->ops->write(k, file, header_len, &err), KVS_OK);
-    for (size_t at = header_len; at < file_len; at += UNIT) {
-        size_t n = file_len - at < UNIT ? file_len - at : UNIT;
-        ck_assert_int_eq(k->ops->write(k, file + at, n, &err), KVS_OK);
-    }
+    kvs_sink *k = start_sink(&s, 2, KVS_IO_SIZE_UNKNOWN);
+    write_file(k, 0, 0);
     ck_assert_int_eq(fake_store_exists(fs), 0); /* staged, not visible */
     ck_assert_uint_gt(fake_store_staged(fs), 5);
     ck_assert_int_eq(k->ops->commit(k, file_len, &err), KVS_OK);
@@ -88,18 +106,8 @@ START_TEST(positional_writes_any_order)
 {
     kvs_error err = {0};
     kvs_blob_sink s;
-    kvs_blob_sink_config c = {3, 0, &small_blocks};
-    kvs_blob_sink_init(&s, store, &c);
-    kvs_sink *k = &s.base;
-    kvs_sink_shape shape = {header_len, CS, UNIT, file_len};
-    ck_assert_int_eq(k->ops->start(k, &shape, &err), KVS_OK);
-    ck_assert_int_eq(k->ops->write_at(k, 0, file, header_len, &err), KVS_OK);
-    size_t chunks = (file_len - header_len + UNIT - 1) / UNIT;
-    for (size_t i = chunks; i-- > 0;) {
-        size_t at = header_len + i * UNIT;
-        size_t n = file_len - at < UNIT ? file_len - at : UNIT;
-        ck_assert_int_eq(k->ops->write_at(k, at, file + at, n, &err), KVS_OK);
-    }
+    kvs_sink *k = start_sink(&s, 3, file_len);
+    write_file(k, 1, 1);
     if (_i) {
         k->ops->abort(k, 0);
         kvs_blob_sink_close(&s);
