@@ -39,9 +39,10 @@ KVS_API KVS_NONNULL(1) int kvs_is_blob_url(const char *text);
  * together: on any failure nothing is committed (no blob appears, an
  * existing one is untouched). Without out_opts->overwrite an existing blob
  * is refused (KVS_ERR_EXISTS) at the commit. Memory: the engine's (as
- * kvs_encrypt_fd) plus the blocks being filled and uploaded (about
- * threads + 1 + 2 * parallel blocks of 8 MiB, larger for very large
- * blobs). out_opts and cfg may be NULL. */
+ * kvs_encrypt_fd) plus the blocks being filled and uploaded: at most
+ * threads + 2 + parallel blocks, of 8 MiB at first, growing with the
+ * blob's size (~128 MiB at 2 TiB) so that 50,000 blocks reach past 4 TiB.
+ * out_opts and cfg may be NULL. */
 KVS_API KVS_MUST_USE KVS_NONNULL(2) kvs_status
 kvs_blob_encrypt(int in_fd, const char *url, const kvs_blob_config *cfg,
                  const kvs_output_options *out_opts, const kvs_encrypt_options *opts,

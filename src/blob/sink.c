@@ -96,10 +96,11 @@ static void *uploader(void *arg)
 }
 
 /* Hand a complete block to the uploaders, waiting while the queue is full
- * (mu held). The wait ends: uploaders always finish what they took. */
+ * (mu held). The wait ends: uploaders always finish what they took. One
+ * queued block keeps every uploader busy (a free one takes it at once). */
 static kvs_status enqueue_locked(kvs_blob_sink *s, pending *p, kvs_error *err)
 {
-    while (!s->failed && s->queued >= s->cfg.parallel) pthread_cond_wait(&s->cv, &s->mu);
+    while (!s->failed && s->queued >= 1) pthread_cond_wait(&s->cv, &s->mu);
     if (s->failed) {
         free(p->data);
         free(p);

@@ -5,13 +5,15 @@
  * pool of uploader threads. commit puts the block list (nothing is visible
  * before); abort commits nothing, so no blob appears.
  *
- * Memory: the blocks being filled (at most one per engine worker plus one:
- * a block stays incomplete only while a worker holds one of its chunks,
- * and chunks are handed out in order) plus at most 2 * parallel complete
- * blocks (parallel queued, parallel uploading). A writer that completes a
- * block waits while the queue is full (back-pressure); uploads always end,
- * so that wait does too. Blocks are 8 MiB at first and grow with the
- * index (blob/layout.h), never past ~200 MiB plus a chunk. */
+ * Memory, whatever the size: at most threads + 2 + parallel blocks, for
+ * the engine's threads workers. The blocks being filled, or complete and
+ * waiting for the queue, are at most one per worker plus one (a block stays
+ * incomplete only while a worker holds one of its chunks, and chunks are
+ * handed out in order); one block is queued; parallel are uploading. A
+ * writer that completes a block waits while the queue is full
+ * (back-pressure); uploads always end, so that wait does too. Blocks are
+ * 8 MiB at first and grow with the index (blob/layout.h): ~128 MiB at
+ * 2 TiB, never past ~200 MiB plus a chunk. */
 #ifndef KVS_BLOB_SINK_H
 #define KVS_BLOB_SINK_H
 
