@@ -34,6 +34,7 @@ static const kvs_blob_tuning tune = {3, &small_blocks};
 
 static void setup(void)
 {
+    snprintf(dir, sizeof dir, "/tmp/kvs-blob-XXXXXX"); /* a fresh template (CK_FORK=no) */
     kvs_test_mkdtemp(dir);
     key = kvs_test_key("rsa2048-a");
     plain = malloc(MULTI + 1);
