@@ -1,5 +1,6 @@
 /* Blob Storage options of the command-line tool: --blob-credential,
- * --sas-file, --blob-parallel (docs/CLI.md, *Blob Storage*). */
+ * --sas-file, --blob-parallel (docs/CLI.md, *Blob Storage*), and the
+ * rule that a blob URL carries no query. */
 #include "cli/blobopts.h"
 
 #include <string.h>
@@ -35,4 +36,13 @@ int cli_blob_option(const char *cmd, int c, const char *arg)
 const kvs_blob_config *cli_blob_config(void)
 {
     return &g_blob_config;
+}
+
+int cli_blob_url_check(const char *cmd, const char *text)
+{
+    if (!text || cli_is_stdio(text) || !kvs_is_blob_url(text) || !strchr(text, '?'))
+        return 0;
+    return cli_error(cmd, CLI_EXIT_USAGE,
+                     "a blob URL must not carry a query: give a SAS token with --sas-file "
+                     "or AZURE_STORAGE_SAS_TOKEN");
 }

@@ -191,6 +191,9 @@ static int out_name(const char *base, char *buf, size_t cap)
 static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
 {
     int ranged = a->has_offset || a->has_length;
+    for (size_t i = 0; i < n_inputs; i++)
+        if (cli_blob_url_check(CMD, inputs[i]) != 0)
+            return CLI_EXIT_USAGE;
     decrypt_job job = {
         .opts = {.required_context = a->job.context.pairs,
                  .n_required_context = a->job.context.n,

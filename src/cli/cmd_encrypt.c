@@ -138,6 +138,8 @@ static int run_to_blob(const encrypt_job *j, char *const *inputs, size_t n, cons
 {
     if (n > 1)
         return cli_error(CMD, CLI_EXIT_USAGE, "a blob URL as -o takes one input");
+    if (cli_blob_url_check(CMD, url) != 0)
+        return CLI_EXIT_USAGE;
     const char *in = n ? inputs[0] : NULL;
     kvs_error err;
     kvs_error_clear(&err);

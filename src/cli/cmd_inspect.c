@@ -246,6 +246,8 @@ static int inspect_file(const char *file, int json)
     kvs_error_clear(&err);
     kvs_header *h = NULL;
     inspect_info in = {.file = file};
+    if (cli_blob_url_check(CMD, file) != 0)
+        return CLI_EXIT_USAGE;
     if (read_header(file, &in, &h, &err) != KVS_OK)
         return cli_error_status(CMD, cli_is_stdio(file) ? NULL : file, &err);
     int rc = CLI_EXIT_OK;

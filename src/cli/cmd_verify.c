@@ -73,6 +73,8 @@ static int verify_one(const verify_args *a, const char *file)
                                 .threads = a->job.threads};
     kvs_error err;
     kvs_error_clear(&err);
+    if (cli_blob_url_check(CMD, file) != 0)
+        return CLI_EXIT_USAGE;
     int blob = !cli_is_stdio(file) && kvs_is_blob_url(file);
     int fd = blob ? -1 : cli_open_input(file, &err);
     if (fd < 0 && !blob)

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -62,7 +63,10 @@ int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
 int cli_error_status(const char *cmd, const char *subject, const kvs_error *err)
 {
     const char *msg = kvs_error_message(err);
-    if (subject)
+    const char *query = subject && kvs_is_blob_url(subject) ? strchr(subject, '?') : NULL;
+    if (query) /* a URL's query may hold a SAS token: never printed */
+        cli_error(cmd, 0, "%.*s?...: %s", (int)(query - subject), subject, msg);
+    else if (subject)
         cli_error(cmd, 0, "%s: %s", subject, msg);
     else
         cli_error(cmd, 0, "%s", msg);
