@@ -303,7 +303,7 @@ END_TEST
 START_TEST(uploads_bounded_by_parallel)
 {
     kvs_error err = {0};
-    fake_store_put_delay_us(fs, 2000);
+    fake_store_put_delay_us(fs, 5000); /* long enough for uploads to overlap */
     ck_assert_int_eq(encrypt_to_blob(MULTI, _i, 0, &err), KVS_OK);
     fake_store_counters c;
     fake_store_counters_get(fs, &c);
