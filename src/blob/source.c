@@ -68,7 +68,16 @@ static kvs_status bsrc_read_at(kvs_source *base, uint64_t off, uint8_t *buf, siz
     if (off > base->size || len > base->size - off)
         return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated blob: it is shorter than its chunks require");
     if (len == 0) return KVS_OK;
-    return s->store->ops->read_range(s->store, off, buf, len, s->etag, err);
+    pthread_mutex_lock(&s->mu);
+    while (s->in_flight >= s->parallel) pthread_cond_wait(&s->cv, &s->mu);
+    s->in_flight++;
+    pthread_mutex_unlock(&s->mu);
+    kvs_status st = s->store->ops->read_range(s->store, off, buf, len, s->etag, err);
+    pthread_mutex_lock(&s->mu);
+    s->in_flight--;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return st;
 }
 
 /* Refill the read-ahead at pos with at least want bytes, and more each
@@ -147,6 +156,8 @@ kvs_status kvs_blob_source_open(kvs_blob_source *s, kvs_blob_store *store, size_
     s->parallel = parallel ? parallel : 4;
     s->ra_max = readahead;
     s->ra_next = readahead < RA_FIRST ? readahead : RA_FIRST;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     kvs_status st = store->ops->properties(store, &props, err);
     if (st != KVS_OK) return st;
     s->base.size = props.size;
@@ -160,4 +171,6 @@ void kvs_blob_source_close(kvs_blob_source *s)
     free(s->ra); /* ciphertext only: nothing to wipe */
     s->ra = NULL;
     s->ra_cap = s->ra_len = s->ra_used = 0;
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
 }

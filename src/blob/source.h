@@ -7,9 +7,12 @@
  * range decryption. Sequential reads (ring mode, and the header) go through
  * a read-ahead buffer that starts small (the header costs little) and
  * doubles up to readahead bytes, each refill fetched as up to `parallel`
- * ranged Gets at once. Memory: readahead bytes. */
+ * ranged Gets at once. read_at from several threads keeps at most
+ * `parallel` Gets in flight (the others wait). Memory: readahead bytes. */
 #ifndef KVS_BLOB_SOURCE_H
 #define KVS_BLOB_SOURCE_H
+
+#include <pthread.h>
 
 #include "blob/store.h"
 #include "stream/io.h"
@@ -25,6 +28,9 @@ typedef struct kvs_blob_source {
     uint8_t *ra;        /* read-ahead: bytes [ra_off, ra_off + ra_len) */
     size_t ra_cap, ra_len, ra_used, ra_next, ra_max;
     uint64_t ra_off;
+    pthread_mutex_t mu; /* the gate of read_at: in_flight < parallel */
+    pthread_cond_t cv;
+    unsigned in_flight;
 } kvs_blob_source;
 
 /* Read the blob's properties (KVS_ERR_IO if it does not exist). readahead:

@@ -36,8 +36,8 @@ struct fake_store {
     meta_pair *meta;
     size_t n_meta;
     fake_store_counters c;
-    unsigned put_in_flight;
-    unsigned fail_put_nth, change_reads_nth, put_delay_us;
+    unsigned put_in_flight, read_in_flight;
+    unsigned fail_put_nth, change_reads_nth, put_delay_us, read_delay_us;
 };
 
 static fake_store *fake(kvs_blob_store *s)
@@ -114,6 +114,12 @@ static kvs_status fs_read_range(kvs_blob_store *s, uint64_t off, uint8_t *buf, s
     fake_store *f = fake(s);
     kvs_status st = KVS_OK;
     pthread_mutex_lock(&f->mu);
+    unsigned delay = f->read_delay_us;
+    if (++f->read_in_flight > f->c.max_read_in_flight) f->c.max_read_in_flight = f->read_in_flight;
+    pthread_mutex_unlock(&f->mu);
+    if (delay) usleep(delay);
+    pthread_mutex_lock(&f->mu);
+    f->read_in_flight--;
     f->c.read_range++;
     if (!f->exists)
         st = kvs_fail(err, KVS_ERR_IO, "fake blob: the blob does not exist");
@@ -449,5 +455,12 @@ void fake_store_put_delay_us(fake_store *f, unsigned us)
 {
     pthread_mutex_lock(&f->mu);
     f->put_delay_us = us;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_store_read_delay_us(fake_store *f, unsigned us)
+{
+    pthread_mutex_lock(&f->mu);
+    f->read_delay_us = us;
     pthread_mutex_unlock(&f->mu);
 }

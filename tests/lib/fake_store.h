@@ -19,6 +19,7 @@ typedef struct fake_store_counters {
     uint64_t bytes_uploaded;  /* by put_block */
     unsigned properties, read_range, put_block, put_block_list, committed_blocks;
     unsigned max_put_in_flight; /* most put_block calls running at once */
+    unsigned max_read_in_flight; /* most read_range calls running at once */
 } fake_store_counters;
 
 /* A new, empty store (no blob yet). Free it with fake_store_base(f)->ops->free. */
@@ -48,7 +49,8 @@ void fake_store_change_after_reads(fake_store *f, unsigned nth);
 void fake_store_corrupt(fake_store *f, uint64_t offset);
 /* Cut the committed blob to len bytes, keeping its ETag (damage). */
 void fake_store_truncate(fake_store *f, uint64_t len);
-/* Each put_block sleeps this long first (to make uploads overlap). */
+/* Each put_block (read_range) sleeps this long first, to make calls overlap. */
 void fake_store_put_delay_us(fake_store *f, unsigned us);
+void fake_store_read_delay_us(fake_store *f, unsigned us);
 
 #endif

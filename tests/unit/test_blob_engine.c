@@ -313,6 +313,32 @@ START_TEST(uploads_bounded_by_parallel)
 }
 END_TEST
 
+/* Positional reads by the decrypting workers keep at most `parallel`
+ * ranged Gets in flight. */
+START_TEST(reads_bounded_by_parallel)
+{
+    kvs_error err = {0};
+    ck_assert_int_eq(encrypt_to_blob(MULTI, 0, 0, &err), KVS_OK);
+    fake_store_read_delay_us(fs, 3000);
+    kvs_blob_tuning one = {1, NULL}, three = {3, NULL};
+    kvs_decrypt_options o = {NULL, 0, 3, NULL, NULL, NULL};
+    fake_store_counters c;
+    const char *path = kvs_test_path(dir, "out");
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_eq(kvs_blob_decrypt_store(store, &one, fd, &o, &key, 1, NULL, &err), KVS_OK);
+    fake_store_counters_get(fs, &c);
+    ck_assert_uint_eq(c.max_read_in_flight, 1);
+    fake_store_counters_reset(fs);
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(kvs_blob_decrypt_store(store, &three, fd, &o, &key, 1, NULL, &err), KVS_OK);
+    fake_store_counters_get(fs, &c);
+    ck_assert_uint_le(c.max_read_in_flight, 3);
+    ck_assert_uint_ge(c.max_read_in_flight, 2);
+    close(fd);
+}
+END_TEST
+
 /* The output holds at most a verified prefix of the plaintext. */
 static void check_prefix(const uint8_t *out, size_t got)
 {
@@ -467,6 +493,7 @@ static Suite *blob_engine_suite(void)
     tcase_add_loop_test(tc, existing_blob_refused_without_overwrite, 0, 2);
     tcase_add_test(tc, too_many_blocks_refused_nothing_committed);
     tcase_add_loop_test(tc, uploads_bounded_by_parallel, 0, 2);
+    tcase_add_test(tc, reads_bounded_by_parallel);
     tcase_add_loop_test(tc, blob_changed_mid_decrypt_fails_cleanly, 0, 2);
     tcase_add_loop_test(tc, damaged_blob_refused, 0, 2);
     tcase_add_test(tc, range_fetches_only_covering_chunks);
