@@ -423,18 +423,22 @@ void fake_store_counters_reset(fake_store *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-void fake_store_fail_put_block(fake_store *f, unsigned nth)
+/* One fault or delay setting, under the lock the calls read it with. */
+static void set_knob(fake_store *f, unsigned *knob, unsigned value)
 {
     pthread_mutex_lock(&f->mu);
-    f->fail_put_nth = nth;
+    *knob = value;
     pthread_mutex_unlock(&f->mu);
+}
+
+void fake_store_fail_put_block(fake_store *f, unsigned nth)
+{
+    set_knob(f, &f->fail_put_nth, nth);
 }
 
 void fake_store_change_after_reads(fake_store *f, unsigned nth)
 {
-    pthread_mutex_lock(&f->mu);
-    f->change_reads_nth = nth;
-    pthread_mutex_unlock(&f->mu);
+    set_knob(f, &f->change_reads_nth, nth);
 }
 
 void fake_store_corrupt(fake_store *f, uint64_t offset)
@@ -453,14 +457,10 @@ void fake_store_truncate(fake_store *f, uint64_t len)
 
 void fake_store_put_delay_us(fake_store *f, unsigned us)
 {
-    pthread_mutex_lock(&f->mu);
-    f->put_delay_us = us;
-    pthread_mutex_unlock(&f->mu);
+    set_knob(f, &f->put_delay_us, us);
 }
 
 void fake_store_read_delay_us(fake_store *f, unsigned us)
 {
-    pthread_mutex_lock(&f->mu);
-    f->read_delay_us = us;
-    pthread_mutex_unlock(&f->mu);
+    set_knob(f, &f->read_delay_us, us);
 }
