@@ -256,7 +256,9 @@ static int kvs_set_options(kvs_curl_ctx *x, CURL *c, const kvs_transport_attempt
     bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->connect_ms) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms) != CURLE_OK;
     size_t max_body = req->recv_len > KVS_HTTP_MAX_RESPONSE ? req->recv_len : KVS_HTTP_MAX_RESPONSE;
-    bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body) != CURLE_OK;
+    /* A HEAD's Content-Length is the blob's size, not a body to receive. */
+    if (strcmp(req->method, "HEAD") != 0)
+        bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, KVS_USER_AGENT) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kvs_write_cb) != CURLE_OK;
