@@ -21,7 +21,7 @@ static int kvs_xr_eat(kvs_xr *x, const char *lit)
 {
     size_t n = strlen(lit);
     kvs_xr_ws(x);
-    if ((size_t)(x->e - x->p) < n || memcmp(x->p, lit, n) != 0) return 0;
+    if ((size_t)(x->e - x->p) < n || memcmp(x->p, lit, n) != 0) return 0; /* not secret */
     x->p += n;
     return 1;
 }
@@ -76,7 +76,7 @@ kvs_status kvs_blob_blocklist_parse(const char *xml, size_t len, kvs_blob_block 
     size_t cnt = 0, cap = 0;
     *blocks = NULL;
     *n = 0;
-    if (len >= 3 && memcmp(xml, "\xEF\xBB\xBF", 3) == 0) x.p += 3;
+    if (len >= 3 && memcmp(xml, "\xEF\xBB\xBF", 3) == 0) x.p += 3; /* not secret */
     if (kvs_xr_eat(&x, "<?xml")) {
         const char *q = memchr(x.p, '>', (size_t)(x.e - x.p));
         if (q == NULL || q == x.p || q[-1] != '?') return kvs_xml_bad(err, "bad XML declaration");

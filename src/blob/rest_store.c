@@ -27,6 +27,7 @@
 #define KVS_BLOB_MAX_META 16
 #define KVS_BLOCKLIST_XML_MAX ((size_t)8 << 20) /* 50,000 blocks fit */
 #define KVS_BLOCKLIST_BODY_MAX ((size_t)8 << 20)
+#define KVS_BLOB_MAX_BLOCK_BYTES ((uint64_t)4000 << 20) /* the service's Put Block limit */
 
 typedef struct kvs_rest_store {
     kvs_blob_store base;
@@ -275,6 +276,9 @@ static kvs_status kvs_rs_put_block(kvs_blob_store *bs, const char *id, const uin
     char md5[25], md5l[48], query[200];
     if (!kvs_rs_id_ok(id)) return kvs_fail(err, KVS_ERR_USAGE, "malformed block id");
     if (len == 0) return kvs_fail(err, KVS_ERR_USAGE, "empty block");
+    /* Azurite takes larger blocks; the service does not. */
+    if (len > KVS_BLOB_MAX_BLOCK_BYTES)
+        return kvs_fail(err, KVS_ERR_LIMIT, "a block holds at most 4000 MiB, not %zu bytes", len);
     kvs_status st = kvs_md5_b64(data, len, md5);
     if (st != KVS_OK) return kvs_fail(err, st, "cannot compute MD5");
     snprintf(md5l, sizeof(md5l), "Content-MD5: %s", md5);

@@ -140,7 +140,7 @@ static int kvs_sk_cmp_query(const void *a, const void *b)
 {
     const kvs_sk_item *x = a, *y = b;
     size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
-    int d = memcmp(x->name, y->name, n);
+    int d = memcmp(x->name, y->name, n); /* not secret */
     if (d != 0) return d;
     return (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
