@@ -144,25 +144,55 @@ static int kvs_key_configured(void)
            getenv("AZURE_STORAGE_CONNECTION_STRING") != NULL;
 }
 
+/* An Entra ID source when one is configured (or named), else NULL. */
+static kvs_status kvs_entra_resolve(const char *name, int required, kvs_blob_cred *c,
+                                    kvs_error *err)
+{
+    kvs_status st = kvs_cred_new(name, &c->entra, err);
+    if (st != KVS_OK) return st;
+    if (c->entra->kind == KVS_CRED_NONE) {
+        kvs_cred_free(c->entra);
+        c->entra = NULL;
+        if (!required) return KVS_OK;
+        return kvs_fail(err, KVS_ERR_CONFIG,
+                        "no Entra ID source is configured: set AZURE_CLIENT_ID with "
+                        "AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or "
+                        "AZURE_FEDERATED_TOKEN_FILE, log in with 'az login', or set "
+                        "KVSEAL_CREDENTIAL=managed-identity");
+    }
+    c->kind = KVS_BLOB_CRED_ENTRA;
+    return KVS_OK;
+}
+
 kvs_status kvs_blob_cred_resolve(const kvs_blob_config *cfg, const kvs_blob_url *u,
-                                 kvs_blob_cred *out, kvs_error *err)
+                                 const char *entra_name, kvs_blob_cred *out, kvs_error *err)
 {
     memset(out, 0, sizeof(*out));
     const char *want = cfg != NULL && cfg->credential != NULL ? cfg->credential : "auto";
-    kvs_status st;
-    if (strcmp(want, "sas") == 0 || (strcmp(want, "auto") == 0 && kvs_sas_configured(cfg))) {
+    int is_auto = strcmp(want, "auto") == 0;
+    kvs_status st = KVS_OK;
+    if (strcmp(want, "entra") == 0) {
+        st = u->https ? kvs_entra_resolve(entra_name, 1, out, err)
+                      : kvs_fail(err, KVS_ERR_USAGE, "refusing to send an Entra ID token over "
+                                                     "plain http to '%s'", u->shown);
+    } else if (is_auto && u->https) {
+        st = kvs_entra_resolve(entra_name, 0, out, err);
+    }
+    if (st != KVS_OK || out->kind != KVS_BLOB_CRED_NONE) {
+        /* chosen, or failed */
+    } else if (strcmp(want, "sas") == 0 || (is_auto && kvs_sas_configured(cfg))) {
         st = kvs_sas_resolve(cfg, out, err);
-    } else if (strcmp(want, "shared-key") == 0 ||
-               (strcmp(want, "auto") == 0 && kvs_key_configured())) {
+    } else if (strcmp(want, "shared-key") == 0 || (is_auto && kvs_key_configured())) {
         st = kvs_key_resolve(out, err);
         if (st == KVS_OK && strcmp(out->account, u->account) != 0)
             st = kvs_fail(err, KVS_ERR_CONFIG,
                           "the Shared Key is for account '%s', the URL names account '%s'",
                           out->account, u->account);
-    } else if (strcmp(want, "entra") == 0 || strcmp(want, "auto") == 0) {
+    } else if (is_auto) {
         st = kvs_fail(err, KVS_ERR_CONFIG,
-                      "no blob credential: Entra ID bearer tokens for Blob Storage are not "
-                      "supported yet; set AZURE_STORAGE_SAS_TOKEN (or a SAS file), or "
+                      "no blob credential: configure Entra ID (AZURE_CLIENT_ID with a secret, "
+                      "certificate or federated token, a managed identity, or 'az login'; "
+                      "https only), AZURE_STORAGE_SAS_TOKEN or a SAS file, or "
                       "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY");
     } else {
         st = kvs_fail(err, KVS_ERR_USAGE,
@@ -176,6 +206,7 @@ void kvs_blob_cred_free(kvs_blob_cred *c)
 {
     if (c == NULL) return;
     kvs_secret_buf_free(&c->sas);
+    kvs_cred_free(c->entra);
     if (c->key != NULL) kvs_secure_free(c->key, c->key_cap);
     memset(c, 0, sizeof(*c));
 }

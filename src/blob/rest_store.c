@@ -14,6 +14,7 @@
 #include "azure/kverror.h"
 #include "azure/retry.h"
 #include "azure/settings.h"
+#include "azure/token_cache.h"
 #include "blob/blob_cred.h"
 #include "blob/blob_url.h"
 #include "blob/blocklist_xml.h"
@@ -27,6 +28,8 @@
 #define KVS_BLOB_MAX_META 16
 #define KVS_BLOCKLIST_XML_MAX ((size_t)8 << 20) /* 50,000 blocks fit */
 #define KVS_BLOCKLIST_BODY_MAX ((size_t)8 << 20)
+#define KVS_STORAGE_SCOPE "https://storage.azure.com/.default"
+#define KVS_STORAGE_RESOURCE "https://storage.azure.com"
 #define KVS_BLOB_MAX_BLOCK_BYTES ((uint64_t)4000 << 20) /* the service's Put Block limit */
 
 typedef struct kvs_rest_store {
@@ -36,6 +39,7 @@ typedef struct kvs_rest_store {
     kvs_kv_settings set;
     kvs_kv_allowlist allowed;
     kvs_http_pool *pool;
+    kvs_token_cache *tokens; /* Entra ID only */
 } kvs_rest_store;
 
 /* One request's inputs, before credentials and the common headers. */
@@ -78,6 +82,9 @@ static kvs_status kvs_rs_url(const kvs_rest_store *s, const char *query, kvs_sbu
 
 static const char *kvs_rs_hint(const kvs_rest_store *s, int write)
 {
+    if (s->cred.kind == KVS_BLOB_CRED_ENTRA)
+        return write ? "the identity needs the role Storage Blob Data Contributor"
+                     : "the identity needs the role Storage Blob Data Reader (or Contributor)";
     if (s->cred.kind == KVS_BLOB_CRED_SAS)
         return write ? "the SAS token lacks the write permission or has expired"
                      : "the SAS token lacks the read permission or has expired";
@@ -108,6 +115,23 @@ static kvs_status kvs_rs_fail(const kvs_rest_store *s, const kvs_rs_req *q,
                         q->what, s->url.shown, r->status, code, ids);
     return kvs_fail(err, KVS_ERR_IO, "Blob Storage refused the %s of '%s' (HTTP %ld %s)%s",
                     q->what, s->url.shown, r->status, code, ids);
+}
+
+/* "Authorization: Bearer <token>" for the storage scope into b (secure),
+ * from the store's token cache (force: a new token). */
+static kvs_status kvs_rs_bearer(kvs_rest_store *s, kvs_http *h, int force, kvs_sbuf *b,
+                                kvs_error *err)
+{
+    const char *tenant = kvs_cred_tenant(s->cred.entra);
+    kvs_token_req r = {s->set.authority, tenant ? tenant : "organizations",
+                       KVS_STORAGE_SCOPE, KVS_STORAGE_RESOURCE,
+                       kvs_mono_ms() + (int64_t)s->set.retry_s * 1000, 0};
+    int fresh = 0;
+    if (force) kvs_token_cache_drop(s->tokens, r.authority, r.tenant, r.scope);
+    kvs_sbuf_reset(b);
+    if (kvs_sbuf_puts(b, "Authorization: Bearer ") != 0)
+        return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    return kvs_token_cache_get(s->tokens, s->cred.entra, h, &r, force, b, &fresh, err);
 }
 
 /* Build the common headers, sign, send (with retries), and leave the final
@@ -157,15 +181,23 @@ static kvs_status kvs_rs_send(kvs_rest_store *s, const kvs_rs_req *q, kvs_http_r
     }
     kvs_http *h = NULL;
     size_t slot = 0;
+    kvs_sbuf bearer;
+    kvs_sbuf_init(&bearer, 0);
     if (st == KVS_OK) st = kvs_http_pool_checkout(s->pool, &h, &slot, err);
-    if (st == KVS_OK) {
+    /* A bearer token refused with 401 may have been revoked early: one more
+     * try with a fresh one. */
+    for (int round = 0; st == KVS_OK && round < 2; round++) {
+        if (s->cred.kind == KVS_BLOB_CRED_ENTRA) {
+            st = kvs_rs_bearer(s, h, round, &bearer, err);
+            if (st != KVS_OK) break;
+        }
         kvs_http_req req;
         memset(&req, 0, sizeof(req));
         req.method = q->method;
         req.url = url.p;
         req.content_type = q->content_type;
         req.headers = lines;
-        req.secret_header = auth[0] ? auth : NULL;
+        req.secret_header = bearer.len ? bearer.p : auth[0] ? auth : NULL;
         req.body = q->body;
         req.body_len = q->body_len;
         req.recv_buf = q->recv_buf;
@@ -174,8 +206,10 @@ static kvs_status kvs_rs_send(kvs_rest_store *s, const kvs_rs_req *q, kvs_http_r
         req.allow_plain_http = !s->url.https; /* kvs_blob_url_parse: loopback only */
         st = kvs_http_exchange(h, &req, kvs_mono_ms() + (int64_t)s->set.retry_s * 1000, resp,
                                err);
-        kvs_http_pool_checkin(s->pool, slot);
+        if (st != KVS_OK || resp->status != 401 || s->cred.kind != KVS_BLOB_CRED_ENTRA) break;
     }
+    if (h != NULL) kvs_http_pool_checkin(s->pool, slot);
+    kvs_sbuf_free(&bearer);
     kvs_wipe_str(auth);
     kvs_sbuf_free(&url); /* wipes the SAS */
     kvs_sbuf_free(&sts);
@@ -414,6 +448,7 @@ static void kvs_rs_free(kvs_blob_store *bs)
     kvs_rest_store *s = (kvs_rest_store *)bs;
     if (s == NULL) return;
     kvs_http_pool_free(s->pool);
+    kvs_token_cache_free(s->tokens);
     kvs_blob_cred_free(&s->cred);
     free(s);
 }
@@ -433,7 +468,11 @@ kvs_status kvs_blob_store_open(const char *url, const kvs_blob_config *cfg,
     if (st == KVS_OK && kvs_kv_allowlist_parse(s->set.allowed, &s->allowed) != 0)
         st = kvs_fail(err, KVS_ERR_CONFIG, "KVSEAL_ALLOWED_HOSTS is malformed");
     if (st == KVS_OK) st = kvs_blob_url_parse(url, &s->allowed, &s->url, err);
-    if (st == KVS_OK) st = kvs_blob_cred_resolve(cfg, &s->url, &s->cred, err);
+    if (st == KVS_OK)
+        st = kvs_blob_cred_resolve(cfg, &s->url, s->set.credential, &s->cred, err);
+    if (st == KVS_OK && s->cred.kind == KVS_BLOB_CRED_ENTRA &&
+        (s->tokens = kvs_token_cache_new()) == NULL)
+        st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     if (st == KVS_OK) {
         kvs_http_config hc;
         memset(&hc, 0, sizeof(hc));

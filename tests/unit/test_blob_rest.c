@@ -13,8 +13,20 @@
 #define BASE "https://acct1.blob.core.windows.net/con/dir/b.kvs"
 #define KEY "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXktc2VjcmV0LWtleSE="
 
+#define TENANT "72f988bf-86f1-41af-91ab-2d7cd011db47"
+#define TOKEN_URL "https://login.microsoftonline.com/" TENANT "/oauth2/v2.0/token"
+#define TOKEN_JSON "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-1\"}"
+
 static void setup(void)
 {
+    /* No Entra ID source unless a test sets one (not even an 'az' on PATH). */
+    static const char *const scrub[] = {
+        "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST",
+        "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_SECRET_FILE",
+        "KVSEAL_CA_FILE", "KVSEAL_CREDENTIAL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+        "IMDS_ENDPOINT"};
+    for (size_t i = 0; i < sizeof(scrub) / sizeof(scrub[0]); i++) unsetenv(scrub[i]);
+    setenv("PATH", "/nonexistent", 1);
     unsetenv("AZURE_STORAGE_SAS_TOKEN");
     unsetenv("AZURE_STORAGE_CONNECTION_STRING");
     unsetenv("KVSEAL_ALLOWED_HOSTS");
@@ -272,6 +284,65 @@ START_TEST(test_sas)
 }
 END_TEST
 
+static void use_entra(void)
+{
+    setenv("AZURE_CLIENT_ID", "app1", 1);
+    setenv("AZURE_CLIENT_SECRET", "s3cret", 1);
+    setenv("AZURE_TENANT_ID", TENANT, 1);
+}
+
+START_TEST(test_entra)
+{
+    use_entra(); /* first in BLOB.md's order, before the Shared Key set up */
+    kvs_blob_store *s = open_store();
+    kvs_error e;
+    kvs_blob_props p;
+    fake_respond("POST", TOKEN_URL, 200, NULL, TOKEN_JSON);
+    fake_respond("HEAD", BASE, 200, "ETag: \"e\"\r\nContent-Length: 3\r\n", NULL);
+    fake_respond("HEAD", BASE, 200, "ETag: \"e\"\r\nContent-Length: 3\r\n", NULL);
+    ck_assert_int_eq(s->ops->properties(s, &p, &e), KVS_OK);
+    ck_assert_int_eq(s->ops->properties(s, &p, &e), KVS_OK); /* the cached token */
+    ck_assert_uint_eq(fake_request_count(), 3);
+    ck_assert_int_eq(fake_request_at(1).bearer, 1);
+    ck_assert_int_eq(fake_request_at(2).bearer, 1);
+    /* A 401: one fresh token, one more try; a 403 names the role. */
+    fake_respond("HEAD", BASE, 401, "x-ms-error-code: InvalidAuthenticationInfo\r\n", NULL);
+    fake_respond("POST", TOKEN_URL, 200, NULL, TOKEN_JSON);
+    fake_respond("HEAD", BASE, 403, "x-ms-error-code: AuthorizationPermissionMismatch\r\n", NULL);
+    ck_assert_int_eq(s->ops->properties(s, &p, &e), KVS_ERR_KEY_ACCESS);
+    ck_assert_ptr_nonnull(strstr(e.detail, "Storage Blob Data Reader"));
+    ck_assert_ptr_null(strstr(e.detail, "tok-1"));
+    ck_assert_uint_eq(fake_pending(), 0);
+    ck_assert_uint_eq(fake_mismatches(), 0);
+    s->ops->free(s);
+}
+END_TEST
+
+START_TEST(test_entra_never_plain_http)
+{
+    use_entra();
+    setenv("KVSEAL_ALLOWED_HOSTS", "127.0.0.1:10000", 1);
+    kvs_blob_store *s = NULL;
+    kvs_error e;
+    kvs_blob_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.credential = "entra";
+    ck_assert_int_eq(kvs_blob_store_open("http://127.0.0.1:10000/acct1/con/b", &cfg, &s, &e),
+                     KVS_ERR_USAGE);
+    /* auto skips Entra ID for plain http and takes the Shared Key. */
+    ck_assert_int_eq(kvs_blob_store_open("http://127.0.0.1:10000/acct1/con/b", NULL, &s, &e),
+                     KVS_OK);
+    fake_respond("HEAD", "http://127.0.0.1:10000/acct1/con/b", 200,
+                 "ETag: \"e\"\r\nContent-Length: 3\r\n", NULL);
+    kvs_blob_props p;
+    ck_assert_int_eq(s->ops->properties(s, &p, &e), KVS_OK);
+    ck_assert_int_eq(fake_request_at(0).bearer, 0);
+    ck_assert_int_eq(fake_request_at(0).secret, 1);
+    s->ops->free(s);
+    unsetenv("KVSEAL_ALLOWED_HOSTS");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("blob_rest");
@@ -284,6 +355,8 @@ int main(void)
     tcase_add_test(tc, test_put_block_list);
     tcase_add_test(tc, test_committed_blocks);
     tcase_add_test(tc, test_sas);
+    tcase_add_test(tc, test_entra);
+    tcase_add_test(tc, test_entra_never_plain_http);
     suite_add_tcase(s, tc);
     return kvs_test_run_suite(s);
 }
