@@ -372,6 +372,7 @@ kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadl
     for (attempt = 0;; attempt++) {
         uint64_t ticket = req->pacer ? kvs_pacer_acquire(req->pacer, resp->host, limit) : 0;
         st = kvs_http_once(h, &a, limit, resp, err);
+        resp->attempts = attempt + 1;
         if (st != KVS_OK) return st;
         int again = a.fail == KVS_NET_NONE ? kvs_retryable_status(resp->status, req->imds)
                                            : kvs_net_retryable(a.fail);

@@ -79,6 +79,7 @@ typedef struct kvs_http_resp {
     char error_code[64];         /* x-ms-error-code */
     long long content_length;    /* Content-Length, or -1 when absent */
     size_t recv_got;             /* bytes written to req->recv_buf */
+    unsigned attempts;           /* attempts kvs_http_exchange made */
 } kvs_http_resp;
 
 void kvs_http_resp_init(kvs_http_resp *r);

@@ -361,6 +361,23 @@ static kvs_status kvs_rs_blocklist_body(const kvs_blob_commit *c, kvs_sbuf *b, k
     return bad ? kvs_fail(err, KVS_ERR_NOMEM, "out of memory (block list)") : KVS_OK;
 }
 
+static kvs_status kvs_rs_committed_blocks(kvs_blob_store *bs, kvs_blob_block **blocks,
+                                          size_t *n, kvs_blob_props *props, kvs_error *err);
+
+/* A commit retried (after a dropped connection or a timeout) may find its
+ * own first try already applied: 409 or 412 on a later attempt. Block ids carry a per-upload random prefix,
+ * so a committed list equal to ours means our commit landed. */
+static int kvs_rs_commit_landed(kvs_blob_store *bs, const kvs_blob_commit *c)
+{
+    kvs_blob_block *got = NULL;
+    kvs_blob_props p;
+    size_t n = 0;
+    int same = kvs_rs_committed_blocks(bs, &got, &n, &p, NULL) == KVS_OK && n == c->n_blocks;
+    for (size_t i = 0; same && i < n; i++) same = strcmp(got[i].id, c->blocks[i].id) == 0;
+    free(got);
+    return same;
+}
+
 static kvs_status kvs_rs_put_block_list(kvs_blob_store *bs, const kvs_blob_commit *c,
                                         kvs_error *err)
 {
@@ -400,6 +417,9 @@ static kvs_status kvs_rs_put_block_list(kvs_blob_store *bs, const kvs_blob_commi
         st = kvs_rs_send(s, &q, &r, err);
         if (st != KVS_OK) {
             /* the network error says it */
+        } else if ((r.status == 409 || r.status == 412) && r.attempts > 1 &&
+                   kvs_rs_commit_landed(bs, c)) {
+            st = KVS_OK;
         } else if (r.status == 409 && strcmp(r.error_code, "BlobAlreadyExists") == 0) {
             st = kvs_fail(err, KVS_ERR_EXISTS, "'%s' already exists", s->url.shown);
         } else if (r.status == 412 && c->if_match == NULL && c->if_none_match_any) {

@@ -232,6 +232,43 @@ START_TEST(test_put_block_list)
 }
 END_TEST
 
+/* A commit whose first try was applied but whose answer was lost: the
+ * retry's 409 is checked against the committed list. */
+START_TEST(test_commit_retried)
+{
+    kvs_blob_store *s = open_store();
+    kvs_error e;
+    kvs_blob_block b[2];
+    memset(b, 0, sizeof(b));
+    strcpy(b[0].id, "QUFBQQ==");
+    strcpy(b[1].id, "QUFBQg==");
+    kvs_blob_commit c = {b, 2, NULL, 0, NULL, 1};
+    static const char *const ours =
+        "<BlockList><CommittedBlocks><Block><Name>QUFBQQ==</Name><Size>1</Size></Block>"
+        "<Block><Name>QUFBQg==</Name><Size>1</Size></Block></CommittedBlocks></BlockList>";
+    static const char *const theirs =
+        "<BlockList><CommittedBlocks><Block><Name>WFhYWA==</Name><Size>1</Size></Block>"
+        "</CommittedBlocks></BlockList>";
+    fake_queue((fake_reply){"PUT", BASE "?comp=blocklist", 0, KVS_NET_DROPPED, NULL, NULL, 0, 1});
+    fake_respond("PUT", BASE "?comp=blocklist", 409, "x-ms-error-code: BlobAlreadyExists\r\n", NULL);
+    fake_respond("GET", BASE "?comp=blocklist&blocklisttype=committed", 200, "ETag: \"x\"\r\n",
+                 ours);
+    ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_OK);
+    fake_queue((fake_reply){"PUT", BASE "?comp=blocklist", 0, KVS_NET_DROPPED, NULL, NULL, 0, 1});
+    fake_respond("PUT", BASE "?comp=blocklist", 409, "x-ms-error-code: BlobAlreadyExists\r\n", NULL);
+    fake_respond("GET", BASE "?comp=blocklist&blocklisttype=committed", 200, "ETag: \"x\"\r\n",
+                 theirs);
+    ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_ERR_EXISTS);
+    /* Without a retry a 409 is taken as it is: no extra request. */
+    fake_respond("PUT", BASE "?comp=blocklist", 409, "x-ms-error-code: BlobAlreadyExists\r\n", NULL);
+    ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_ERR_EXISTS);
+    ck_assert_uint_eq(fake_request_count(), 7);
+    ck_assert_uint_eq(fake_pending(), 0);
+    ck_assert_uint_eq(fake_mismatches(), 0);
+    s->ops->free(s);
+}
+END_TEST
+
 START_TEST(test_committed_blocks)
 {
     kvs_blob_store *s = open_store();
@@ -353,6 +390,7 @@ int main(void)
     tcase_add_test(tc, test_read_range);
     tcase_add_test(tc, test_put_block);
     tcase_add_test(tc, test_put_block_list);
+    tcase_add_test(tc, test_commit_retried);
     tcase_add_test(tc, test_committed_blocks);
     tcase_add_test(tc, test_sas);
     tcase_add_test(tc, test_entra);
