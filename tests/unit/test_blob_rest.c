@@ -302,7 +302,7 @@ START_TEST(test_sas)
     kvs_blob_store *s = open_store(); /* SAS comes before Shared Key */
     kvs_error e;
     kvs_blob_props p;
-    uint8_t buf[2];
+    uint8_t buf[2] = {1, 2};
     fake_respond("HEAD", BASE "?sv=2021-12-02&sp=r&sig=SECRETSIG", 403,
                  "x-ms-error-code: AuthorizationFailure\r\n", NULL);
     ck_assert_int_eq(s->ops->properties(s, &p, &e), KVS_ERR_KEY_ACCESS);
