@@ -34,15 +34,18 @@ azurite_stop() {
   fi
 }
 
+# azurite_start [EXTRA ARGS]: e.g. --cert C --key K --oauth basic for HTTPS
+# and bearer tokens (the endpoint is then https://).
 azurite_start() {
   azurite_install || return 77
-  local port tries
+  local port tries scheme=http
+  case " $* " in *" --cert "*) scheme=https ;; esac
   port=$(azurite_free_port)
   "$KVSEAL_AZURITE_DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
     --inMemoryPersistence --silent --disableTelemetry --skipApiVersionCheck \
-    ${KVSEAL_AZURITE_DEBUG:+--debug "$KVSEAL_AZURITE_DEBUG"} >&2 &
+    ${KVSEAL_AZURITE_DEBUG:+--debug "$KVSEAL_AZURITE_DEBUG"} "$@" >&2 &
   KVSEAL_AZURITE_PID=$!
-  trap azurite_stop EXIT
+  trap 'azurite_stop; ${KVSEAL_AZURITE_ON_EXIT:-:}' EXIT
   for tries in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
     kill -0 "$KVSEAL_AZURITE_PID" 2>/dev/null || { echo "azurite exited" >&2; return 1; }
@@ -50,7 +53,7 @@ azurite_start() {
   done
   [ "$tries" -lt 100 ] || { echo "azurite did not start" >&2; return 1; }
   export KVSEAL_AZURITE_PORT=$port
-  export KVSEAL_AZURITE_ENDPOINT="http://127.0.0.1:$port/$AZURITE_ACCOUNT"
+  export KVSEAL_AZURITE_ENDPOINT="$scheme://127.0.0.1:$port/$AZURITE_ACCOUNT"
   export KVSEAL_ALLOWED_HOSTS="127.0.0.1:$port${KVSEAL_ALLOWED_HOSTS:+,$KVSEAL_ALLOWED_HOSTS}"
   export AZURITE_ACCOUNT AZURITE_KEY
 }
