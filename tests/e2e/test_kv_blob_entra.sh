@@ -14,7 +14,7 @@ DRIVER="$KVSEAL_BUILD/tests/blob_azurite_driver"
 "$PY" -c 'import azure.storage.blob' 2>/dev/null || { echo "skip: no python3-azure"; exit 77; }
 
 start_vault_as_app1 || exit 1
-KVSEAL_AZURITE_ON_EXIT=cleanup
+export KVSEAL_AZURITE_ON_EXIT=cleanup # azurite.sh chains the harness cleanup
 azurite_start --cert "$SD/server.pem" --key "$SD/server.key" --oauth basic
 rc=$?
 [ $rc -eq 77 ] && { echo "skip: Azurite unavailable (Node.js or npm package)"; exit 77; }
@@ -37,7 +37,7 @@ B="$KVSEAL_AZURITE_ENDPOINT/backups"
 driver() {
     "$DRIVER" "$@" >"$TMP/stdout" 2>"$TMP/stderr"
     RC=$?
-    ERR=$(cat "$TMP/stderr")
+    ERR=$(cat "$TMP/stderr") # shown by expect on failure
     return $RC
 }
 log_clear

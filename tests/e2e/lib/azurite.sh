@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Azurite (the Blob Storage emulator, npm package pinned in tests/azurite) for
 # blob tests: source this, then azurite_start; it exports
 # KVSEAL_AZURITE_ENDPOINT (http://127.0.0.1:PORT/devstoreaccount1), the
