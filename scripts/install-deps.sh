@@ -7,6 +7,7 @@ PACKAGES=(
   gcc g++ make cmake pkg-config ca-certificates openssl
   libssl-dev libcurl4-openssl-dev libcjson-dev check
   python3 python3-cryptography python3-cryptography-vectors
+  python3-azure nodejs npm
 )
 [ "${KVSEAL_WITH_CLANG:-0}" = 1 ] && PACKAGES+=(clang libclang-rt-14-dev valgrind)
 PACKAGES+=(time)

@@ -70,6 +70,7 @@ void kvs_uuid4(char out[37])
 void kvs_http_resp_init(kvs_http_resp *r)
 {
     memset(r, 0, sizeof(*r));
+    r->content_length = -1;
     kvs_sbuf_init(&r->body, KVS_HTTP_MAX_RESPONSE);
 }
 
@@ -85,11 +86,14 @@ static void kvs_resp_forget_headers(kvs_http_resp *r)
     r->www_authenticate[0] = '\0';
     r->www_authenticate_cut = 0;
     r->retry_after[0] = r->retry_after_ms[0] = r->request_id[0] = '\0';
+    r->etag[0] = r->content_range[0] = r->error_code[0] = '\0';
+    r->content_length = -1;
 }
 
 static void kvs_resp_clear(kvs_http_resp *r)
 {
     r->status = 0;
+    r->recv_got = 0;
     kvs_resp_forget_headers(r);
     kvs_sbuf_reset(&r->body);
 }
@@ -150,6 +154,19 @@ static int kvs_starts_bearer(const char *v, size_t n)
     return n >= 6 && strncasecmp(v, "bearer", 6) == 0 && (n == 6 || v[6] == ' ');
 }
 
+/* Decimal digits only, at most 18 (no sign, no overflow); else -1. */
+static void kvs_content_length(kvs_http_resp *r, const char *v, size_t n)
+{
+    long long x = 0;
+    r->content_length = -1;
+    if (n == 0 || n > 18) return;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return;
+        x = x * 10 + (v[i] - '0');
+    }
+    r->content_length = x;
+}
+
 void kvs_http_resp_header(kvs_http_resp *r, const char *line, size_t n)
 {
     const char *v;
@@ -170,6 +187,14 @@ void kvs_http_resp_header(kvs_http_resp *r, const char *line, size_t n)
         kvs_header_store(r->retry_after_ms, sizeof(r->retry_after_ms), v, vn, NULL);
     } else if (kvs_header_is(line, n, "x-ms-request-id", &v, &vn)) {
         kvs_header_store(r->request_id, sizeof(r->request_id), v, vn, NULL);
+    } else if (kvs_header_is(line, n, "etag", &v, &vn)) {
+        kvs_header_store(r->etag, sizeof(r->etag), v, vn, NULL);
+    } else if (kvs_header_is(line, n, "content-range", &v, &vn)) {
+        kvs_header_store(r->content_range, sizeof(r->content_range), v, vn, NULL);
+    } else if (kvs_header_is(line, n, "x-ms-error-code", &v, &vn)) {
+        kvs_header_store(r->error_code, sizeof(r->error_code), v, vn, NULL);
+    } else if (kvs_header_is(line, n, "content-length", &v, &vn)) {
+        kvs_content_length(r, v, vn);
     }
 }
 
@@ -331,7 +356,11 @@ kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadl
         snprintf(resp->host, sizeof(resp->host), "%s", t.host);
     else
         snprintf(resp->host, sizeof(resp->host), "%s:%ld", t.host, t.port);
-    kvs_uuid4(resp->client_request_id); /* one id across the retries of one call */
+    /* one id across the retries of one call */
+    if (req->client_request_id != NULL && strlen(req->client_request_id) == 36)
+        memcpy(resp->client_request_id, req->client_request_id, 37);
+    else
+        kvs_uuid4(resp->client_request_id);
     kvs_transport_attempt a;
     memset(&a, 0, sizeof(a));
     a.req = req;
@@ -343,6 +372,7 @@ kvs_status kvs_http_exchange(kvs_http *h, const kvs_http_req *req, int64_t deadl
     for (attempt = 0;; attempt++) {
         uint64_t ticket = req->pacer ? kvs_pacer_acquire(req->pacer, resp->host, limit) : 0;
         st = kvs_http_once(h, &a, limit, resp, err);
+        resp->attempts = attempt + 1;
         if (st != KVS_OK) return st;
         int again = a.fail == KVS_NET_NONE ? kvs_retryable_status(resp->status, req->imds)
                                            : kvs_net_retryable(a.fail);

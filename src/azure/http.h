@@ -1,4 +1,4 @@
-/* HTTP exchanges for Key Vault, Entra ID and managed identity: the request
+/* HTTP exchanges for Key Vault, Entra ID, managed identity and Blob Storage: the request
  * policy and the retry loop above one transport (azure/transport.h; libcurl
  * in production: TLS 1.2 minimum, verification always on, no redirects).
  *
@@ -41,13 +41,22 @@ kvs_status kvs_http_new(const kvs_http_config *cfg, kvs_http **out, kvs_error *e
 void kvs_http_free(kvs_http *h);
 
 typedef struct kvs_http_req {
-    const char *method;          /* "GET" or "POST" */
+    const char *method;          /* "GET", "POST", "PUT" or "HEAD" */
     const char *url;
-    const char *content_type;    /* for a POST body; NULL: application/json */
+    const char *content_type;    /* POST: NULL is application/json; PUT: NULL sends none */
     const char *const *headers;  /* extra non-secret header lines, NULL-terminated */
     const char *secret_header;   /* one header line holding a secret, or NULL */
-    const char *body;            /* POST body (NULL: empty) */
+    const char *body;            /* POST or PUT body (NULL: empty), sent with a
+                                    Content-Length, never chunked */
     size_t body_len;
+    /* A 2xx response body goes here instead of resp->body (a ranged Get of
+     * a blob): at most recv_len bytes, more is KVS_NET_TOO_LARGE; the count
+     * is resp->recv_got. Error bodies still go to resp->body. */
+    uint8_t *recv_buf;
+    size_t recv_len;
+    /* The x-ms-client-request-id to send (36 characters), or NULL for a
+     * random one: a request signed with Shared Key signs it. */
+    const char *client_request_id;
     int allow_plain_http;        /* managed identity: http to loopback / link-local */
     int imds;                    /* also retry 404 and 410 */
     int vault;                   /* count in the vault request statistics */
@@ -65,6 +74,12 @@ typedef struct kvs_http_resp {
     char request_id[128];        /* x-ms-request-id */
     char client_request_id[40];  /* the x-ms-client-request-id sent */
     char host[300];              /* host[:port] the request went to */
+    char etag[128];              /* ETag, quotes included (Blob Storage) */
+    char content_range[96];      /* Content-Range */
+    char error_code[64];         /* x-ms-error-code */
+    long long content_length;    /* Content-Length, or -1 when absent */
+    size_t recv_got;             /* bytes written to req->recv_buf */
+    unsigned attempts;           /* attempts kvs_http_exchange made */
 } kvs_http_resp;
 
 void kvs_http_resp_init(kvs_http_resp *r);

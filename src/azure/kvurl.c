@@ -115,17 +115,33 @@ static int kvs_parse_authority(const char *s, const char *e, char *host, size_t 
     return 0;
 }
 
-int kvs_https_url_split(const char *url, char *host, size_t host_cap, unsigned *port,
-                        const char **path)
+int kvs_url_split(const char *url, int *https, char *host, size_t host_cap, unsigned *port,
+                  const char **path)
 {
-    static const char scheme[] = "https://";
-    if (url == NULL || !kvs_has_prefix_ci(url, scheme)) return -1;
-    const char *a = url + sizeof(scheme) - 1;
+    const char *a;
+    if (url == NULL) return -1;
+    if (kvs_has_prefix_ci(url, "https://")) {
+        *https = 1;
+        a = url + 8;
+    } else if (kvs_has_prefix_ci(url, "http://")) {
+        *https = 0;
+        a = url + 7;
+    } else {
+        return -1;
+    }
     size_t alen = strcspn(a, "/?#");
     if (memchr(a, '@', alen) != NULL) return -1;
     if (kvs_parse_authority(a, a + alen, host, host_cap, port) != 0) return -1;
-    if (*port == 443) *port = 0;
+    if (*port == (*https ? 443u : 80u)) *port = 0;
     if (path) *path = a + alen;
+    return 0;
+}
+
+int kvs_https_url_split(const char *url, char *host, size_t host_cap, unsigned *port,
+                        const char **path)
+{
+    int https = 0;
+    if (kvs_url_split(url, &https, host, host_cap, port, path) != 0 || !https) return -1;
     return 0;
 }
 

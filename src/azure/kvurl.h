@@ -42,6 +42,12 @@ int kvs_kv_format_key_url(const kvs_kv_keyref *k, char *buf, size_t cap);
 int kvs_https_url_split(const char *url, char *host, size_t host_cap, unsigned *port,
                         const char **path);
 
+/* kvs_https_url_split for http:// or https:// (*https says which); the
+ * scheme's default port (80 or 443) is folded to 0. Whether plain http may
+ * be used is the caller's decision. Returns 0 or -1. */
+int kvs_url_split(const char *url, int *https, char *host, size_t host_cap, unsigned *port,
+                  const char **path);
+
 /* Host name syntax check: at most 253 characters of dot-separated DNS labels,
  * each 1 to 63 of [a-z0-9-] (as given, lowercase) not starting or ending with
  * '-'; or a bracketed IPv6 literal. */

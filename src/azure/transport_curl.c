@@ -145,13 +145,32 @@ static CURL *kvs_pool_get(kvs_curl_ctx *x, const kvs_http_target *t)
 typedef struct kvs_io {
     kvs_http_resp *resp;
     int too_large;
+    CURL *curl;
+    const kvs_http_req *req;
 } kvs_io;
+
+/* A 2xx body with a caller buffer (a ranged blob Get) goes there, exactly. */
+static int kvs_write_recv(kvs_io *io, const char *data, size_t n)
+{
+    long code = 0;
+    const kvs_http_req *req = io->req;
+    if (req->recv_buf == NULL) return 0;
+    if (curl_easy_getinfo(io->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK) return 0;
+    if (code < 200 || code > 299) return 0;
+    kvs_http_resp *r = io->resp;
+    if (n > req->recv_len - r->recv_got) return -1;
+    memcpy(req->recv_buf + r->recv_got, data, n);
+    r->recv_got += n;
+    return 1;
+}
 
 static size_t kvs_write_cb(char *data, size_t size, size_t nmemb, void *userdata)
 {
     kvs_io *io = userdata;
     size_t n = size * nmemb;
-    if (kvs_sbuf_append(&io->resp->body, data, n) != 0) {
+    int direct = kvs_write_recv(io, data, n);
+    if (direct == 1) return n;
+    if (direct < 0 || kvs_sbuf_append(&io->resp->body, data, n) != 0) {
         io->too_large = 1;
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
@@ -199,7 +218,10 @@ static struct curl_slist *kvs_build_headers(const kvs_http_req *req, const char 
     l = kvs_slist_add(l, "Accept: application/json", ok);
     l = kvs_slist_add(l, "Expect:", ok); /* no 100-continue round trip */
     l = kvs_slist_add(l, idline, ok);
-    if (strcmp(req->method, "POST") == 0) l = kvs_slist_add(l, ctline, ok);
+    if (strcmp(req->method, "POST") == 0 || (strcmp(req->method, "PUT") == 0 && req->content_type))
+        l = kvs_slist_add(l, ctline, ok);
+    else if (strcmp(req->method, "PUT") == 0)
+        l = kvs_slist_add(l, "Content-Type:", ok); /* none: Shared Key signs what is sent */
     for (size_t i = 0; req->headers && req->headers[i]; i++)
         l = kvs_slist_add(l, req->headers[i], ok);
     l = kvs_slist_add(l, req->secret_header, ok);
@@ -233,8 +255,10 @@ static int kvs_set_options(kvs_curl_ctx *x, CURL *c, const kvs_transport_attempt
     bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->connect_ms) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms) != CURLE_OK;
-    bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-                            (curl_off_t)KVS_HTTP_MAX_RESPONSE) != CURLE_OK;
+    size_t max_body = req->recv_len > KVS_HTTP_MAX_RESPONSE ? req->recv_len : KVS_HTTP_MAX_RESPONSE;
+    /* A HEAD's Content-Length is the blob's size, not a body to receive. */
+    if (strcmp(req->method, "HEAD") != 0)
+        bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, KVS_USER_AGENT) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, kvs_write_cb) != CURLE_OK;
@@ -244,11 +268,17 @@ static int kvs_set_options(kvs_curl_ctx *x, CURL *c, const kvs_transport_attempt
     bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
     if (t->local) bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
     if (strcmp(t->scheme, "https") == 0) bad |= kvs_set_tls(x, c, a->extra_ca);
-    if (strcmp(req->method, "POST") == 0) {
+    int put = strcmp(req->method, "PUT") == 0;
+    if (strcmp(req->method, "POST") == 0 || put) {
+        /* A PUT is a POST with its method renamed: the body goes with a
+         * Content-Length (Put Block refuses chunked transfer). */
         bad |= curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK;
+        if (put) bad |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT") != CURLE_OK;
         bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") != CURLE_OK;
         bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                                 (curl_off_t)(req->body ? req->body_len : 0)) != CURLE_OK;
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        bad |= curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK;
     } else {
         bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
     }
@@ -260,6 +290,7 @@ static void kvs_unset_options(CURL *c)
 {
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 }
 
@@ -297,11 +328,12 @@ static kvs_status kvs_curl_send(void *ctx, kvs_transport_attempt *a, kvs_http_re
 {
     kvs_curl_ctx *x = ctx;
     char errbuf[CURL_ERROR_SIZE];
-    kvs_io io = {resp, 0};
+    kvs_io io = {resp, 0, NULL, a->req};
     int ok;
     errbuf[0] = '\0';
     CURL *c = kvs_pool_get(x, a->target);
     if (c == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory (curl handle)");
+    io.curl = c;
     struct curl_slist *hdrs = kvs_build_headers(a->req, resp->client_request_id, &ok);
     if (!ok || kvs_set_options(x, c, a, hdrs, &io, errbuf)) {
         kvs_unset_options(c);

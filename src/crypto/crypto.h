@@ -41,6 +41,15 @@ kvs_status kvs_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *da
 
 kvs_status kvs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 
+/* ---- storage service digests (crypto/digest.c) ------------------------ */
+
+/* Standard base64 with padding, NUL-terminated; cap >= 4 * ceil(n / 3) + 1.
+ * Returns 0, or -1 if out is too small. */
+int kvs_b64_std_encode(const uint8_t *in, size_t n, char *out, size_t cap);
+
+/* MD5 of data, base64 (24 characters + NUL): Content-MD5. */
+kvs_status kvs_md5_b64(const uint8_t *data, size_t len, char out[25]);
+
 /* ---- RSA-OAEP -------------------------------------------------------- */
 
 typedef enum kvs_oaep_hash { KVS_OAEP_SHA256, KVS_OAEP_SHA1 } kvs_oaep_hash;

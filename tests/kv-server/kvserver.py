@@ -330,6 +330,25 @@ class TokenRecord:
         self.expires, self.source = expires, source
 
 
+STORAGE_AUDIENCE = "https://storage.azure.com"
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def storage_jwt(client_id, tenant, now, exp):
+    """A token for the storage scope shaped as Azurite's --oauth basic wants
+    it (aud, a v1 iss, iat, nbf, exp); Azurite does not check the signature,
+    so random bytes stand for one. Vault tokens stay opaque."""
+    header = {"typ": "JWT", "alg": "RS256"}
+    claims = {"aud": STORAGE_AUDIENCE, "iss": "https://sts.windows.net/%s/" % tenant,
+              "iat": int(now), "nbf": int(now), "exp": int(exp), "appid": client_id,
+              "tid": tenant, "oid": str(uuid.uuid4()), "jti": secrets.token_hex(8)}
+    return ".".join([_b64url(json.dumps(header).encode()), _b64url(json.dumps(claims).encode()),
+                     _b64url(secrets.token_bytes(32))])
+
+
 def normalize_audience(aud):
     """https://vault.azure.net and https://vault.azure.net/ name one resource."""
     return aud[:-1] if aud.endswith("/") else aud
@@ -401,7 +420,10 @@ class App:
             now = time.time()
             if len(self.tokens) > 10000:  # keep memory bounded in long runs
                 self.tokens = {t: r for t, r in self.tokens.items() if r.expires > now}
-            token = secrets.token_urlsafe(32)
+            if normalize_audience(audience) == STORAGE_AUDIENCE:
+                token = storage_jwt(client_id, tenant, now, now + ttl)
+            else:
+                token = secrets.token_urlsafe(32)
             self.tokens[token] = TokenRecord(client_id, tenant, audience, now + ttl, source)
         return token, ttl, int(now + ttl)
 
