@@ -187,14 +187,20 @@ START_TEST(test_put_block)
 }
 END_TEST
 
+/* A list of two staged blocks, QUFBQQ== and QUFBQg==. */
+static void two_blocks(kvs_blob_block b[2])
+{
+    memset(b, 0, 2 * sizeof(b[0]));
+    strcpy(b[0].id, "QUFBQQ==");
+    strcpy(b[1].id, "QUFBQg==");
+}
+
 START_TEST(test_put_block_list)
 {
     kvs_blob_store *s = open_store();
     kvs_error e;
     kvs_blob_block b[2];
-    memset(b, 0, sizeof(b));
-    strcpy(b[0].id, "QUFBQQ==");
-    strcpy(b[1].id, "QUFBQg==");
+    two_blocks(b);
     b[1].committed = 1;
     kvs_blob_meta m[] = {{"kvseal_version", "1"}};
     kvs_blob_commit c = {b, 2, m, 1, NULL, 1};
@@ -240,9 +246,7 @@ START_TEST(test_commit_retried)
     kvs_blob_store *s = open_store();
     kvs_error e;
     kvs_blob_block b[2];
-    memset(b, 0, sizeof(b));
-    strcpy(b[0].id, "QUFBQQ==");
-    strcpy(b[1].id, "QUFBQg==");
+    two_blocks(b);
     kvs_blob_commit c = {b, 2, NULL, 0, NULL, 1};
     static const char *const ours =
         "<BlockList><CommittedBlocks><Block><Name>QUFBQQ==</Name><Size>1</Size></Block>"
