@@ -148,7 +148,7 @@ static kvs_status kvs_split_path(const char *p, kvs_blob_url *u, kvs_error *err)
 
 static kvs_status kvs_build_base(kvs_blob_url *u, kvs_error *err)
 {
-    char port[8] = "";
+    char port[12] = "";
     if (u->port) snprintf(port, sizeof(port), ":%u", u->port);
     int n = snprintf(u->base, sizeof(u->base), "%s://%s%s", u->https ? "https" : "http", u->host,
                      port);

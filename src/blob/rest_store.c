@@ -56,7 +56,7 @@ typedef struct kvs_rs_req {
     const char *what;         /* "read", "Put Block", ... for messages */
 } kvs_rs_req;
 
-static void kvs_rfc1123(char out[32])
+static void kvs_rfc1123(char out[80])
 {
     static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -64,7 +64,7 @@ static void kvs_rfc1123(char out[32])
     time_t now = (time_t)kvs_wall_s();
     struct tm tm;
     if (gmtime_r(&now, &tm) == NULL) memset(&tm, 0, sizeof(tm));
-    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7], tm.tm_mday,
+    snprintf(out, 80, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday % 7], tm.tm_mday,
              mo[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -139,7 +139,7 @@ static kvs_status kvs_rs_bearer(kvs_rest_store *s, kvs_http *h, int force, kvs_s
 static kvs_status kvs_rs_send(kvs_rest_store *s, const kvs_rs_req *q, kvs_http_resp *resp,
                               kvs_error *err)
 {
-    char date[48], datel[64], crid[37], cridl[64], lenl[48], ctl[160], auth[160] = "";
+    char date[80], datel[100], crid[37], cridl[64], lenl[48], ctl[160], auth[160] = "";
     const char *lines[KVS_BLOB_MAX_HEADERS + 8], *signed_lines[KVS_BLOB_MAX_HEADERS + 8];
     size_t n = 0, m = 0;
     kvs_rfc1123(date);

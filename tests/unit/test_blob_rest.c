@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "azure/transport.h"
 #include "blob/rest_store.h"
 #include "fake_clock.h"
 #include "fake_transport.h"
@@ -186,14 +187,20 @@ START_TEST(test_put_block)
 }
 END_TEST
 
+/* A list of two staged blocks, QUFBQQ== and QUFBQg==. */
+static void two_blocks(kvs_blob_block b[2])
+{
+    memset(b, 0, 2 * sizeof(b[0]));
+    strcpy(b[0].id, "QUFBQQ==");
+    strcpy(b[1].id, "QUFBQg==");
+}
+
 START_TEST(test_put_block_list)
 {
     kvs_blob_store *s = open_store();
     kvs_error e;
     kvs_blob_block b[2];
-    memset(b, 0, sizeof(b));
-    strcpy(b[0].id, "QUFBQQ==");
-    strcpy(b[1].id, "QUFBQg==");
+    two_blocks(b);
     b[1].committed = 1;
     kvs_blob_meta m[] = {{"kvseal_version", "1"}};
     kvs_blob_commit c = {b, 2, m, 1, NULL, 1};
@@ -239,9 +246,7 @@ START_TEST(test_commit_retried)
     kvs_blob_store *s = open_store();
     kvs_error e;
     kvs_blob_block b[2];
-    memset(b, 0, sizeof(b));
-    strcpy(b[0].id, "QUFBQQ==");
-    strcpy(b[1].id, "QUFBQg==");
+    two_blocks(b);
     kvs_blob_commit c = {b, 2, NULL, 0, NULL, 1};
     static const char *const ours =
         "<BlockList><CommittedBlocks><Block><Name>QUFBQQ==</Name><Size>1</Size></Block>"
@@ -266,6 +271,37 @@ START_TEST(test_commit_retried)
     ck_assert_uint_eq(fake_pending(), 0);
     ck_assert_uint_eq(fake_mismatches(), 0);
     s->ops->free(s);
+}
+END_TEST
+
+/* The blob headers the HTTP client captures, through its real parser. */
+START_TEST(test_resp_headers)
+{
+    kvs_http_resp r;
+    kvs_http_resp_init(&r);
+    ck_assert_int_eq(r.content_length, -1);
+    static const char *const lines[] = {
+        "HTTP/1.1 206 Partial Content\r\n", "ETag: \"0x8DC\"\r\n",
+        "content-length:   42 \r\n", "Content-Range: bytes 0-41/100\r\n",
+        "x-ms-error-code: None\r\n"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        kvs_http_resp_header(&r, lines[i], strlen(lines[i]));
+    ck_assert_str_eq(r.etag, "\"0x8DC\"");
+    ck_assert_int_eq(r.content_length, 42);
+    ck_assert_str_eq(r.content_range, "bytes 0-41/100");
+    ck_assert_str_eq(r.error_code, "None");
+    static const char *const bad_len[] = {"Content-Length: -1\r\n", "Content-Length: 1e3\r\n",
+                                          "Content-Length: 1234567890123456789\r\n",
+                                          "Content-Length: \r\n"};
+    for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+        kvs_http_resp_header(&r, bad_len[i], strlen(bad_len[i]));
+        ck_assert_int_eq(r.content_length, -1);
+    }
+    /* A new status line (after 100 Continue) forgets what came before. */
+    kvs_http_resp_header(&r, "HTTP/1.1 200 OK\r\n", 17);
+    ck_assert_str_eq(r.etag, "");
+    ck_assert_str_eq(r.error_code, "");
+    kvs_http_resp_free(&r);
 }
 END_TEST
 
@@ -391,6 +427,7 @@ int main(void)
     tcase_add_test(tc, test_put_block);
     tcase_add_test(tc, test_put_block_list);
     tcase_add_test(tc, test_commit_retried);
+    tcase_add_test(tc, test_resp_headers);
     tcase_add_test(tc, test_committed_blocks);
     tcase_add_test(tc, test_sas);
     tcase_add_test(tc, test_entra);
