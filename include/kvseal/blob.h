@@ -52,7 +52,7 @@ kvs_blob_encrypt(int in_fd, const char *url, const kvs_blob_config *cfg,
  * of kvs_decrypt_fd: plaintext reaches out_fd only after its chunk
  * verified, and on failure out_fd holds at most a verified prefix. Every
  * ranged read is pinned to the ETag read first: a blob replaced meanwhile
- * fails with KVS_ERR_STATE. header_out as in kvs_decrypt_fd. */
+ * fails with KVS_ERR_IO. header_out as in kvs_decrypt_fd. */
 KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
 kvs_blob_decrypt(const char *url, const kvs_blob_config *cfg, int out_fd,
                  const kvs_decrypt_options *opts, kvs_provider *const *keys, size_t n_keys,

@@ -273,7 +273,7 @@ static kvs_status kvs_rs_read_range(kvs_blob_store *bs, uint64_t off, uint8_t *b
     if (st != KVS_OK) {
         /* fall through */
     } else if (r.status == 412) {
-        st = kvs_fail(err, KVS_ERR_STATE, "the blob changed: '%s' no longer has the ETag read "
+        st = kvs_fail(err, KVS_ERR_IO, "the blob changed: '%s' no longer has the ETag read "
                                           "before", s->url.shown);
     } else if (r.status == 416) {
         st = kvs_fail(err, KVS_ERR_TRUNCATED, "'%s' ends before byte %llu", s->url.shown,
@@ -425,7 +425,7 @@ static kvs_status kvs_rs_put_block_list(kvs_blob_store *bs, const kvs_blob_commi
         } else if (r.status == 412 && c->if_match == NULL && c->if_none_match_any) {
             st = kvs_fail(err, KVS_ERR_EXISTS, "'%s' already exists", s->url.shown);
         } else if (r.status == 412) {
-            st = kvs_fail(err, KVS_ERR_STATE, "the blob changed: '%s' no longer has the ETag "
+            st = kvs_fail(err, KVS_ERR_IO, "the blob changed: '%s' no longer has the ETag "
                                               "read before", s->url.shown);
         } else if (r.status != 201) {
             st = kvs_rs_fail(s, &q, &r, err);

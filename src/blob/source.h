@@ -1,7 +1,7 @@
 /* Internal: a committed block blob as the engine's source (stream/io.h).
  * Its size and ETag are read once when it is opened; every ranged read
  * carries If-Match on that ETag, so a blob replaced while it is read fails
- * cleanly (KVS_ERR_STATE) instead of mixing two files.
+ * cleanly (KVS_ERR_IO, as for a local file that changed while read) instead of mixing two files.
  *
  * Positional (read_at: one ranged Get) for the engine's direct mode and
  * range decryption. Sequential reads (ring mode, and the header) go through

@@ -43,7 +43,7 @@ typedef struct kvs_blob_commit {
     const kvs_blob_meta *meta;
     size_t n_meta;
     const char *if_match;  /* NULL, or the ETag the blob must still have (412:
-                              KVS_ERR_STATE, "the blob changed") */
+                              KVS_ERR_IO, "the blob changed") */
     int if_none_match_any; /* refuse to replace an existing blob (409:
                               KVS_ERR_EXISTS) */
 } kvs_blob_commit;
@@ -55,7 +55,8 @@ typedef struct kvs_blob_store_ops {
      * message that says so. */
     kvs_status (*properties)(kvs_blob_store *s, kvs_blob_props *out, kvs_error *err);
     /* Exactly len bytes at off (a ranged Get, len > 0), with If-Match etag
-     * when etag is not NULL: a blob that changed is KVS_ERR_STATE, bytes
+     * when etag is not NULL: a blob that changed is KVS_ERR_IO (as a local
+     * file that changed while read), bytes
      * past the end KVS_ERR_TRUNCATED. */
     kvs_status (*read_range)(kvs_blob_store *s, uint64_t off, uint8_t *buf, size_t len,
                              const char *etag, kvs_error *err);

@@ -151,9 +151,9 @@ static int full(const char *url)
     st = s->ops->put_block_list(s, &rc, &e);
     CHECK(st == KVS_OK, "re-commit: %s", e.detail);
     st = s->ops->put_block_list(s, &rc, &e);
-    CHECK(st == KVS_ERR_STATE, "stale If-Match commit: %d %s", st, e.detail);
+    CHECK(st == KVS_ERR_IO, "stale If-Match commit: %d %s", st, e.detail);
     st = s->ops->read_range(s, 0, buf, 10, first.etag, &e);
-    CHECK(st == KVS_ERR_STATE && strstr(e.detail, "changed"), "stale If-Match read: %d %s", st,
+    CHECK(st == KVS_ERR_IO && strstr(e.detail, "changed"), "stale If-Match read: %d %s", st,
           e.detail);
     st = s->ops->properties(s, &p, &e);
     CHECK(st == KVS_OK && p.size == total - jobs[0].len + sizeof(head), "new size");

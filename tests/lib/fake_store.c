@@ -124,7 +124,7 @@ static kvs_status fs_read_range(kvs_blob_store *s, uint64_t off, uint8_t *buf, s
     if (!f->exists)
         st = kvs_fail(err, KVS_ERR_IO, "fake blob: the blob does not exist");
     else if (etag && strcmp(etag, f->etag) != 0)
-        st = kvs_fail(err, KVS_ERR_STATE, "fake blob: the blob changed (412 ConditionNotMet)");
+        st = kvs_fail(err, KVS_ERR_IO, "fake blob: the blob changed (412 ConditionNotMet)");
     else if (len == 0 || off > f->blob_len || len > f->blob_len - off)
         st = kvs_fail(err, KVS_ERR_TRUNCATED, "fake blob: range past the end (416)");
     if (st == KVS_OK) {
@@ -201,7 +201,7 @@ static kvs_status check_conditions(fake_store *f, const kvs_blob_commit *c, kvs_
     if (c->if_none_match_any && f->exists)
         return kvs_fail(err, KVS_ERR_EXISTS, "fake blob: the blob already exists (409)");
     if (c->if_match && (!f->exists || strcmp(c->if_match, f->etag) != 0))
-        return kvs_fail(err, KVS_ERR_STATE, "fake blob: the blob changed (412)");
+        return kvs_fail(err, KVS_ERR_IO, "fake blob: the blob changed (412)");
     for (size_t i = 0; i < c->n_blocks; i++)
         if (strlen(c->blocks[i].id) != strlen(c->blocks[0].id))
             return kvs_fail(err, KVS_ERR_USAGE, "fake blob: block ids of different lengths (400)");

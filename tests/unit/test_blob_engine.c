@@ -367,7 +367,7 @@ START_TEST(blob_changed_mid_decrypt_fails_cleanly)
     kvs_error err = {0};
     ck_assert_int_eq(encrypt_to_blob(MULTI, 0, 0, &err), KVS_OK);
     fake_store_change_after_reads(fs, _i ? 1 : 4); /* a pipe reads ahead in few Gets */
-    expect_refused(_i, KVS_ERR_STATE, MULTI - 1);
+    expect_refused(_i, KVS_ERR_IO, MULTI - 1);
 }
 END_TEST
 

@@ -153,8 +153,8 @@ START_TEST(fake_store_staging_and_conditions)
     kvs_blob_props pr2;
     ck_assert_int_eq(s->ops->properties(s, &pr2, &err), KVS_OK);
     ck_assert_str_ne(pr.etag, pr2.etag);
-    ck_assert_int_eq(s->ops->put_block_list(s, &c, &err), KVS_ERR_STATE);
-    ck_assert_int_eq(s->ops->read_range(s, 0, buf, 1, pr.etag, &err), KVS_ERR_STATE);
+    ck_assert_int_eq(s->ops->put_block_list(s, &c, &err), KVS_ERR_IO);
+    ck_assert_int_eq(s->ops->read_range(s, 0, buf, 1, pr.etag, &err), KVS_ERR_IO);
     kvs_blob_block *got = NULL;
     size_t n = 0;
     ck_assert_int_eq(s->ops->committed_blocks(s, &got, &n, &pr, &err), KVS_OK);
@@ -180,7 +180,7 @@ START_TEST(fake_store_faults_and_counters)
     ck_assert_int_eq(s->ops->properties(s, &pr, &err), KVS_OK);
     fake_store_change_after_reads(f, 1);
     ck_assert_int_eq(s->ops->read_range(s, 2, buf, 4, pr.etag, &err), KVS_OK);
-    ck_assert_int_eq(s->ops->read_range(s, 2, buf, 4, pr.etag, &err), KVS_ERR_STATE);
+    ck_assert_int_eq(s->ops->read_range(s, 2, buf, 4, pr.etag, &err), KVS_ERR_IO);
     ck_assert_int_eq(s->ops->properties(s, &pr, &err), KVS_OK);
     fake_store_corrupt(f, 2);
     ck_assert_int_eq(s->ops->read_range(s, 2, buf, 1, pr.etag, &err), KVS_OK);

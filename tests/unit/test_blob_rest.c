@@ -139,7 +139,7 @@ START_TEST(test_read_range)
     ck_assert_int_eq(s->ops->read_range(s, 10, buf, 5, "\"e\"", &e), KVS_OK);
     ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
     fake_respond("GET", BASE, 412, "x-ms-error-code: ConditionNotMet\r\n", "<Error/>");
-    ck_assert_int_eq(s->ops->read_range(s, 10, buf, 5, "\"e\"", &e), KVS_ERR_STATE);
+    ck_assert_int_eq(s->ops->read_range(s, 10, buf, 5, "\"e\"", &e), KVS_ERR_IO);
     ck_assert_ptr_nonnull(strstr(e.detail, "the blob changed"));
     fake_respond("GET", BASE, 416, NULL, NULL);
     ck_assert_int_eq(s->ops->read_range(s, 100, buf, 5, NULL, &e), KVS_ERR_TRUNCATED);
@@ -211,7 +211,7 @@ START_TEST(test_put_block_list)
     c.if_none_match_any = 0;
     c.if_match = "\"0x1\"";
     fake_respond("PUT", BASE "?comp=blocklist", 412, "x-ms-error-code: ConditionNotMet\r\n", NULL);
-    ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_ERR_STATE);
+    ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_ERR_IO);
     fake_respond("PUT", BASE "?comp=blocklist", 400, "x-ms-error-code: InvalidBlockList\r\n", NULL);
     ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_ERR_IO);
     ck_assert_ptr_nonnull(strstr(e.detail, "InvalidBlockList"));
