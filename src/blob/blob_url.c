@@ -7,8 +7,12 @@
 #include "azure/kverror.h"
 #include "core/error.h"
 
-static const char *const kvs_blob_suffixes[] = {
-    ".blob.core.windows.net", ".blob.core.usgovcloudapi.net", ".blob.core.chinacloudapi.cn"};
+static const struct {
+    const char *suffix;
+    kvs_kv_cloud cloud;
+} kvs_blob_suffixes[] = {{".blob.core.windows.net", KVS_KV_CLOUD_PUBLIC},
+                         {".blob.core.usgovcloudapi.net", KVS_KV_CLOUD_USGOV},
+                         {".blob.core.chinacloudapi.cn", KVS_KV_CLOUD_CHINA}};
 
 static int kvs_lower_alnum(char c)
 {
@@ -42,19 +46,20 @@ static int kvs_container_valid(const char *s, size_t n)
     return 1;
 }
 
-/* The account of a known cloud's virtual-host name, or 0. */
-static int kvs_account_of_host(const char *host, char *account)
+/* The cloud and account of a known cloud's virtual-host name, or
+ * KVS_KV_CLOUD_NONE. */
+static kvs_kv_cloud kvs_account_of_host(const char *host, char *account)
 {
     size_t hl = strlen(host);
     for (size_t i = 0; i < sizeof(kvs_blob_suffixes) / sizeof(kvs_blob_suffixes[0]); i++) {
-        size_t sl = strlen(kvs_blob_suffixes[i]);
-        if (hl <= sl || strcmp(host + hl - sl, kvs_blob_suffixes[i]) != 0) continue;
-        if (!kvs_account_valid(host, hl - sl)) return 0;
+        size_t sl = strlen(kvs_blob_suffixes[i].suffix);
+        if (hl <= sl || strcmp(host + hl - sl, kvs_blob_suffixes[i].suffix) != 0) continue;
+        if (!kvs_account_valid(host, hl - sl)) return KVS_KV_CLOUD_NONE;
         memcpy(account, host, hl - sl);
         account[hl - sl] = '\0';
-        return 1;
+        return kvs_blob_suffixes[i].cloud;
     }
-    return 0;
+    return KVS_KV_CLOUD_NONE;
 }
 
 /* Decode the blob path [s, e) into out, refusing bad escapes, control bytes,
@@ -192,9 +197,10 @@ kvs_status kvs_blob_url_parse(const char *url, const kvs_kv_allowlist *allowed,
     (void)kvs_kv_host_allowed(allowed, u->host, eff_port, &info);
     if (!u->https && !kvs_host_is_loopback(u->host))
         return kvs_bad_url(err, u, "plain http is only used to loopback addresses");
+    u->cloud = kvs_account_of_host(u->host, u->account);
     if (info.explicit_allow) {
-        u->path_style = !kvs_account_of_host(u->host, u->account);
-    } else if (!kvs_account_of_host(u->host, u->account) || u->port != 0) {
+        u->path_style = u->cloud == KVS_KV_CLOUD_NONE;
+    } else if (u->cloud == KVS_KV_CLOUD_NONE || u->port != 0) {
         return kvs_bad_url(err, u,
                            "the host is neither {account}.blob.core.windows.net (or a "
                            "sovereign cloud's blob host) nor listed in KVSEAL_ALLOWED_HOSTS");

@@ -16,6 +16,7 @@
 typedef struct kvs_blob_url {
     int https;
     int path_style;                          /* http(s)://host:port/account/... */
+    kvs_kv_cloud cloud;                      /* a known cloud's blob host, or NONE */
     char host[KVS_KV_HOST_MAX];              /* lowercase */
     unsigned port;                           /* 0: the scheme's default */
     char account[KVS_BLOB_ACCOUNT_MAX + 1];

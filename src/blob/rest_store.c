@@ -490,6 +490,16 @@ kvs_status kvs_blob_store_open(const char *url, const kvs_blob_config *cfg,
     if (st == KVS_OK) st = kvs_blob_url_parse(url, &s->allowed, &s->url, err);
     if (st == KVS_OK)
         st = kvs_blob_cred_resolve(cfg, &s->url, s->set.credential, &s->cred, err);
+    /* As for vaults (SECURITY.md, issue 15 item 2): a token of the configured
+     * cloud never goes to another cloud's host. Shared Key and SAS send no
+     * reusable secret, so they may reach any cloud's account. */
+    if (st == KVS_OK && s->cred.kind == KVS_BLOB_CRED_ENTRA && s->url.cloud != KVS_KV_CLOUD_NONE &&
+        s->url.cloud != s->set.cloud)
+        st = kvs_fail(err, KVS_ERR_USAGE,
+                      "'%s' is a blob host of the %s cloud, but the configured cloud is %s "
+                      "(--cloud or KVSEAL_CLOUD): no Entra ID token is sent there",
+                      s->url.shown, kvs_kv_cloud_name(s->url.cloud),
+                      kvs_kv_cloud_name(s->set.cloud));
     if (st == KVS_OK && s->cred.kind == KVS_BLOB_CRED_ENTRA &&
         (s->tokens = kvs_token_cache_new()) == NULL)
         st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");

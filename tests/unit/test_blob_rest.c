@@ -416,6 +416,34 @@ START_TEST(test_entra_never_plain_http)
 }
 END_TEST
 
+/* A token of the configured cloud never goes to another cloud's blob host;
+ * Shared Key and SAS, which send no reusable secret, may. */
+START_TEST(test_entra_only_to_the_configured_cloud)
+{
+    use_entra();
+    unsetenv("KVSEAL_CLOUD");
+    kvs_blob_store *s = NULL;
+    kvs_error e;
+    kvs_blob_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.credential = "entra";
+    const char *china = "https://acct1.blob.core.chinacloudapi.cn/con/b";
+    ck_assert_int_eq(kvs_blob_store_open(china, &cfg, &s, &e), KVS_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(e.detail, "China cloud"));
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(kvs_blob_store_open(china, NULL, &s, &e), KVS_ERR_USAGE); /* auto: Entra */
+    ck_assert_uint_eq(fake_request_count(), 0);
+    setenv("KVSEAL_CLOUD", "china", 1);
+    ck_assert_int_eq(kvs_blob_store_open(china, &cfg, &s, &e), KVS_OK);
+    s->ops->free(s);
+    ck_assert_int_eq(kvs_blob_store_open(URL, &cfg, &s, &e), KVS_ERR_USAGE); /* public host */
+    unsetenv("KVSEAL_CLOUD");
+    cfg.credential = "shared-key";
+    ck_assert_int_eq(kvs_blob_store_open(china, &cfg, &s, &e), KVS_OK);
+    s->ops->free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("blob_rest");
@@ -432,6 +460,7 @@ int main(void)
     tcase_add_test(tc, test_sas);
     tcase_add_test(tc, test_entra);
     tcase_add_test(tc, test_entra_never_plain_http);
+    tcase_add_test(tc, test_entra_only_to_the_configured_cloud);
     suite_add_tcase(s, tc);
     return kvs_test_run_suite(s);
 }
