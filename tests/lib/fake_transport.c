@@ -57,8 +57,10 @@ static void ft_record(fake_request *q, const kvs_transport_attempt *a)
     q->bearer = q->secret && strncmp(req->secret_header, "Authorization: Bearer ", 22) == 0 &&
                 req->secret_header[22] != '\0';
     q->body = req->body != NULL && req->body_len > 0;
-    q->client_secret = q->body && (strncmp(req->body, "client_secret=", 14) == 0 ||
-                                   strstr(req->body, "&client_secret=") != NULL);
+    /* Bodies are sized, not NUL-terminated (a Put Block's bytes). */
+    q->client_secret =
+        q->body && ((req->body_len >= 14 && memcmp(req->body, "client_secret=", 14) == 0) ||
+                    memmem(req->body, req->body_len, "&client_secret=", 15) != NULL);
     q->extra_ca = a->extra_ca;
     q->timeout_ms = a->timeout_ms;
     q->at_ms = kvs_mono_ms();
