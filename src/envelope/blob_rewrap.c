@@ -62,7 +62,7 @@ static kvs_status check_layout(const kvs_blob_block *b, size_t n, const kvs_blob
         if (!parse_id(b[i].id, raw, &index) || index != i)
             return foreign(err, "block ids that are not kvseal's");
         if (i == 1) memcpy(prefix, raw, sizeof prefix);
-        if (i > 1 && memcmp(prefix, raw, sizeof prefix) != 0)
+        if (i > 1 && memcmp(prefix, raw, sizeof prefix) != 0) /* not secret */
             return foreign(err, "payload blocks of different uploads");
         total += b[i].size;
     }
