@@ -298,6 +298,23 @@ START_TEST(wrong_key_refused)
 }
 END_TEST
 
+/* The public function goes through kvs_blob_store_open: a refused URL
+ * (plain HTTP to a host that is not loopback) fails before any request,
+ * with an empty result. */
+START_TEST(public_api_refused_url)
+{
+    kvs_error err = {0};
+    kvs_rewrap_result res;
+    memset(&res, 0x5a, sizeof res);
+    ck_assert_int_ne(kvs_blob_rewrap("http://example.com/account/container/blob", NULL, NULL,
+                                     &key_a, 1, &key_b, 1, &res, &err),
+                     KVS_OK);
+    ck_assert_int_eq(res.changed, 0);
+    ck_assert_uint_eq(res.n_recipients, 0);
+    ck_assert_int_eq(res.unlocked_recipient, -1);
+}
+END_TEST
+
 static Suite *blob_rewrap_suite(void)
 {
     Suite *s = suite_create("blob_rewrap");
@@ -310,6 +327,7 @@ static Suite *blob_rewrap_suite(void)
     tcase_add_loop_test(tc, foreign_layout_refused, 0, 3);
     tcase_add_test(tc, last_recipient_removal_refused);
     tcase_add_test(tc, wrong_key_refused);
+    tcase_add_test(tc, public_api_refused_url);
     suite_add_tcase(s, tc);
     return s;
 }
