@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kvseal/envelope.h"
+#include "kvseal/rewrap.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,25 @@ kvs_blob_unlock(const char *url, const kvs_blob_config *cfg, const kvs_decrypt_o
 KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
 kvs_blob_header_read(const char *url, const kvs_blob_config *cfg, kvs_header **out,
                      uint64_t *size_out, kvs_error *err);
+
+/* kvs_rewrap_path for a blob, in place: the same recipient rules, options
+ * (temp_path unused) and result. Only the header changes: the committed
+ * block list and one ranged Get of block 0 (the stored header) are read,
+ * the new header is staged as a new block 0 (an id of the same length, with
+ * a fresh random prefix), and one Put Block List commits it before the old
+ * payload blocks, reused by id, with If-Match on the ETag read first. No
+ * payload byte is downloaded or uploaded. A blob changed meanwhile fails
+ * with KVS_ERR_IO ("the blob changed") and is left as it was. A blob not
+ * laid out as kvseal writes it (block 0 exactly the stored header, then
+ * kvseal's block ids, e.g. one uploaded by another tool) is refused with
+ * KVS_ERR_USAGE and left as it was: download, rewrap and upload it. The
+ * metadata is rewritten as kvseal_format, kvseal_keys and kvseal_size
+ * (other metadata is not kept). A blob whose recipients would not change
+ * is not touched. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1) kvs_status
+kvs_blob_rewrap(const char *url, const kvs_blob_config *cfg, const kvs_rewrap_options *opts,
+                kvs_provider *const *keys, size_t n_keys, kvs_provider *const *add,
+                size_t n_add, kvs_rewrap_result *result, kvs_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
-/* kvseal rewrap: change recipients without re-encrypting (kvs_rewrap_path). */
+/* kvseal rewrap: change recipients without re-encrypting (kvs_rewrap_path;
+ * a blob URL in place, kvs_blob_rewrap). */
 #define _DEFAULT_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli/blobopts.h"
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 
@@ -31,15 +33,18 @@ static const cli_opt options[] = {
      "any Key Vault key the file names on an allowed host)"},
     CLI_OPT_ROWS_PASSPHRASE,
     CLI_KV_ROWS_ENCRYPT,
+    CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
 };
 
 const cli_spec cli_spec_rewrap = {
     .name = "rewrap",
-    .synopsis = "kvseal rewrap [-r KEY ...] [--remove KEYID ...] [-k KEY ...] [options] FILE...",
+    .synopsis = "kvseal rewrap [-r KEY ...] [--remove KEYID ...] [-k KEY ...] [options] FILE|URL...",
     .about = "Give each FILE a new set of recipients without re-encrypting it: the data key\n"
              "is unwrapped once, wrapped for the new recipients, and only the header is\n"
-             "replaced (atomically); the encrypted payload bytes stay the same.",
+             "replaced (atomically); the encrypted payload bytes stay the same. A blob URL\n"
+             "is rewrapped in place: a new first block is committed before the old payload\n"
+             "blocks, and no payload byte is downloaded or uploaded.",
     .opts = options,
     .notes = "A file whose recipients would not change is left untouched. Every FILE is\n"
              "attempted; the exit code is that of the first failure.",
@@ -80,6 +85,8 @@ static int parse_option(int c, const char *arg, void *ctx)
         return 0;
     default: {
         int rc = cli_kv_option(CMD, c, arg);
+        if (rc < 0)
+            rc = cli_blob_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
     }
     }
@@ -167,8 +174,13 @@ static int rewrap_one(const rewrap_args *a, const char *file, size_t *changed)
     kvs_rewrap_result res;
     kvs_error err;
     kvs_error_clear(&err);
-    kvs_status st = kvs_rewrap_path(file, &o, a->keys.prov, a->keys.n, a->add.prov, a->add.n,
-                                    &res, &err);
+    if (cli_blob_url_check(CMD, file) != 0)
+        return CLI_EXIT_USAGE;
+    kvs_status st = kvs_is_blob_url(file)
+                        ? kvs_blob_rewrap(file, cli_blob_config(), &o, a->keys.prov, a->keys.n,
+                                          a->add.prov, a->add.n, &res, &err)
+                        : kvs_rewrap_path(file, &o, a->keys.prov, a->keys.n, a->add.prov,
+                                          a->add.n, &res, &err);
     if (st != KVS_OK)
         return cli_error_status(CMD, file, &err);
     if (g_cli.verbose)

@@ -37,6 +37,11 @@ kvs_status kvs_blob_unlock_store(kvs_blob_store *store, const kvs_decrypt_option
 kvs_status kvs_blob_header_read_store(kvs_blob_store *store, kvs_header **out,
                                       uint64_t *size_out, kvs_error *err);
 
+kvs_status kvs_blob_rewrap_store(kvs_blob_store *store, const kvs_rewrap_options *opts,
+                                 kvs_provider *const *keys, size_t n_keys,
+                                 kvs_provider *const *add, size_t n_add,
+                                 kvs_rewrap_result *result, kvs_error *err);
+
 /* The tuning a public call's cfg (may be NULL) asks for. */
 kvs_blob_tuning kvs_blob_tuning_of(const kvs_blob_config *cfg);
 

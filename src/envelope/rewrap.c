@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/secmem.h"
 #include "envelope/replace.h"
+#include "envelope/rewrap_header.h"
 #include "format/format.h"
 #include "keys/unlock.h"
 #include "kvseal/keyvault.h"
@@ -24,7 +25,7 @@ enum { NEW_DUP, NEW_APPEND, NEW_PLACED };
 
 typedef struct rewrap {
     const kvs_rewrap_options *opts;
-    uint8_t *stored;        /* old magic || header_len || JSON || tag */
+    const uint8_t *stored;  /* old magic || header_len || JSON || tag (borrowed) */
     size_t stored_len;
     kvs_header *h;
     kvs_file_keys *keys;    /* secure */
@@ -38,7 +39,6 @@ typedef struct rewrap {
 
 static void rewrap_clear(rewrap *w)
 {
-    free(w->stored);
     kvs_header_free(w->h);
     kvs_file_keys_free(w->keys);
     kvs_secure_free(w->dek, KVS_DEK_LEN);
@@ -267,17 +267,22 @@ static kvs_status open_target(const char *path, char **real, int *fd, struct sta
     return KVS_OK;
 }
 
-/* Read, validate and unlock the old header; keep the DEK. */
-static kvs_status unlock(rewrap *w, int fd, const struct stat *sb, kvs_provider *const *keys,
-                         size_t n_keys, kvs_error *err)
+/* Validate and unlock the old header of a file of file_size bytes; keep
+ * the DEK. */
+static kvs_status unlock(rewrap *w, uint64_t file_size, kvs_provider *const *keys, size_t n_keys,
+                         kvs_error *err)
 {
     uint64_t pt = 0, chunks = 0;
-    kvs_status st = kvs_header_read_stored(fd, &w->stored, &w->stored_len, err);
+    size_t size = 0;
+    kvs_status st = kvs_stored_header_size(w->stored, w->stored_len, &size, err);
+    if (st == KVS_OK && size != w->stored_len)
+        st = kvs_fail(err, KVS_ERR_FORMAT, "the stored header is %zu bytes, its prefix says %zu",
+                      w->stored_len, size);
     size_t json_len = w->stored_len - KVS_PREFIX_LEN - KVS_TAG_LEN;
     if (st == KVS_OK) st = kvs_header_parse(w->stored + KVS_PREFIX_LEN, json_len, &w->h, err);
     if (st != KVS_OK) return st;
     /* A truncated or extended file stays broken: say so rather than rewrap it. */
-    st = kvs_header_payload_geometry(w->h, (uint64_t)sb->st_size, &pt, &chunks);
+    st = kvs_header_payload_geometry(w->h, file_size, &pt, &chunks);
     if (st != KVS_OK)
         return kvs_fail(err, st, "%s: the file's size does not fit its header",
                         kvs_strerror(st));
@@ -290,33 +295,54 @@ static kvs_status unlock(rewrap *w, int fd, const struct stat *sb, kvs_provider 
                              w->dek, &w->res.unlocked_recipient, err);
 }
 
+kvs_status kvs_rewrap_header(const uint8_t *stored, size_t stored_len, uint64_t file_size,
+                             const kvs_rewrap_options *opts, kvs_provider *const *keys,
+                             size_t n_keys, kvs_provider *const *add, size_t n_add,
+                             uint8_t **new_hdr, size_t *new_len, kvs_rewrap_result *result,
+                             kvs_error *err)
+{
+    rewrap w;
+    memset(&w, 0, sizeof w);
+    w.opts = opts;
+    w.stored = stored;
+    w.stored_len = stored_len;
+    w.res.unlocked_recipient = -1;
+    *new_hdr = NULL;
+    *new_len = 0;
+    kvs_status st = unlock(&w, file_size, keys, n_keys, err);
+    if (st == KVS_OK) st = plan(&w, add, n_add, err);
+    if (st == KVS_OK && w.res.changed) st = build_header(&w, new_hdr, new_len, err);
+    if (result) *result = w.res;
+    rewrap_clear(&w);
+    return st;
+}
+
 kvs_status kvs_rewrap_path(const char *path, const kvs_rewrap_options *opts,
                            kvs_provider *const *keys, size_t n_keys, kvs_provider *const *add,
                            size_t n_add, kvs_rewrap_result *result, kvs_error *err)
 {
-    rewrap w;
+    kvs_rewrap_result res;
     struct stat sb;
     char *real = NULL;
     int fd = -1;
-    uint8_t *hdr = NULL;
-    size_t hdr_len = 0;
-    memset(&w, 0, sizeof w);
-    w.opts = opts;
-    w.res.unlocked_recipient = -1;
+    uint8_t *stored = NULL, *hdr = NULL;
+    size_t stored_len = 0, hdr_len = 0;
+    memset(&res, 0, sizeof res);
+    res.unlocked_recipient = -1;
     if (!path) return kvs_fail(err, KVS_ERR_USAGE, "rewrap: no path");
     kvs_status st = open_target(path, &real, &fd, &sb, err);
-    if (st == KVS_OK) st = unlock(&w, fd, &sb, keys, n_keys, err);
-    if (st == KVS_OK) st = plan(&w, add, n_add, err);
-    if (st == KVS_OK && w.res.changed) st = build_header(&w, &hdr, &hdr_len, err);
-    if (st == KVS_OK && w.res.changed) {
+    if (st == KVS_OK) st = kvs_header_read_stored(fd, &stored, &stored_len, err);
+    if (st == KVS_OK)
+        st = kvs_rewrap_header(stored, stored_len, (uint64_t)sb.st_size, opts, keys, n_keys, add,
+                               n_add, &hdr, &hdr_len, &res, err);
+    if (st == KVS_OK && hdr) {
         kvs_temp_notify notify = {opts ? opts->temp_path : NULL, opts ? opts->temp_path_arg : NULL};
-        st = kvs_replace_file_header(real, fd, &sb, hdr, hdr_len, kvs_header_payload_offset(w.h),
-                                     &notify, err);
+        st = kvs_replace_file_header(real, fd, &sb, hdr, hdr_len, stored_len, &notify, err);
     }
-    if (result) *result = w.res;
+    if (result) *result = res;
     free(hdr);
+    free(stored);
     if (fd >= 0) close(fd);
     free(real);
-    rewrap_clear(&w);
     return st;
 }
