@@ -68,6 +68,25 @@ up db2 day10/db2.kvs # shares the prefix text "day1" but not "day1/"
 echo "not a kvseal file" >"$W/plain.txt"
 check "upload a non-kvseal blob" sdk put backups day1/readme.txt "$W/plain.txt"
 
+# Paging: the same listing in pages of 2 and of 5000 (a test driver: the
+# command line always asks for 5000). Azurite honours maxresults, and the
+# lister refuses a page with more blobs than asked for.
+DRIVER="$KVSEAL_BUILD/tests/blob_azurite_driver"
+run "$DRIVER" list "$B/day1/" 2
+ran_ok "list in pages of 2"
+cp "$W/stdout" "$W/list2"
+run "$DRIVER" list "$B/day1/" 5000
+ran_ok "list in one page"
+check "paged listing is the same" cmp "$W/list2" "$W/stdout"
+printf '%s\n' "db1.kvs" "db2.kvs" "empty.kvs" "odd name &.kvs" "readme.txt" "sub/dir/nested.kvs" \
+    >"$W/want-names"
+check "listing: exactly the prefix's blobs, in order" \
+    cmp "$W/want-names" <(sed 's/ [0-9]*$//' "$W/list2")
+check "listing: sizes" grep -qx "readme.txt 18" "$W/list2"
+run "$DRIVER" list "$B/" 1
+ran_ok "list the container in pages of 1"
+check "container listing: 8 blobs" test "$(wc -l <"$W/stdout")" -eq 8
+
 # decrypt -o DIR PREFIX/
 mkdir "$W/out"
 run "$BIN" decrypt -k "$W/k.pem" -o "$W/out" "$B/day1/"
