@@ -308,6 +308,8 @@ kvs_status kvs_blob_list_parse(const char *xml, size_t len, kvs_blob_page *page,
     }
     lx_skip_ws(x);
     if (rc == 0 && (x->p >= x->e || *x->p != '<')) rc = lx_bad(x, "no <EnumerationResults>");
+    if (rc == 0 && x->e - x->p >= 2 && (x->p[1] == '!' || x->p[1] == '?'))
+        rc = lx_bad(x, "a DOCTYPE, comment, CDATA or processing instruction");
     if (rc == 0) {
         x->p++;
         rc = lx_element(x, AT_OTHER, 0);
