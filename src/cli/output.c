@@ -381,10 +381,10 @@ static int rel_ok(const char *rel)
 }
 
 /* Output path for one input in directory mode (malloc), or NULL after
- * printing. rel (or NULL): the input's name below a blob prefix, which
- * keeps its directories below dir. */
+ * printing (unless quiet). rel (or NULL): the input's name below a blob
+ * prefix, which keeps its directories below dir. */
 static char *dir_output(const char *cmd, const char *in, const char *rel, const char *dir,
-                        cli_out_name_fn name_fn)
+                        cli_out_name_fn name_fn, int quiet)
 {
     char base[1024], name[1100], sub[1100] = "";
     if (cli_is_stdio(in)) {
@@ -395,9 +395,10 @@ static char *dir_output(const char *cmd, const char *in, const char *rel, const 
     if (rel) {
         const char *slash = strrchr(rel, '/');
         if (!rel_ok(rel)) {
-            cli_error(cmd, CLI_EXIT_INPUT,
-                      "%s: its name is not a safe local path (an empty, '.' or '..' part, a "
-                      "control character, or a part longer than %d bytes)", in, NAME_MAX);
+            if (!quiet)
+                cli_error(cmd, CLI_EXIT_INPUT,
+                          "%s: its name is not a safe local path (an empty, '.' or '..' part, "
+                          "a control character, or a part longer than %d bytes)", in, NAME_MAX);
             return NULL;
         }
         if (slash)
@@ -408,8 +409,9 @@ static char *dir_output(const char *cmd, const char *in, const char *rel, const 
     }
     if (base[0] == '\0' || name_fn(base, name, sizeof name) != 0 ||
         (rel && strlen(name) > NAME_MAX)) {
-        cli_error(cmd, rel ? CLI_EXIT_INPUT : CLI_EXIT_USAGE, "%s: cannot derive an output name",
-                  in);
+        if (!quiet)
+            cli_error(cmd, rel ? CLI_EXIT_INPUT : CLI_EXIT_USAGE,
+                      "%s: cannot derive an output name", in);
         return NULL;
     }
     char *out = cli_path_join(dir, sub, name);
@@ -437,9 +439,7 @@ static int check_dir_outputs(const char *cmd, char *const *inputs, char *const *
         return cli_error(cmd, CLI_EXIT_INTERNAL, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *r = rel ? rel[i] : NULL;
-        if (r && !rel_ok(r))
-            continue;
-        char *out = dir_output(cmd, inputs[i], r, dir, name_fn);
+        char *out = dir_output(cmd, inputs[i], r, dir, name_fn, r != NULL);
         if (!out) {
             if (!r)
                 rc = CLI_EXIT_USAGE;
@@ -494,7 +494,7 @@ static int make_parents(const char *cmd, const char *dir, const char *rel)
 static int run_into_dir(const char *cmd, const cli_io_ops *ops, const char *in, const char *rel,
                         const char *dir, int force, cli_out_name_fn name_fn)
 {
-    char *out = dir_output(cmd, in, rel, dir, name_fn);
+    char *out = dir_output(cmd, in, rel, dir, name_fn, 0);
     if (!out)
         return rel ? CLI_EXIT_INPUT : CLI_EXIT_USAGE;
     int rc = rel ? make_parents(cmd, dir, rel) : 0;
