@@ -39,6 +39,15 @@ svc = BlobServiceClient(os.environ["KVSEAL_AZURITE_ENDPOINT"],
                                     "account_key": os.environ["AZURITE_KEY"]})
 if sys.argv[1] == "container":
     svc.create_container(sys.argv[2])
+elif sys.argv[1] == "sas":  # sas CONTAINER PERMISSIONS: a container SAS
+    import datetime
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    now = datetime.datetime.now(datetime.timezone.utc)
+    print(generate_container_sas(os.environ["AZURITE_ACCOUNT"], sys.argv[2],
+                                 account_key=os.environ["AZURITE_KEY"],
+                                 permission=ContainerSasPermissions.from_string(sys.argv[3]),
+                                 start=now - datetime.timedelta(hours=1),
+                                 expiry=now + datetime.timedelta(hours=1)))
 elif sys.argv[1] == "put":
     with open(sys.argv[4], "rb") as f:
         svc.get_blob_client(sys.argv[2], sys.argv[3]).upload_blob(f.read())
@@ -176,6 +185,25 @@ run "$BIN" audit --verify-headers -k "$W/k.pem" "$B/day1/"
 check "audit --verify-headers prefix: exit 0 (got $RC)" test "$RC" -eq 0
 check "audit --verify-headers prefix: verified" grep -q "db1.kvs: offline-only, header verified" \
     "$W/stdout"
+# A SAS: listing needs its list permission ('l'); without it, access refused.
+SAS_RL=$(sdk sas backups rl)
+SAS_R=$(sdk sas backups r)
+run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT AZURE_STORAGE_SAS_TOKEN="$SAS_RL" \
+    "$BIN" audit "$B/day1/"
+check "audit prefix with a read+list SAS: exit 0 (got $RC)" test "$RC" -eq 0
+check "audit prefix with a read+list SAS: 5 files" grep -q "^5 files:" "$W/stdout"
+mkdir "$W/sas"
+run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT AZURE_STORAGE_SAS_TOKEN="$SAS_R" \
+    "$BIN" decrypt -k "$W/k.pem" -o "$W/sas" "$B/day2/"
+check "decrypt prefix with a read-only SAS: exit 3 (got $RC)" test "$RC" -eq 3
+check "decrypt prefix with a read-only SAS: List Blobs refused" grep -q "List Blobs" "$W/stderr"
+check "decrypt prefix with a read-only SAS: the SAS is not shown" \
+    sh -c "! grep -qF -- '${SAS_R#*sig=}' '$W/stderr'"
+run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT AZURE_STORAGE_SAS_TOKEN="$SAS_RL" \
+    "$BIN" decrypt -k "$W/k.pem" -o "$W/sas" "$B/day2/"
+ran_ok "decrypt prefix with a read+list SAS"
+check "decrypt prefix with a read+list SAS: restored" cmp "$W/src/db1" "$W/sas/db1"
+
 # A blob named alone that is not a kvseal file is invalid, as a named file.
 run "$BIN" audit "$B/day1/readme.txt"
 check "audit of a named non-kvseal blob: exit 2 (got $RC)" test "$RC" -eq 2
