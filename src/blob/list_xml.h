@@ -1,8 +1,9 @@
-/* A strict reader for List Blobs answers (EnumerationResults): the
- * service's XML is untrusted input, so names, depth, counts and sizes are
- * bounded, and anything XML could do beyond plain elements, attributes,
- * text and the five predefined or numeric character references (DOCTYPE,
- * entities, comments, CDATA, processing instructions) is refused. */
+/* A strict reader for List Blobs answers (EnumerationResults), over
+ * blob/xml_reader.h: the service's XML is untrusted input, so names, depth,
+ * counts and sizes are bounded, and anything XML could do beyond plain
+ * elements, attributes, text and the five predefined or numeric character
+ * references (DOCTYPE, entities, comments, CDATA, processing instructions)
+ * is refused. */
 #ifndef KVS_BLOB_LIST_XML_H
 #define KVS_BLOB_LIST_XML_H
 
@@ -13,8 +14,6 @@
 #include "kvseal/status.h"
 
 #define KVS_BLOB_LIST_PAGE_MAX 5000 /* the service's largest page */
-#define KVS_BLOB_LIST_DEPTH_MAX 8
-#define KVS_BLOB_LIST_TEXT_MAX 4096 /* decoded text of one element */
 
 typedef struct kvs_blob_listed {
     char name[KVS_BLOB_PATH_MAX + 1]; /* decoded; no control characters */
