@@ -98,6 +98,32 @@ kvs_blob_rewrap(const char *url, const kvs_blob_config *cfg, const kvs_rewrap_op
                 kvs_provider *const *keys, size_t n_keys, kvs_provider *const *add,
                 size_t n_add, kvs_rewrap_result *result, kvs_error *err);
 
+/* One blob found by kvs_blob_list. The strings are valid only during the
+ * callback. */
+typedef struct kvs_blob_entry {
+    const char *url;  /* the blob's URL (no query), for kvs_blob_decrypt etc. */
+    const char *name; /* its name after the prefix: never empty; may contain
+                         '/' and any other character but control characters.
+                         Untrusted: check it before using it as a path. */
+    uint64_t size;    /* Content-Length as listed (a hint, not checked) */
+} kvs_blob_entry;
+
+/* Called once per blob in name order; non-zero stops the listing
+ * (kvs_blob_list then fails with KVS_ERR_STATE). */
+typedef int (*kvs_blob_list_fn)(void *arg, const kvs_blob_entry *blob);
+
+/* List the blobs under prefix_url (List Blobs, paged by NextMarker): a
+ * container URL ending in '/' ("https://acct.blob.core.windows.net/con/")
+ * or a prefix URL ending in '/' (".../con/dir/"); the same host, scheme and
+ * credential rules as blob URLs, no query. Every blob whose name starts
+ * with the prefix, at any depth. The service's answer is untrusted:
+ * malformed XML, names out of order or outside the prefix (a looping
+ * NextMarker) fail with KVS_ERR_FORMAT; more than 10 million blobs with
+ * KVS_ERR_LIMIT. cfg may be NULL. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
+kvs_blob_list(const char *prefix_url, const kvs_blob_config *cfg, kvs_blob_list_fn fn,
+              void *arg, kvs_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -142,6 +142,21 @@ static kvs_status kvs_split_path(const char *p, kvs_blob_url *u, kvs_error *err)
                            "leading, trailing or double '-'");
     memcpy(u->container, p, n);
     u->container[n] = '\0';
+    if (u->is_prefix) {
+        /* "" (the container) or "dir/.../" (decoded like a blob path). */
+        size_t rest = slash ? strlen(slash + 1) : 0;
+        if (slash == NULL || (rest > 0 && slash[rest] != '/'))
+            return kvs_bad_url(err, u, "a container or prefix URL ends with '/'");
+        if (rest == 0) return KVS_OK;
+        if (kvs_blob_path_decode(slash + 1, slash + rest, u->blob, sizeof(u->blob) - 1) != 0)
+            return kvs_bad_url(err, u,
+                               "the prefix has an empty, '.' or '..' segment, a control "
+                               "character, a bad %-escape or more than 1024 bytes");
+        size_t bl = strlen(u->blob);
+        u->blob[bl] = '/';
+        u->blob[bl + 1] = '\0';
+        return KVS_OK;
+    }
     if (slash == NULL || slash[1] == '\0') return kvs_bad_url(err, u, "it names no blob");
     if (kvs_blob_path_decode(slash + 1, slash + 1 + strlen(slash + 1), u->blob,
                              sizeof(u->blob)) != 0)
@@ -159,6 +174,16 @@ static kvs_status kvs_build_base(kvs_blob_url *u, kvs_error *err)
                      port);
     if (n < 0 || (size_t)n >= sizeof(u->base)) return kvs_bad_url(err, u, "it is too long");
     size_t path_at = (size_t)n;
+    if (u->is_prefix) {
+        int m = u->path_style ? snprintf(u->base + n, sizeof(u->base) - (size_t)n, "/%s/%s",
+                                         u->account, u->container)
+                              : snprintf(u->base + n, sizeof(u->base) - (size_t)n, "/%s",
+                                         u->container);
+        if (m < 0 || (size_t)m >= sizeof(u->base) - (size_t)n)
+            return kvs_bad_url(err, u, "it is too long");
+        u->wire_path = u->base + path_at;
+        return KVS_OK;
+    }
     int m = u->path_style ? snprintf(u->base + n, sizeof(u->base) - (size_t)n, "/%s/%s/",
                                      u->account, u->container)
                           : snprintf(u->base + n, sizeof(u->base) - (size_t)n, "/%s/",
@@ -170,12 +195,13 @@ static kvs_status kvs_build_base(kvs_blob_url *u, kvs_error *err)
     return KVS_OK;
 }
 
-kvs_status kvs_blob_url_parse(const char *url, const kvs_kv_allowlist *allowed,
-                              kvs_blob_url *out, kvs_error *err)
+static kvs_status kvs_url_parse_any(const char *url, const kvs_kv_allowlist *allowed,
+                                   kvs_blob_url *out, int prefix, kvs_error *err)
 {
     kvs_blob_url *u = out;
     const char *path = NULL;
     memset(u, 0, sizeof(*u));
+    u->is_prefix = prefix;
     /* Messages show the URL up to any query: a SAS token must never leak. */
     char cut[KVS_BLOB_SHOWN_MAX];
     size_t keep = strcspn(url, "?#");
@@ -208,4 +234,16 @@ kvs_status kvs_blob_url_parse(const char *url, const kvs_kv_allowlist *allowed,
     kvs_status st = kvs_split_path(path + 1, u, err);
     if (st != KVS_OK) return st;
     return kvs_build_base(u, err);
+}
+
+kvs_status kvs_blob_url_parse(const char *url, const kvs_kv_allowlist *allowed,
+                              kvs_blob_url *out, kvs_error *err)
+{
+    return kvs_url_parse_any(url, allowed, out, 0, err);
+}
+
+kvs_status kvs_blob_url_parse_prefix(const char *url, const kvs_kv_allowlist *allowed,
+                                     kvs_blob_url *out, kvs_error *err)
+{
+    return kvs_url_parse_any(url, allowed, out, 1, err);
 }

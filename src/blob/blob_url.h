@@ -28,6 +28,8 @@ typedef struct kvs_blob_url {
               3 * KVS_BLOB_PATH_MAX];
     const char *wire_path;                   /* points into base: "/..." */
     char shown[KVS_BLOB_SHOWN_MAX];          /* for messages: no query, sanitized */
+    int is_prefix; /* kvs_blob_url_parse_prefix: blob is "" or "dir/.../", and
+                      base names the container (no trailing '/') */
 } kvs_blob_url;
 
 /* Parse url for the blob service. Accepted: https://{account}.blob.core.
@@ -39,6 +41,14 @@ typedef struct kvs_blob_url {
  * control characters and bad percent escapes. */
 kvs_status kvs_blob_url_parse(const char *url, const kvs_kv_allowlist *allowed,
                               kvs_blob_url *out, kvs_error *err);
+
+/* Parse a container or prefix URL (listing): as kvs_blob_url_parse, but
+ * the URL ends with '/' right after the container or after a blob path
+ * prefix ("https://a.blob.core.windows.net/con/" or ".../con/dir/sub/").
+ * out->blob receives the decoded prefix ("" or "dir/sub/"), out->base the
+ * container's request URL (".../con", no trailing '/'). */
+kvs_status kvs_blob_url_parse_prefix(const char *url, const kvs_kv_allowlist *allowed,
+                                     kvs_blob_url *out, kvs_error *err);
 
 /* Append s percent-encoded for a URL path (unreserved characters and '/'
  * kept) into out. Returns 0, or -1 if cap is too small. */

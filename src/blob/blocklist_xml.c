@@ -1,38 +1,19 @@
-/* Get Block List XML reader (see blocklist_xml.h). */
+/* Get Block List XML reader (see blocklist_xml.h), over the strict XML
+ * reader: only the elements of a committed block list are accepted. */
 #include "blob/blocklist_xml.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "blob/xml_reader.h"
 #include "core/error.h"
 
-typedef struct kvs_xr {
-    const char *p, *e;
-} kvs_xr;
-
-static void kvs_xr_ws(kvs_xr *x)
-{
-    while (x->p < x->e && (*x->p == ' ' || *x->p == '\t' || *x->p == '\r' || *x->p == '\n'))
-        x->p++;
-}
-
-/* Consume lit (after whitespace) if it is next. */
-static int kvs_xr_eat(kvs_xr *x, const char *lit)
-{
-    size_t n = strlen(lit);
-    kvs_xr_ws(x);
-    if ((size_t)(x->e - x->p) < n || memcmp(x->p, lit, n) != 0) return 0; /* not secret */
-    x->p += n;
-    return 1;
-}
-
-/* Text up to the next '<' (no entities are expected in ids or sizes). */
-static size_t kvs_xr_text(kvs_xr *x, const char **s)
-{
-    *s = x->p;
-    while (x->p < x->e && *x->p != '<') x->p++;
-    return (size_t)(x->p - *s);
-}
+typedef struct kvs_bp {
+    kvs_blob_block *out;
+    size_t n, cap;
+    int committed_seen, uncommitted_seen, have_name, have_size, nomem;
+    kvs_blob_block cur;
+} kvs_bp;
 
 static int kvs_b64_char(char c)
 {
@@ -40,93 +21,99 @@ static int kvs_b64_char(char c)
            c == '+' || c == '/' || c == '=';
 }
 
-static int kvs_xr_block(kvs_xr *x, kvs_blob_block *b)
+static int is(const kvs_xml_ev *ev, int depth, const char *name)
 {
-    const char *s;
-    size_t n;
-    if (!kvs_xr_eat(x, "<Name>")) return -1;
-    n = kvs_xr_text(x, &s);
-    if (n == 0 || n >= KVS_BLOB_ID_TEXT_MAX) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!kvs_b64_char(s[i])) return -1;
-    memcpy(b->id, s, n);
-    b->id[n] = '\0';
-    if (!kvs_xr_eat(x, "</Name>") || !kvs_xr_eat(x, "<Size>")) return -1;
-    n = kvs_xr_text(x, &s);
-    if (n == 0 || n > 12) return -1; /* a block is at most 4000 MiB */
-    b->size = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        b->size = b->size * 10 + (uint64_t)(s[i] - '0');
-    }
-    b->committed = 1;
-    return kvs_xr_eat(x, "</Size>") && kvs_xr_eat(x, "</Block>") ? 0 : -1;
+    return ev->depth == depth && strcmp(ev->path[depth], name) == 0;
 }
 
-static kvs_status kvs_xml_bad(kvs_error *err, const char *what)
+/* <BlockList><CommittedBlocks><Block><Name/><Size/></Block>...
+ * </CommittedBlocks>[<UncommittedBlocks/>]</BlockList>, nothing else. */
+static const char *bp_start(void *ctx, const kvs_xml_ev *ev)
 {
-    return kvs_fail(err, KVS_ERR_FORMAT, "unexpected Get Block List answer: %s", what);
+    kvs_bp *b = ctx;
+    if (ev->depth == 0) return is(ev, 0, "BlockList") ? NULL : "no <BlockList>";
+    if (is(ev, 1, "CommittedBlocks")) {
+        return b->committed_seen++ || b->uncommitted_seen ? "a misplaced <CommittedBlocks>"
+                                                          : NULL;
+    }
+    if (is(ev, 1, "UncommittedBlocks")) {
+        return !b->committed_seen || b->uncommitted_seen++ ? "a misplaced <UncommittedBlocks>"
+                                                           : NULL;
+    }
+    if (is(ev, 2, "Block")) {
+        if (strcmp(ev->path[1], "CommittedBlocks") != 0) return "uncommitted blocks listed";
+        if (b->n == KVS_BLOB_MAX_BLOCKS) return "more than 50000 blocks";
+        memset(&b->cur, 0, sizeof(b->cur));
+        b->have_name = b->have_size = 0;
+        return NULL;
+    }
+    if (ev->depth == 3 && (is(ev, 3, "Name") || is(ev, 3, "Size")))
+        return is(ev, 3, "Name") ? (b->have_name ? "a malformed <Block>" : NULL)
+                                 : (b->have_name && !b->have_size ? NULL : "a malformed <Block>");
+    return "an unexpected element";
+}
+
+static const char *bp_push(kvs_bp *b)
+{
+    if (!b->have_name || !b->have_size) return "a malformed <Block>";
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 64;
+        if (nc > KVS_BLOB_MAX_BLOCKS) nc = KVS_BLOB_MAX_BLOCKS;
+        kvs_blob_block *t = realloc(b->out, nc * sizeof(*t));
+        if (t == NULL) {
+            b->nomem = 1;
+            return "out of memory";
+        }
+        b->out = t;
+        b->cap = nc;
+    }
+    b->cur.committed = 1;
+    b->out[b->n++] = b->cur;
+    return NULL;
+}
+
+static const char *bp_end(void *ctx, const kvs_xml_ev *ev)
+{
+    kvs_bp *b = ctx;
+    const char *t = ev->text;
+    size_t n = ev->text_len;
+    if (is(ev, 3, "Name")) {
+        if (n == 0 || n >= KVS_BLOB_ID_TEXT_MAX) return "a malformed <Block>";
+        for (size_t i = 0; i < n; i++)
+            if (!kvs_b64_char(t[i])) return "a malformed <Block>";
+        memcpy(b->cur.id, t, n + 1);
+        b->have_name = 1;
+    } else if (is(ev, 3, "Size")) {
+        if (n == 0 || n > 12) return "a malformed <Block>"; /* a block is at most 4000 MiB */
+        for (size_t i = 0; i < n; i++) {
+            if (t[i] < '0' || t[i] > '9') return "a malformed <Block>";
+            b->cur.size = b->cur.size * 10 + (uint64_t)(t[i] - '0');
+        }
+        b->have_size = 1;
+    } else if (is(ev, 2, "Block")) {
+        return bp_push(b);
+    } else if (!kvs_xml_blank(t, n)) {
+        return "text where elements belong";
+    }
+    if (ev->depth == 0 && !b->committed_seen) return "no <CommittedBlocks>";
+    return NULL;
 }
 
 kvs_status kvs_blob_blocklist_parse(const char *xml, size_t len, kvs_blob_block **blocks,
                                     size_t *n, kvs_error *err)
 {
-    kvs_xr x = {xml, xml + len};
-    kvs_blob_block *out = NULL;
-    size_t cnt = 0, cap = 0;
+    static const kvs_xml_handler h = {bp_start, bp_end};
+    kvs_bp b;
+    memset(&b, 0, sizeof(b));
     *blocks = NULL;
     *n = 0;
-    if (len >= 3 && memcmp(xml, "\xEF\xBB\xBF", 3) == 0) x.p += 3; /* not secret */
-    if (kvs_xr_eat(&x, "<?xml")) {
-        const char *q = memchr(x.p, '>', (size_t)(x.e - x.p));
-        if (q == NULL || q == x.p || q[-1] != '?') return kvs_xml_bad(err, "bad XML declaration");
-        x.p = q + 1;
+    const char *why = kvs_xml_read(xml, len, &h, &b);
+    if (why != NULL) {
+        free(b.out);
+        if (b.nomem) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+        return kvs_fail(err, KVS_ERR_FORMAT, "unexpected Get Block List answer: %s", why);
     }
-    if (!kvs_xr_eat(&x, "<BlockList>")) return kvs_xml_bad(err, "no <BlockList>");
-    int empty = kvs_xr_eat(&x, "<CommittedBlocks/>") || kvs_xr_eat(&x, "<CommittedBlocks />");
-    if (!empty) {
-        if (!kvs_xr_eat(&x, "<CommittedBlocks>")) return kvs_xml_bad(err, "no <CommittedBlocks>");
-        while (kvs_xr_eat(&x, "<Block>")) {
-            if (cnt == KVS_BLOB_MAX_BLOCKS) {
-                free(out);
-                return kvs_xml_bad(err, "more than 50000 blocks");
-            }
-            if (cnt == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                if (nc > KVS_BLOB_MAX_BLOCKS) nc = KVS_BLOB_MAX_BLOCKS;
-                kvs_blob_block *t = realloc(out, nc * sizeof(*out));
-                if (t == NULL) {
-                    free(out);
-                    return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-                }
-                out = t;
-                cap = nc;
-            }
-            memset(&out[cnt], 0, sizeof(out[cnt]));
-            if (kvs_xr_block(&x, &out[cnt]) != 0) {
-                free(out);
-                return kvs_xml_bad(err, "a malformed <Block>");
-            }
-            cnt++;
-        }
-        if (!kvs_xr_eat(&x, "</CommittedBlocks>")) {
-            free(out);
-            return kvs_xml_bad(err, "no </CommittedBlocks>");
-        }
-    }
-    /* Asked for committed blocks only: an uncommitted list must be empty. */
-    (void)(kvs_xr_eat(&x, "<UncommittedBlocks/>") || kvs_xr_eat(&x, "<UncommittedBlocks />") ||
-           (kvs_xr_eat(&x, "<UncommittedBlocks>") && kvs_xr_eat(&x, "</UncommittedBlocks>")));
-    if (!kvs_xr_eat(&x, "</BlockList>")) {
-        free(out);
-        return kvs_xml_bad(err, "no </BlockList>");
-    }
-    kvs_xr_ws(&x);
-    if (x.p != x.e) {
-        free(out);
-        return kvs_xml_bad(err, "bytes after </BlockList>");
-    }
-    *blocks = out;
-    *n = cnt;
+    *blocks = b.out;
+    *n = b.n;
     return KVS_OK;
 }

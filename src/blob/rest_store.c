@@ -18,6 +18,7 @@
 #include "blob/blob_cred.h"
 #include "blob/blob_url.h"
 #include "blob/blocklist_xml.h"
+#include "blob/list_xml.h"
 #include "blob/shared_key.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
@@ -477,8 +478,21 @@ static const kvs_blob_store_ops kvs_rest_ops = {
     kvs_rs_properties, kvs_rs_read_range,       kvs_rs_put_block,
     kvs_rs_put_block_list, kvs_rs_committed_blocks, kvs_rs_free};
 
+static kvs_status kvs_rs_open(const char *url, const kvs_blob_config *cfg, int prefix,
+                              kvs_rest_store **out, kvs_error *err);
+
 kvs_status kvs_blob_store_open(const char *url, const kvs_blob_config *cfg,
                                kvs_blob_store **out, kvs_error *err)
+{
+    kvs_rest_store *s = NULL;
+    *out = NULL;
+    kvs_status st = kvs_rs_open(url, cfg, 0, &s, err);
+    if (st == KVS_OK) *out = &s->base;
+    return st;
+}
+
+static kvs_status kvs_rs_open(const char *url, const kvs_blob_config *cfg, int prefix,
+                              kvs_rest_store **out, kvs_error *err)
 {
     *out = NULL;
     kvs_rest_store *s = calloc(1, sizeof(*s));
@@ -487,7 +501,9 @@ kvs_status kvs_blob_store_open(const char *url, const kvs_blob_config *cfg,
     kvs_status st = kvs_kv_settings_resolve(NULL, &s->set, err);
     if (st == KVS_OK && kvs_kv_allowlist_parse(s->set.allowed, &s->allowed) != 0)
         st = kvs_fail(err, KVS_ERR_CONFIG, "KVSEAL_ALLOWED_HOSTS is malformed");
-    if (st == KVS_OK) st = kvs_blob_url_parse(url, &s->allowed, &s->url, err);
+    if (st == KVS_OK)
+        st = prefix ? kvs_blob_url_parse_prefix(url, &s->allowed, &s->url, err)
+                    : kvs_blob_url_parse(url, &s->allowed, &s->url, err);
     if (st == KVS_OK)
         st = kvs_blob_cred_resolve(cfg, &s->url, s->set.credential, &s->cred, err);
     /* As for vaults (SECURITY.md, issue 15 item 2): a token of the configured
@@ -518,6 +534,128 @@ kvs_status kvs_blob_store_open(const char *url, const kvs_blob_config *cfg,
         kvs_rs_free(&s->base);
         return st;
     }
-    *out = &s->base;
+    *out = s;
     return KVS_OK;
+}
+
+/* ---- List Blobs ----------------------------------------------------------- */
+
+#define KVS_LIST_XML_MAX ((size_t)16 << 20) /* 5000 names of 1024 bytes, escaped */
+
+static kvs_status kvs_rs_list_page(kvs_rest_store *s, unsigned page_size, const char *marker,
+                                   uint8_t *xml, kvs_blob_page *page, kvs_error *err)
+{
+    char maxr[48];
+    snprintf(maxr, sizeof(maxr), "&maxresults=%u", page_size);
+    kvs_sbuf qb;
+    kvs_sbuf_init(&qb, 8 * 1024);
+    int bad = kvs_sbuf_puts(&qb, "restype=container&comp=list") | kvs_sbuf_puts(&qb, maxr);
+    if (s->url.blob[0])
+        bad |= kvs_sbuf_puts(&qb, "&prefix=") | kvs_sbuf_put_urlenc(&qb, s->url.blob);
+    if (marker[0])
+        bad |= kvs_sbuf_puts(&qb, "&marker=") | kvs_sbuf_put_urlenc(&qb, marker);
+    if (bad) {
+        kvs_sbuf_free(&qb);
+        return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    }
+    kvs_rs_req q = {"GET", qb.p, NULL, NULL, NULL, 0, xml, KVS_LIST_XML_MAX, 0, "List Blobs"};
+    kvs_http_resp r;
+    kvs_http_resp_init(&r);
+    kvs_status st = kvs_rs_send(s, &q, &r, err);
+    if (st == KVS_OK && r.status != 200) st = kvs_rs_fail(s, &q, &r, err);
+    if (st == KVS_OK && r.recv_got >= KVS_LIST_XML_MAX)
+        st = kvs_fail(err, KVS_ERR_FORMAT, "a List Blobs answer for '%s' over 16 MiB",
+                      s->url.shown);
+    if (st == KVS_OK) st = kvs_blob_list_parse((const char *)xml, r.recv_got, page, err);
+    kvs_http_resp_free(&r);
+    kvs_sbuf_free(&qb);
+    return st;
+}
+
+/* The blob's URL: the container's, '/', the name percent-encoded. */
+static char *kvs_rs_blob_url(const kvs_rest_store *s, const char *name)
+{
+    size_t cap = strlen(s->url.base) + 2 + 3 * strlen(name) + 1;
+    char *u = malloc(cap);
+    if (u == NULL) return NULL;
+    snprintf(u, cap, "%s/", s->url.base);
+    if (kvs_blob_path_encode(name, u, cap) != 0) {
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+kvs_status kvs_blob_rest_list(const char *prefix_url, const kvs_blob_config *cfg,
+                              unsigned page_size, kvs_blob_list_fn fn, void *arg,
+                              kvs_error *err)
+{
+    kvs_rest_store *s = NULL;
+    kvs_blob_page page;
+    char *marker = NULL, *last = NULL;
+    size_t total = 0, empty_pages = 0, plen;
+    if (page_size == 0 || page_size > KVS_BLOB_LIST_PAGE_MAX) page_size = KVS_BLOB_LIST_PAGE_MAX;
+    kvs_status st = kvs_rs_open(prefix_url, cfg, 1, &s, err);
+    if (st != KVS_OK) return st;
+    plen = strlen(s->url.blob);
+    uint8_t *xml = malloc(KVS_LIST_XML_MAX);
+    marker = calloc(1, KVS_BLOB_PATH_MAX + 1);
+    last = calloc(1, KVS_BLOB_PATH_MAX + 1);
+    if (xml == NULL || marker == NULL || last == NULL)
+        st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    memset(&page, 0, sizeof(page));
+    while (st == KVS_OK) {
+        st = kvs_rs_list_page(s, page_size, marker, xml, &page, err);
+        if (st != KVS_OK) break;
+        /* The service lists names in order, each once, page after page: a
+         * name that does not sort after the last one (a NextMarker that
+         * loops), one outside the prefix, too many pages without a blob,
+         * or a page larger than asked for are refused. */
+        if (page.n > page_size)
+            st = kvs_fail(err, KVS_ERR_FORMAT, "List Blobs of '%s': %zu blobs in a page of "
+                                               "%u", s->url.shown, page.n, page_size);
+        empty_pages = page.n == 0 ? empty_pages + 1 : 0;
+        if (st == KVS_OK && empty_pages > KVS_BLOB_LIST_EMPTY_PAGES_MAX)
+            st = kvs_fail(err, KVS_ERR_FORMAT, "List Blobs of '%s': %u pages in a row without "
+                          "a blob", s->url.shown, KVS_BLOB_LIST_EMPTY_PAGES_MAX);
+        for (size_t i = 0; st == KVS_OK && i < page.n; i++) {
+            const kvs_blob_listed *b = &page.blobs[i];
+            if (strncmp(b->name, s->url.blob, plen) != 0 || b->name[plen] == '\0')
+                st = kvs_fail(err, KVS_ERR_FORMAT, "List Blobs of '%s' answered a name "
+                              "outside the prefix", s->url.shown);
+            else if (total > 0 && strcmp(b->name, last) <= 0)
+                st = kvs_fail(err, KVS_ERR_FORMAT, "List Blobs of '%s' answered names out of "
+                              "order (a looping NextMarker?)", s->url.shown);
+            else if (++total > KVS_BLOB_LIST_MAX)
+                st = kvs_fail(err, KVS_ERR_LIMIT, "more than %u blobs under '%s'",
+                              KVS_BLOB_LIST_MAX, s->url.shown);
+            if (st != KVS_OK) break;
+            snprintf(last, KVS_BLOB_PATH_MAX + 1, "%s", b->name);
+            char *u = kvs_rs_blob_url(s, b->name);
+            if (u == NULL) {
+                st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            kvs_blob_entry ent = {u, b->name + plen, b->size};
+            if (fn(arg, &ent) != 0)
+                st = kvs_fail(err, KVS_ERR_STATE, "the listing of '%s' was stopped",
+                              s->url.shown);
+            free(u);
+        }
+        if (st == KVS_OK && page.next_marker[0] == '\0') {
+            kvs_blob_page_free(&page);
+            break;
+        }
+        if (st == KVS_OK && strcmp(page.next_marker, marker) == 0)
+            st = kvs_fail(err, KVS_ERR_FORMAT, "List Blobs of '%s' answered the same "
+                          "NextMarker twice", s->url.shown);
+        if (st == KVS_OK) snprintf(marker, KVS_BLOB_PATH_MAX + 1, "%s", page.next_marker);
+        kvs_blob_page_free(&page);
+    }
+    kvs_blob_page_free(&page);
+    free(xml);
+    free(marker);
+    free(last);
+    kvs_rs_free(&s->base);
+    return st;
 }

@@ -16,4 +16,13 @@
 kvs_status kvs_blob_store_open(const char *url, const kvs_blob_config *cfg,
                                kvs_blob_store **out, kvs_error *err);
 
+#define KVS_BLOB_LIST_MAX 10000000u      /* blobs under one prefix */
+#define KVS_BLOB_LIST_EMPTY_PAGES_MAX 100u /* pages in a row without a blob */
+
+/* kvs_blob_list with the page size asked of the service (maxresults, 1 to
+ * 5000; 0: 5000): tests page with small pages. */
+kvs_status kvs_blob_rest_list(const char *prefix_url, const kvs_blob_config *cfg,
+                              unsigned page_size, kvs_blob_list_fn fn, void *arg,
+                              kvs_error *err);
+
 #endif

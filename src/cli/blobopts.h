@@ -28,6 +28,23 @@ int cli_blob_option(const char *cmd, int c, const char *arg);
  * CLI_EXIT_USAGE after printing, without echoing the URL. */
 int cli_blob_url_check(const char *cmd, const char *text);
 
+/* Whether text is a container or prefix URL: a blob URL ending in '/'. */
+int cli_is_blob_prefix(const char *text);
+
+/* Inputs with every container or prefix URL replaced by the blobs under it
+ * (kvs_blob_list, in name order). rel[i] is the blob's name below the
+ * prefix for those, NULL for inputs given as they are. */
+typedef struct cli_blob_inputs {
+    char **inputs;
+    char **rel;
+    size_t n;
+} cli_blob_inputs;
+
+/* Expand inputs into out. Returns 0, or an exit code after printing (a
+ * listing that failed; a prefix with no blob under it is CLI_EXIT_IO). */
+int cli_blob_expand(const char *cmd, char *const *inputs, size_t n, cli_blob_inputs *out);
+void cli_blob_inputs_free(cli_blob_inputs *b);
+
 /* The configuration the options set. */
 const kvs_blob_config *cli_blob_config(void);
 

@@ -270,6 +270,15 @@ typedef int (*cli_out_name_fn)(const char *base, char *buf, size_t cap);
 int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, size_t n,
                    const char *out, int force, cli_out_name_fn name_fn);
 
+/* cli_run_inputs where rel (or NULL) gives, for inputs listed under a blob
+ * prefix, their names below it (NULL for other inputs): such an input is
+ * written to DIR/rel's directories/name_fn(rel's last part), directories
+ * created as needed, and a name that is not a safe relative path fails on
+ * its own (exit 2) while the others go on. rel needs -o DIR. */
+int cli_run_inputs_rel(const char *cmd, const cli_io_ops *ops, char *const *inputs,
+                       char *const *rel, size_t n, const char *out, int force,
+                       cli_out_name_fn name_fn);
+
 /* Open an input path read-only (or return 0 for stdin). -1 on failure with
  * err set. */
 int cli_open_input(const char *in, kvs_error *err);

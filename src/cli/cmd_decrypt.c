@@ -188,12 +188,28 @@ static int out_name(const char *base, char *buf, size_t cap)
 }
 
 
-static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
+static int run(decrypt_args *a, char *const *argv_inputs, size_t n_argv)
 {
-    int ranged = a->has_offset || a->has_length;
-    for (size_t i = 0; i < n_inputs; i++)
-        if (cli_blob_url_check(CMD, inputs[i]) != 0)
+    int ranged = a->has_offset || a->has_length, prefixes = 0;
+    for (size_t i = 0; i < n_argv; i++) {
+        if (cli_blob_url_check(CMD, argv_inputs[i]) != 0)
             return CLI_EXIT_USAGE;
+        prefixes |= cli_is_blob_prefix(argv_inputs[i]);
+    }
+    if (prefixes && ranged)
+        return cli_error(CMD, CLI_EXIT_USAGE, "--offset/--length take one blob, not a prefix");
+    if (prefixes && cli_target_classify(a->out) != CLI_TARGET_DIR)
+        return cli_error(CMD, CLI_EXIT_USAGE,
+                         "a container or prefix URL needs -o naming an existing directory");
+    /* Container and prefix URLs: the blobs under them, listed first. */
+    cli_blob_inputs listed = {NULL, NULL, 0};
+    if (prefixes) {
+        int lrc = cli_blob_expand(CMD, argv_inputs, n_argv, &listed);
+        if (lrc != 0)
+            return lrc;
+    }
+    char *const *inputs = prefixes ? listed.inputs : argv_inputs;
+    size_t n_inputs = prefixes ? listed.n : n_argv;
     decrypt_job job = {
         .opts = {.required_context = a->job.context.pairs,
                  .n_required_context = a->job.context.n,
@@ -213,8 +229,10 @@ static int run(decrypt_args *a, char *const *inputs, size_t n_inputs)
                       .what = "plaintext"};
     cli_restore *restore = ranged ? NULL
                                   : cli_restore_start(CMD, &ops, inputs, n_inputs, &a->keys, &job.opts);
-    int rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    int rc = cli_run_inputs_rel(CMD, &ops, inputs, prefixes ? listed.rel : NULL, n_inputs,
+                                a->out, a->force, out_name);
     cli_restore_stop(restore);
+    cli_blob_inputs_free(&listed);
     kvs_header_free(job.header);
     if (g_cli.verbose)
         cli_kv_report(CMD);

@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -353,50 +354,152 @@ static int run_one(const char *cmd, const cli_io_ops *ops, const char *in, const
     return rc;
 }
 
-/* Output path for one input in directory mode (malloc), or NULL after printing. */
-static char *dir_output(const char *cmd, const char *in, const char *dir,
-                        cli_out_name_fn name_fn)
+/* A name listed under a blob prefix, as a path below -o DIR: no leading
+ * '/', no empty, "." or ".." segment, no control character, segments of at
+ * most NAME_MAX bytes, 1024 bytes in all. */
+static int rel_ok(const char *rel)
 {
-    char base[1024], name[1100];
+    size_t seg = 0, len = strlen(rel);
+    if (len == 0 || len > 1024 || rel[0] == '/')
+        return 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = (unsigned char)rel[i];
+        if (c == '/' || c == '\0') {
+            if (seg == 0 || seg > NAME_MAX)
+                return 0;
+            if ((seg == 1 && rel[i - 1] == '.') ||
+                (seg == 2 && rel[i - 1] == '.' && rel[i - 2] == '.'))
+                return 0;
+            seg = 0;
+        } else if (c < 0x20 || c == 0x7f) {
+            return 0;
+        } else {
+            seg++;
+        }
+    }
+    return 1;
+}
+
+/* Output path for one input in directory mode (malloc), or NULL after
+ * printing (unless quiet). rel (or NULL): the input's name below a blob
+ * prefix, which keeps its directories below dir. */
+static char *dir_output(const char *cmd, const char *in, const char *rel, const char *dir,
+                        cli_out_name_fn name_fn, int quiet)
+{
+    char base[1024], name[1100], sub[1100] = "";
     if (cli_is_stdio(in)) {
         cli_error(cmd, CLI_EXIT_USAGE,
                   "standard input cannot be written into a directory (-o %s)", dir);
         return NULL;
     }
-    if (cli_basename(in, base, sizeof base) != 0 || name_fn(base, name, sizeof name) != 0) {
-        cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot derive an output name", in);
+    if (rel) {
+        const char *slash = strrchr(rel, '/');
+        if (!rel_ok(rel)) {
+            if (!quiet)
+                cli_error(cmd, CLI_EXIT_INPUT,
+                          "%s: its name is not a safe local path (an empty, '.' or '..' part, "
+                          "a control character, or a part longer than %d bytes)", in, NAME_MAX);
+            return NULL;
+        }
+        if (slash)
+            snprintf(sub, sizeof sub, "%.*s", (int)(slash + 1 - rel), rel);
+        snprintf(base, sizeof base, "%s", slash ? slash + 1 : rel);
+    } else if (cli_basename(in, base, sizeof base) != 0) {
+        base[0] = '\0';
+    }
+    if (base[0] == '\0' || name_fn(base, name, sizeof name) != 0 ||
+        (rel && strlen(name) > NAME_MAX)) {
+        if (!quiet)
+            cli_error(cmd, rel ? CLI_EXIT_INPUT : CLI_EXIT_USAGE,
+                      "%s: cannot derive an output name", in);
         return NULL;
     }
-    char *out = cli_path_join(dir, name, "");
+    char *out = cli_path_join(dir, sub, name);
     if (!out)
         cli_error(cmd, CLI_EXIT_INTERNAL, "out of memory");
     return out;
 }
 
-/* Before writing anything: every output name derivable and, without
- * --force, none of them existing; so a usage error writes nothing. */
-static int check_dir_outputs(const char *cmd, char *const *inputs, size_t n, const char *dir,
-                             int force, cli_out_name_fn name_fn)
+static int by_text(const void *x, const void *y)
 {
-    for (size_t i = 0; i < n; i++) {
-        char *out = dir_output(cmd, inputs[i], dir, name_fn);
-        if (!out)
-            return CLI_EXIT_USAGE;
-        int rc = cli_check_overwrite(cmd, out, force);
-        free(out);
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Before writing anything: every output name derivable and, without
+ * --force, none of them existing; so a usage error writes nothing. Blobs
+ * under a prefix (rel) whose names are unusable fail on their own later;
+ * two of them that would write one output are refused here. */
+static int check_dir_outputs(const char *cmd, char *const *inputs, char *const *rel, size_t n,
+                             const char *dir, int force, cli_out_name_fn name_fn)
+{
+    char **outs = rel ? calloc(n ? n : 1, sizeof *outs) : NULL;
+    size_t n_outs = 0;
+    int rc = 0;
+    if (rel && !outs)
+        return cli_error(cmd, CLI_EXIT_INTERNAL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *r = rel ? rel[i] : NULL;
+        char *out = dir_output(cmd, inputs[i], r, dir, name_fn, r != NULL);
+        if (!out) {
+            if (!r)
+                rc = CLI_EXIT_USAGE;
+            continue;
+        }
+        rc = cli_check_overwrite(cmd, out, force);
+        if (r)
+            outs[n_outs++] = out;
+        else
+            free(out);
+    }
+    if (rc == 0 && outs) {
+        qsort(outs, n_outs, sizeof *outs, by_text);
+        for (size_t i = 1; rc == 0 && i < n_outs; i++)
+            if (strcmp(outs[i - 1], outs[i]) == 0)
+                rc = cli_error(cmd, CLI_EXIT_USAGE, "two blobs would be written to %s",
+                               outs[i]);
+    }
+    for (size_t i = 0; i < n_outs; i++)
+        free(outs[i]);
+    free(outs);
+    return rc;
+}
+
+/* The directories of rel below dir, created as needed (mode 0777 less the
+ * umask); each must be a real directory, never a symbolic link. */
+static int make_parents(const char *cmd, const char *dir, const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    if (!slash)
+        return 0;
+    char sub[1100];
+    for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
+        snprintf(sub, sizeof sub, "%.*s", (int)(p - rel), rel);
+        char *path = cli_path_join(dir, sub, "");
+        if (!path)
+            return cli_error(cmd, CLI_EXIT_INTERNAL, "out of memory");
+        struct stat st;
+        int rc = 0;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            rc = cli_error(cmd, CLI_EXIT_IO, "%s: %s", path, strerror(errno));
+        else if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            rc = cli_error(cmd, CLI_EXIT_IO, "%s: not a directory (symbolic links are not "
+                                             "followed)", path);
+        free(path);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
-static int run_into_dir(const char *cmd, const cli_io_ops *ops, const char *in,
+static int run_into_dir(const char *cmd, const cli_io_ops *ops, const char *in, const char *rel,
                         const char *dir, int force, cli_out_name_fn name_fn)
 {
-    char *out = dir_output(cmd, in, dir, name_fn);
+    char *out = dir_output(cmd, in, rel, dir, name_fn, 0);
     if (!out)
-        return CLI_EXIT_USAGE;
-    int rc = run_one(cmd, ops, in, out, force, 1);
+        return rel ? CLI_EXIT_INPUT : CLI_EXIT_USAGE;
+    int rc = rel ? make_parents(cmd, dir, rel) : 0;
+    if (rc == 0)
+        rc = run_one(cmd, ops, in, out, force, 1);
     free(out);
     return rc;
 }
@@ -404,21 +507,31 @@ static int run_into_dir(const char *cmd, const cli_io_ops *ops, const char *in,
 int cli_run_inputs(const char *cmd, const cli_io_ops *ops, char *const *inputs, size_t n,
                    const char *out, int force, cli_out_name_fn name_fn)
 {
+    return cli_run_inputs_rel(cmd, ops, inputs, NULL, n, out, force, name_fn);
+}
+
+int cli_run_inputs_rel(const char *cmd, const cli_io_ops *ops, char *const *inputs,
+                       char *const *rel, size_t n, const char *out, int force,
+                       cli_out_name_fn name_fn)
+{
     if (n == 0)
         return run_one(cmd, ops, NULL, out, force, 0);
     int to_dir = cli_target_classify(out) == CLI_TARGET_DIR;
+    if (!to_dir && rel)
+        return cli_error(cmd, CLI_EXIT_USAGE,
+                         "a container or prefix URL needs -o naming an existing directory");
     if (!to_dir) {
         if (n > 1)
             return cli_error(cmd, CLI_EXIT_USAGE,
                              "several inputs need -o naming an existing directory");
         return run_one(cmd, ops, inputs[0], out, force, 0);
     }
-    int first = check_dir_outputs(cmd, inputs, n, out, force, name_fn);
+    int first = check_dir_outputs(cmd, inputs, rel, n, out, force, name_fn);
     if (first != CLI_EXIT_OK)
         return first;
     /* One bad input does not stop the others; report the first failure. */
     for (size_t i = 0; i < n; i++) {
-        int one = run_into_dir(cmd, ops, inputs[i], out, force, name_fn);
+        int one = run_into_dir(cmd, ops, inputs[i], rel ? rel[i] : NULL, out, force, name_fn);
         if (first == CLI_EXIT_OK)
             first = one;
     }

@@ -1,7 +1,11 @@
 /* Drives the REST blob store against a live service (Azurite in
  * e2e.test_blob_azurite): every store.h operation, its conditions and its
  * failures, with whatever credential the environment configures.
- * Usage: blob_azurite_driver full|denied-read|denied-write URL. Exit 0 on success. */
+ * Usage: blob_azurite_driver full|denied-read|denied-write URL, or
+ * blob_azurite_driver list PREFIX-URL PAGE-SIZE (List Blobs in pages of
+ * PAGE-SIZE, each blob's name below the prefix and size printed on a line:
+ * the test-only way to page through a few blobs).
+ * Exit 0 on success. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,8 +198,25 @@ static int denied(const char *url, int write)
     return failures ? 1 : 0;
 }
 
+static int print_blob(void *arg, const kvs_blob_entry *b)
+{
+    (void)arg;
+    printf("%s %llu\n", b->name, (unsigned long long)b->size);
+    return 0;
+}
+
+static int list(const char *url, const char *page)
+{
+    kvs_error e;
+    memset(&e, 0, sizeof(e));
+    kvs_status st = kvs_blob_rest_list(url, NULL, (unsigned)atoi(page), print_blob, NULL, &e);
+    if (st != KVS_OK) fprintf(stderr, "list: %s\n", e.detail);
+    return st == KVS_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "list") == 0) return list(argv[2], argv[3]);
     if (argc != 3) {
         fprintf(stderr, "usage: %s full|denied-read|denied-write URL\n", argv[0]);
         return 2;

@@ -11,6 +11,16 @@
 #define FAKE_MAX_REPLIES 256
 #define FAKE_MAX_REQUESTS 1024
 
+/* A form body (not NUL-terminated: a blob block is binary) holds field. */
+static int has_field(const void *body, size_t len, const char *field)
+{
+    const char *b = body;
+    size_t n = strlen(field);
+    for (size_t i = 0; i + n <= len; i++)
+        if ((i == 0 || b[i - 1] == '&') && strncmp(b + i, field, n) == 0) return 1;
+    return 0;
+}
+
 static pthread_mutex_t ft_mu = PTHREAD_MUTEX_INITIALIZER;
 static fake_reply ft_replies[FAKE_MAX_REPLIES];
 static int ft_served[FAKE_MAX_REPLIES];
@@ -57,10 +67,7 @@ static void ft_record(fake_request *q, const kvs_transport_attempt *a)
     q->bearer = q->secret && strncmp(req->secret_header, "Authorization: Bearer ", 22) == 0 &&
                 req->secret_header[22] != '\0';
     q->body = req->body != NULL && req->body_len > 0;
-    /* Bodies are sized, not NUL-terminated (a Put Block's bytes). */
-    q->client_secret =
-        q->body && ((req->body_len >= 14 && memcmp(req->body, "client_secret=", 14) == 0) ||
-                    memmem(req->body, req->body_len, "&client_secret=", 15) != NULL);
+    q->client_secret = q->body && has_field(req->body, req->body_len, "client_secret=");
     q->extra_ca = a->extra_ca;
     q->timeout_ms = a->timeout_ms;
     q->at_ms = kvs_mono_ms();

@@ -147,6 +147,20 @@ START_TEST(test_blocklist_xml)
         "</Block></UncommittedBlocks></BlockList>",
         "<?xml version=\"1.0\"<BlockList><CommittedBlocks/></BlockList>",
         "<BlockList><CommittedBlocks><Block><Name>QUFB</Name><Size>1</Size></Block>",
+        /* the shared strict reader: nothing but the block list's own elements */
+        "<BlockList><Foo/><CommittedBlocks/></BlockList>",
+        "<BlockList><CommittedBlocks/><CommittedBlocks/></BlockList>",
+        "<BlockList><UncommittedBlocks/><CommittedBlocks/></BlockList>",
+        "<BlockList></BlockList>",
+        "<BlockList><CommittedBlocks><Block><Size>1</Size><Name>QUFB</Name></Block>"
+        "</CommittedBlocks></BlockList>",
+        "<BlockList><CommittedBlocks><Block><Name>QUFB</Name><Name>QUFB</Name><Size>1</Size>"
+        "</Block></CommittedBlocks></BlockList>",
+        "<!DOCTYPE b [<!ENTITY x \"QUFB\">]><BlockList><CommittedBlocks/></BlockList>",
+        "<BlockList><!-- c --><CommittedBlocks/></BlockList>",
+        "<BlockList>text<CommittedBlocks/></BlockList>",
+        "<BlockList><CommittedBlocks><Block><Name><![CDATA[QUFB]]></Name><Size>1</Size>"
+        "</Block></CommittedBlocks></BlockList>",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_msg(kvs_blob_blocklist_parse(bad[i], strlen(bad[i]), &b, &n, &e) ==
