@@ -180,12 +180,26 @@ for n in one two; do
     run "$BIN" encrypt -r "$W/a.pub" --chunk-size $CS -o "$B/many/$n.kvs" "$W/m.$n"
     expect_rc "many: encrypt $n" 0
 done
+run "$BIN" encrypt -r "$W/a.pub" -o "$B/many/three" "$W/p1"
+expect_rc "many: encrypt three (no .kvs)" 0
 run "$BIN" decrypt -k "$W/a.pem" -o "$W/dir" "$B/many/one.kvs" "$B/many/two.kvs" \
-    "$B/file/1.kvs"
+    "$B/file/$CS.kvs" "$B/many/three"
 expect_rc "many blobs: decrypt -o DIR" 0
 check "many blobs: one" cmp -s "$W/m.one" "$W/dir/one"
 check "many blobs: two" cmp -s "$W/m.two" "$W/dir/two"
-check "many blobs: third" cmp -s "$W/p1" "$W/dir/1"
+check "many blobs: a third from another prefix" cmp -s "$W/p$CS" "$W/dir/$CS"
+check "many blobs: a name without .kvs gets .out" cmp -s "$W/p1" "$W/dir/three.out"
+check "many blobs: nothing else" test "$(find "$W/dir" -type f | wc -l)" -eq 4
+# One missing blob among several: the others are restored, exit 4.
+mkdir "$W/dir2"
+run "$BIN" decrypt -k "$W/a.pem" -o "$W/dir2" "$B/many/one.kvs" "$B/many/gone.kvs" \
+    "$B/many/two.kvs"
+expect_rc "many blobs, one missing" 4
+check "many blobs, one missing: one error line" one_line
+check "many blobs, one missing: the others restored" \
+    cmp -s "$W/m.two" "$W/dir2/two"
+check "many blobs, one missing: first restored" cmp -s "$W/m.one" "$W/dir2/one"
+check "many blobs, one missing: nothing for it" test "$(find "$W/dir2" -type f | wc -l)" -eq 2
 
 # ---- 5. refusals ----
 SMALL="$W/p$((CS + 1))"
@@ -251,6 +265,38 @@ done
 run "$BIN" decrypt -k "$W/a.pem" --offset 0 --length 10 -o "$W/out" "$B/bad/trunc.kvs"
 expect_rc "truncated: a range at the start is refused too" 2
 check "truncated range: no output file" test ! -e "$W/out"
+# A range reads and authenticates the chunks it covers and the final one.
+run "$BIN" decrypt -k "$W/a.pem" --offset $((5 * CS + 10)) --length 10 -o "$W/out" \
+    "$B/bad/payload.kvs"
+expect_rc "range over the tampered chunk" 2
+check "range over the tampered chunk: no output file" test ! -e "$W/out"
+run "$BIN" decrypt -k "$W/a.pem" --offset 10 --length 100 -o "$W/out" "$B/bad/payload.kvs"
+expect_rc "range before the tampered chunk" 0
+check "range before the tampered chunk: bytes" cmp -s "$W/out" <(slice "$W/p7" 10 100)
+rm -f "$W/out"
+# Blobs that are no kvseal file at all.
+head -c 3000 /dev/urandom >"$W/random"
+: >"$W/empty"
+check "SDK: random blob" sdk upload kvs-cli bad/random.kvs "$W/random"
+check "SDK: empty blob" sdk upload kvs-cli bad/empty.kvs "$W/empty"
+for name in random empty; do
+    for cmd in decrypt inspect; do
+        if [ $cmd = decrypt ]; then
+            run "$BIN" decrypt -k "$W/a.pem" -o "$W/out" "$B/bad/$name.kvs"
+        else
+            run "$BIN" inspect "$B/bad/$name.kvs"
+        fi
+        expect_rc "$name blob: $cmd" 2
+        check "$name blob: $cmd says so" grep -q "not a kvseal file" "$W/stderr"
+        check "$name blob: no output file" test ! -e "$W/out"
+    done
+done
+# A reader that goes away: EPIPE is exit 4.
+RC=0
+"$BIN" decrypt -k "$W/a.pem" "$B/file/$MULTI.kvs" 2>"$W/stderr" | head -c 10 >/dev/null
+RC=${PIPESTATUS[0]}
+expect_rc "decrypt to a closed pipe" 4
+check "closed pipe: one line" one_line
 
 # A bad Shared Key: Blob Storage refuses access (exit 3); the key never shown.
 BAD=$(head -c 64 /dev/urandom | base64 -w0)
