@@ -220,6 +220,46 @@ run "$BIN" decrypt -k "$W/a.pem" -o "$W/out" "$B/file/1.kvs"
 check "--force: replaced" cmp -s "$SMALL" "$W/out"
 rm -f "$W/out"
 
+# Two uploads of one name at once: without --force one commits and the other
+# is refused (exit 1). With --force one may commit after the other, or its
+# staged blocks may be dropped by the other's commit (the service discards a
+# blob's uncommitted blocks on every commit): it then fails (exit 4, HTTP 400
+# InvalidBlockList). Either way the blob is exactly one of the two files,
+# never a mix of their blocks.
+head -c $((BLK + 999)) /dev/urandom >"$W/race.a"
+head -c $((BLK + 999)) /dev/urandom >"$W/race.b"
+either() { cmp -s "$1" "$3" || cmp -s "$2" "$3"; }
+for force in "" --force; do
+    U="$B/race${force:+-force}.kvs"
+    "$BIN" encrypt -r "$W/a.pub" --chunk-size $CS $force -o "$U" "$W/race.a" \
+        2>"$W/race.a.err" &
+    pa=$!
+    "$BIN" encrypt -r "$W/a.pub" --chunk-size $CS $force -o "$U" "$W/race.b" \
+        2>"$W/race.b.err" &
+    pb=$!
+    ra=0 rb=0
+    wait "$pa" || ra=$?
+    wait "$pb" || rb=$?
+    if [ -z "$force" ]; then
+        check "race: one upload wins, the other exits 1 (got $ra, $rb)" \
+            test $((ra + rb)) -eq 1 -a "$ra" -le 1 -a "$rb" -le 1
+    else
+        check "race --force: one commits, a failure is exit 4 (got $ra, $rb)" \
+            test "$ra" -eq 0 -a \( "$rb" -eq 0 -o "$rb" -eq 4 \) -o \
+            "$rb" -eq 0 -a \( "$ra" -eq 0 -o "$ra" -eq 4 \)
+    fi
+    run "$BIN" decrypt -k "$W/a.pem" -o "$W/out" "$U"
+    expect_rc "race${force}: the blob decrypts" 0
+    if [ -z "$force" ] && [ "$ra" -eq 0 ]; then
+        check "race: the blob is the winner's" cmp -s "$W/race.a" "$W/out"
+    elif [ -z "$force" ]; then
+        check "race: the blob is the winner's" cmp -s "$W/race.b" "$W/out"
+    else
+        check "race --force: the blob is one of the two" either "$W/race.a" "$W/race.b" "$W/out"
+    fi
+    rm -f "$W/out"
+done
+
 # Missing blob and container: input missing (exit 4), nothing left.
 for U in "$B/nope.kvs" "$KVSEAL_AZURITE_ENDPOINT/nocontainer/x.kvs"; do
     run "$BIN" decrypt -k "$W/a.pem" -o "$W/out" "$U"
@@ -399,6 +439,17 @@ run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT "$BIN" decrypt -k "$W/a.pe
     --sas-file "$W/ro.sas" -o "$W/out" "$B/sas/one.kvs"
 expect_rc "SAS (ro, --sas-file): decrypt" 0
 check "SAS round trip" cmp -s "$W/m.one" "$W/out"
+rm -f "$W/out"
+run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT "$BIN" verify -k "$W/a.pem" \
+    --sas-file "$W/ro.sas" "$B/sas/one.kvs"
+expect_rc "SAS (ro): verify" 0
+run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT "$BIN" inspect \
+    --sas-file "$W/ro.sas" "$B/sas/one.kvs"
+expect_rc "SAS (ro): inspect" 0
+run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT "$BIN" decrypt -k "$W/a.pem" \
+    --sas-file "$W/ro.sas" --offset $((CS - 1)) --length 2 -o "$W/out" "$B/sas/one.kvs"
+expect_rc "SAS (ro): range" 0
+check "SAS (ro): range bytes" cmp -s "$W/out" <(slice "$W/m.one" $((CS - 1)) 2)
 rm -f "$W/out"
 run env -u AZURE_STORAGE_KEY -u AZURE_STORAGE_ACCOUNT "$BIN" encrypt -r "$W/a.pub" \
     --sas-file "$W/ro.sas" -o "$B/sas/ro.kvs" "$W/m.one"
