@@ -47,6 +47,13 @@ CS=65536 # --chunk-size: a block (8 MiB, src/blob/layout.h) holds 128 chunks
 test_key rsa2048-a "$W/a.pem" "$W/a.pub"
 test_key rsa2048-b "$W/b.pem"
 
+# Every run's stderr is also kept, to show at the end that no secret was
+# ever printed (checks.sh's run, plus the copy).
+run() {
+    RC=0
+    "$@" >"$W/stdout" 2>"$W/stderr" || RC=$?
+    cat "$W/stderr" >>"$W/all-stderr"
+}
 sdk() { "$PY" "$SDK" "$@"; }
 ref() { "$PY" "$REF" "$@"; }
 # expect_rc NAME WANT: the last run exited WANT (else show what it said).
@@ -87,11 +94,13 @@ for size in 0 1 $((CS - 1)) $CS $((CS + 1)) $MULTI; do
     RC=0
     "$BIN" encrypt -r "$W/a.pub" --chunk-size $CS -o "$B/pipe/$size.kvs" \
         < <(cat "$P") 2>"$W/stderr" || RC=$?
+    cat "$W/stderr" >>"$W/all-stderr"
     expect_rc "pipe->blob $size: encrypt" 0
     RC=0
     "$BIN" decrypt -k "$W/a.pem" "$B/pipe/$size.kvs" 2>"$W/stderr" | cat >"$W/out" ||
         RC=$?
     [ "${PIPESTATUS[0]}" -eq 0 ] || RC=${PIPESTATUS[0]}
+    cat "$W/stderr" >>"$W/all-stderr"
     expect_rc "blob->pipe $size: decrypt" 0
     check "pipe->blob->pipe $size: same bytes" cmp -s "$P" "$W/out"
     rm -f "$W/out"
@@ -213,6 +222,7 @@ check "existing blob: untouched" cmp -s "$W/p1" "$W/out"
 rm -f "$W/out"
 RC=0
 "$BIN" encrypt -r "$W/a.pub" -o "$B/pipe/1.kvs" < <(cat "$SMALL") 2>"$W/stderr" || RC=$?
+cat "$W/stderr" >>"$W/all-stderr"
 expect_rc "existing blob from a pipe without --force" 1
 run "$BIN" encrypt -r "$W/a.pub" --force -o "$B/file/1.kvs" "$SMALL"
 expect_rc "existing blob with --force" 0
@@ -240,6 +250,7 @@ for force in "" --force; do
     ra=0 rb=0
     wait "$pa" || ra=$?
     wait "$pb" || rb=$?
+    cat "$W/race.a.err" "$W/race.b.err" >>"$W/all-stderr"
     if [ -z "$force" ]; then
         check "race: one upload wins, the other exits 1 (got $ra, $rb)" \
             test $((ra + rb)) -eq 1 -a "$ra" -le 1 -a "$rb" -le 1
@@ -335,6 +346,7 @@ done
 RC=0
 "$BIN" decrypt -k "$W/a.pem" "$B/file/$MULTI.kvs" 2>"$W/stderr" | head -c 10 >/dev/null
 RC=${PIPESTATUS[0]}
+cat "$W/stderr" >>"$W/all-stderr"
 expect_rc "decrypt to a closed pipe" 4
 check "closed pipe: one line" one_line
 
@@ -370,6 +382,13 @@ check "host not allowed: no output file" test ! -e "$W/out"
 run env KVSEAL_ALLOWED_HOSTS= "$BIN" encrypt -r "$W/a.pub" -o "$B/notallowed.kvs" "$SMALL"
 expect_rc "http to a host not allowed: encrypt" 1
 check "host not allowed: no blob" absent kvs-cli notallowed.kvs
+# Plain http even to an allowed host that is not loopback: refused before
+# any request (nothing listens there).
+run env KVSEAL_ALLOWED_HOSTS=192.0.2.1:80 "$BIN" decrypt -k "$W/a.pem" -o "$W/out" \
+    http://192.0.2.1:80/devstoreaccount1/kvs-cli/x.kvs
+expect_rc "plain http to an allowed host that is not loopback" 1
+check "plain http, not loopback: said" grep -q "only used to loopback" "$W/stderr"
+check "plain http, not loopback: no output file" test ! -e "$W/out"
 
 # A blob replaced while a slow reader restores it: "the blob changed", exit 4.
 # The reader takes a little plaintext (the ETag is pinned), then the SDK
@@ -385,6 +404,7 @@ cat <&7 >/dev/null
 exec 7<&-
 RC=0
 wait "$pid" || RC=$?
+cat "$W/stderr" >>"$W/all-stderr"
 expect_rc "blob replaced while read" 4
 check "blob replaced: said" grep -q "the blob changed" "$W/stderr"
 check "blob replaced: one line" one_line
@@ -422,6 +442,7 @@ kill_mid_upload() {
     kill "$feeder" 2>/dev/null
     wait "$feeder" 2>/dev/null
     check "$name: kvseal died of SIG$sig (got $RC)" test "$RC" -eq $((128 + $(kill -l "$sig")))
+    cat "$W/stderr" >>"$W/all-stderr"
     check "$name: no blob" absent kvs-cli "killed/$name.kvs"
 }
 kill_mid_upload KILL sigkill
@@ -457,5 +478,11 @@ expect_rc "read-only SAS: encrypt refused" 3
 check "read-only SAS: one line" one_line
 check "read-only SAS: token not shown" no_secret "$ROSAS" "sig="
 check "read-only SAS: no blob" absent kvs-cli sas/ro.kvs
+
+# No run ever printed the account key or a SAS token.
+check "the error lines were collected" test "$(wc -l <"$W/all-stderr")" -gt 30
+cp "$W/all-stderr" "$W/stderr"
+: >"$W/stdout"
+check "no run printed a secret" no_secret "$AZURITE_KEY" "$RWSAS" "$ROSAS" "sig="
 
 summary
