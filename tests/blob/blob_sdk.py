@@ -15,11 +15,13 @@ tests/e2e/lib/azurite.sh). Usage:
   blob_sdk.py exists CONTAINER BLOB        exit 0 if the blob exists, 1 if not
   blob_sdk.py blocks CONTAINER BLOB        print the committed block count
   blob_sdk.py uncommitted CONTAINER BLOB   print the uncommitted block count
+  blob_sdk.py meta CONTAINER BLOB          print the blob's metadata as JSON
 """
 
 import argparse
 import base64
 import datetime
+import json
 import os
 import sys
 
@@ -97,6 +99,10 @@ def cmd_uncommitted(a):
     print(len(block_lists(a)[1]))
 
 
+def cmd_meta(a):
+    print(json.dumps(blob(a.container, a.blob).get_blob_properties().metadata, sort_keys=True))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -120,7 +126,7 @@ def main():
     s.add_argument("file")
     s.set_defaults(fn=cmd_download)
     for name, fn in (("exists", cmd_exists), ("blocks", cmd_blocks),
-                     ("uncommitted", cmd_uncommitted)):
+                     ("uncommitted", cmd_uncommitted), ("meta", cmd_meta)):
         s = sub.add_parser(name)
         s.add_argument("container")
         s.add_argument("blob")

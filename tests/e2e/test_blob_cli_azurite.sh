@@ -121,6 +121,18 @@ for size in 0 1 $((CS - 1)) $CS $((CS + 1)) $MULTI; do
     rm -f "$W/out"
 done
 PM="$W/p$MULTI"
+# The listing metadata (not trusted by kvseal, but for tools): format,
+# plaintext size and key id, also for a pipe whose size was unknown.
+run "$BIN" inspect --json "$W/dl.kvs"
+KEYID=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["recipients"][0]["key_id"])' \
+    "$W/stdout")
+for name in file/0.kvs file/$MULTI.kvs pipe/0.kvs pipe/$MULTI.kvs; do
+    check "metadata of $name" "$PY" -c '
+import json, sys
+m = json.loads(sys.argv[1])
+sys.exit(m != {"kvseal_format": "1", "kvseal_keys": sys.argv[3], "kvseal_size": sys.argv[2]})' \
+        "$(sdk meta kvs-cli "$name")" "$(basename "$name" .kvs)" "$KEYID"
+done
 nblocks=$(sdk blocks kvs-cli "file/$MULTI.kvs")
 check "the multi-block blob has a header block and 3 payload blocks (got $nblocks)" \
     test "$nblocks" -eq 4
