@@ -12,7 +12,7 @@ tests/e2e/lib/azurite.sh). Usage:
         single-shot upload_blob, or stage_block of the given sizes (the last
         one repeated to the end) then commit_block_list; --flip XORs one byte
   blob_sdk.py download CONTAINER BLOB FILE
-  blob_sdk.py exists CONTAINER BLOB        exit 0 if the blob exists, 1 if not
+  blob_sdk.py exists CONTAINER BLOB        print yes or no
   blob_sdk.py blocks CONTAINER BLOB        print the committed block count
   blob_sdk.py uncommitted CONTAINER BLOB   print the uncommitted block count
   blob_sdk.py meta CONTAINER BLOB          print the blob's metadata as JSON
@@ -81,7 +81,7 @@ def cmd_download(a):
 
 
 def cmd_exists(a):
-    return 0 if blob(a.container, a.blob).exists() else 1
+    print("yes" if blob(a.container, a.blob).exists() else "no")
 
 
 def block_lists(a):

@@ -15,6 +15,7 @@
 #    and no secret shown: existing blob, missing blob or container, wrong key,
 #    tampered or truncated blob, bad Shared Key, a query in the URL, plain
 #    http to a host not allowed, a blob replaced while read, a read-only SAS;
+#  - two uploads of one name at once never mix; the listing metadata;
 #  - encrypt -o URL killed (SIGKILL, SIGINT) mid-upload leaves no blob;
 #  - SAS: write with a container SAS in AZURE_STORAGE_SAS_TOKEN, restore with
 #    a read-only SAS from --sas-file.
@@ -71,8 +72,10 @@ no_secret() {
         ! grep -qF -- "$s" "$W/stderr" "$W/stdout" || return 1
     done
 }
-exists() { sdk exists "$1" "$2"; }
-absent() { ! sdk exists "$1" "$2"; }
+# absent CONTAINER BLOB: the SDK says the blob does not exist (an SDK
+# failure is no answer).
+absent() { [ "$(sdk exists "$1" "$2")" = no ]; }
+present() { [ "$(sdk exists "$1" "$2")" = yes ]; }
 # slice FILE OFF LEN: LEN bytes of FILE from OFF (clipped at the end).
 slice() { tail -c +"$(($2 + 1))" "$1" | head -c "$3"; }
 
@@ -121,6 +124,7 @@ for size in 0 1 $((CS - 1)) $CS $((CS + 1)) $MULTI; do
     rm -f "$W/out"
 done
 PM="$W/p$MULTI"
+check "the SDK sees kvseal's blob" present kvs-cli "file/$MULTI.kvs"
 # The listing metadata (not trusted by kvseal, but for tools): format,
 # plaintext size and key id, also for a pipe whose size was unknown.
 run "$BIN" inspect --json "$W/dl.kvs"
