@@ -49,6 +49,16 @@ for cmd in "decrypt -k $W/k.pem" "verify -k $W/k.pem" "inspect" "encrypt -r $W/k
     check "$name: one error line" test "$(wc -l <"$W/stderr")" -eq 1
 done
 
+# decrypt never writes plaintext to a blob (nor to a local path named
+# like a URL).
+run "$BIN" encrypt -r "$W/k.pem" -o "$W/in.kvs" "$W/in"
+check "local encrypt for decrypt -o URL" test "$RC" -eq 0
+run env -C "$W" "$BIN" decrypt -k "$W/k.pem" -o "$SAS_URL" "$W/in.kvs"
+check "decrypt -o URL exits 1 (got $RC)" test "$RC" -eq 1
+check "decrypt -o URL: said" grep -q "decrypt writes no blobs" "$W/stderr"
+check "decrypt -o URL: the SAS token is not echoed" no_secret
+check "decrypt -o URL: nothing written locally" test ! -e "$W/https:"
+
 run "$BIN" encrypt -r "$W/k.pem" -o "$URL" "$W/in" "$W/in"
 check "encrypt -o URL with two inputs exits 1 (got $RC)" test "$RC" -eq 1
 check "encrypt -o URL: one input, said" grep -q "takes one input" "$W/stderr"
