@@ -137,6 +137,16 @@ m = json.loads(sys.argv[1])
 sys.exit(m != {"kvseal_format": "1", "kvseal_keys": sys.argv[3], "kvseal_size": sys.argv[2]})' \
         "$(sdk meta kvs-cli "$name")" "$(basename "$name" .kvs)" "$KEYID"
 done
+# One request at a time, and the most in flight.
+for par in 1 32; do
+    run "$BIN" encrypt -r "$W/a.pub" --chunk-size $CS --blob-parallel $par \
+        -o "$B/par/$par.kvs" "$PM"
+    expect_rc "--blob-parallel $par: encrypt" 0
+    run "$BIN" decrypt -k "$W/a.pem" --blob-parallel $par -o "$W/out" "$B/par/$par.kvs"
+    expect_rc "--blob-parallel $par: decrypt" 0
+    check "--blob-parallel $par: same bytes" cmp -s "$PM" "$W/out"
+    rm -f "$W/out"
+done
 nblocks=$(sdk blocks kvs-cli "file/$MULTI.kvs")
 check "the multi-block blob has a header block and 3 payload blocks (got $nblocks)" \
     test "$nblocks" -eq 4
