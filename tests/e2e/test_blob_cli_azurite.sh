@@ -284,6 +284,10 @@ for force in "" --force; do
         check "race --force: one commits, a failure is exit 4 (got $ra, $rb)" \
             test "$ra" -eq 0 -a \( "$rb" -eq 0 -o "$rb" -eq 4 \) -o \
             "$rb" -eq 0 -a \( "$ra" -eq 0 -o "$ra" -eq 4 \)
+        if [ $((ra + rb)) -eq 4 ]; then
+            check "race --force: the loser says why" \
+                grep -q "another upload of this blob" "$W/race.a.err" "$W/race.b.err"
+        fi
     fi
     run "$BIN" decrypt -k "$W/a.pem" -o "$W/out" "$U"
     expect_rc "race${force}: the blob decrypts" 0
