@@ -43,6 +43,18 @@ static const fake_reply *ft_take(void)
     return NULL;
 }
 
+/* Whether the len bytes at body (not a string: a blob block is binary and
+ * has no terminating NUL) are a form with the field: at the start, or
+ * after a '&'. */
+static int has_form_field(const char *body, size_t len, const char *field)
+{
+    size_t n = strlen(field);
+    if (len >= n && memcmp(body, field, n) == 0) return 1;
+    for (size_t i = 0; i + n < len; i++)
+        if (body[i] == '&' && memcmp(body + i + 1, field, n) == 0) return 1;
+    return 0;
+}
+
 static void ft_record(fake_request *q, const kvs_transport_attempt *a)
 {
     const kvs_http_req *req = a->req;
@@ -57,8 +69,7 @@ static void ft_record(fake_request *q, const kvs_transport_attempt *a)
     q->bearer = q->secret && strncmp(req->secret_header, "Authorization: Bearer ", 22) == 0 &&
                 req->secret_header[22] != '\0';
     q->body = req->body != NULL && req->body_len > 0;
-    q->client_secret = q->body && (strncmp(req->body, "client_secret=", 14) == 0 ||
-                                   strstr(req->body, "&client_secret=") != NULL);
+    q->client_secret = q->body && has_form_field(req->body, req->body_len, "client_secret=");
     q->extra_ca = a->extra_ca;
     q->timeout_ms = a->timeout_ms;
     q->at_ms = kvs_mono_ms();
