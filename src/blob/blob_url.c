@@ -116,6 +116,31 @@ int kvs_blob_path_encode(const char *s, char *out, size_t cap)
     return 0;
 }
 
+/* url for messages: cut at any query or fragment, and user info in the
+ * authority ("user:password@") shown as "...@". */
+static void kvs_url_redact(const char *url, char *out, size_t cap)
+{
+    size_t keep = strcspn(url, "?#"), o = 0, i = 0;
+    const char *scheme_end = strstr(url, "://");
+    size_t skip_from = keep, skip_to = keep;
+    if (scheme_end && (size_t)(scheme_end - url) < keep) {
+        size_t auth = (size_t)(scheme_end - url) + 3;
+        size_t auth_end = auth + strcspn(url + auth, "/?#");
+        for (size_t j = auth; j < auth_end; j++)
+            if (url[j] == '@') skip_to = j; /* the last '@' ends the user info */
+        if (skip_to != keep) skip_from = auth;
+    }
+    while (i < keep && o + 1 < cap) {
+        if (i == skip_from) {
+            for (const char *m = "..."; *m && o + 1 < cap; m++) out[o++] = *m;
+            i = skip_to;
+            continue;
+        }
+        out[o++] = url[i++];
+    }
+    out[o] = '\0';
+}
+
 static kvs_status kvs_bad_url(kvs_error *err, const kvs_blob_url *u, const char *why)
 {
     return kvs_fail(err, KVS_ERR_USAGE, "not a usable blob URL '%s': %s", u->shown, why);
@@ -202,12 +227,10 @@ static kvs_status kvs_url_parse_any(const char *url, const kvs_kv_allowlist *all
     const char *path = NULL;
     memset(u, 0, sizeof(*u));
     u->is_prefix = prefix;
-    /* Messages show the URL up to any query: a SAS token must never leak. */
+    /* Messages show the URL up to any query and without user info: a SAS
+     * token or a password must never leak. */
     char cut[KVS_BLOB_SHOWN_MAX];
-    size_t keep = strcspn(url, "?#");
-    if (keep >= sizeof(cut)) keep = sizeof(cut) - 1;
-    memcpy(cut, url, keep);
-    cut[keep] = '\0';
+    kvs_url_redact(url, cut, sizeof(cut));
     kvs_text_sanitize(cut, u->shown, sizeof(u->shown));
 
     if (kvs_url_split(url, &u->https, u->host, sizeof(u->host), &u->port, &path) != 0)

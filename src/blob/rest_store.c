@@ -428,6 +428,15 @@ static kvs_status kvs_rs_put_block_list(kvs_blob_store *bs, const kvs_blob_commi
         } else if (r.status == 412) {
             st = kvs_fail(err, KVS_ERR_IO, "the blob changed: '%s' no longer has the ETag "
                                               "read before", s->url.shown);
+        } else if (r.status == 400 && strcmp(r.error_code, "InvalidBlockList") == 0) {
+            /* Every commit of a blob drops the blocks other uploads staged. */
+            char ids[200];
+            kvs_request_ids(r.client_request_id, r.request_id, ids, sizeof(ids));
+            st = kvs_fail(err, KVS_ERR_IO,
+                          "Blob Storage refused the Put Block List of '%s' (HTTP 400 "
+                          "InvalidBlockList): blocks staged by this upload are gone; another "
+                          "upload of this blob probably committed meanwhile%s",
+                          s->url.shown, ids);
         } else if (r.status != 201) {
             st = kvs_rs_fail(s, &q, &r, err);
         }

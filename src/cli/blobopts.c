@@ -1,6 +1,6 @@
 /* Blob Storage options of the command-line tool: --blob-credential,
  * --sas-file, --blob-parallel (docs/CLI.md, *Blob Storage*), and the
- * rule that a blob URL carries no query. */
+ * rule that a blob URL carries no query and no user info. */
 #include "cli/blobopts.h"
 
 #include <string.h>
@@ -38,11 +38,27 @@ const kvs_blob_config *cli_blob_config(void)
     return &g_blob_config;
 }
 
+/* Whether the URL's authority holds user info ("user:password@host"). */
+static int has_user_info(const char *url)
+{
+    const char *auth = strstr(url, "://");
+    if (auth == NULL) return 0;
+    auth += 3;
+    const char *at = strchr(auth, '@');
+    return at != NULL && (size_t)(at - auth) < strcspn(auth, "/?#");
+}
+
 int cli_blob_url_check(const char *cmd, const char *text)
 {
-    if (!text || cli_is_stdio(text) || !kvs_is_blob_url(text) || !strchr(text, '?'))
+    if (!text || cli_is_stdio(text) || !kvs_is_blob_url(text))
         return 0;
-    return cli_error(cmd, CLI_EXIT_USAGE,
-                     "a blob URL must not carry a query: give a SAS token with --sas-file "
-                     "or AZURE_STORAGE_SAS_TOKEN");
+    if (strchr(text, '?'))
+        return cli_error(cmd, CLI_EXIT_USAGE,
+                         "a blob URL must not carry a query: give a SAS token with --sas-file "
+                         "or AZURE_STORAGE_SAS_TOKEN");
+    if (has_user_info(text))
+        return cli_error(cmd, CLI_EXIT_USAGE,
+                         "a blob URL must not carry user info (user:password@): give "
+                         "credentials through the environment or a file");
+    return 0;
 }

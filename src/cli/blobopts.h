@@ -23,9 +23,10 @@ enum {
  * exit code after printing. */
 int cli_blob_option(const char *cmd, int c, const char *arg);
 
-/* Refuse a blob URL with a query (a SAS token there would sit in argv and
- * in every message naming the blob); other text passes. Returns 0 or
- * CLI_EXIT_USAGE after printing, without echoing the URL. */
+/* Refuse a blob URL with a query or user info (a SAS token or a password
+ * there would sit in argv and in every message naming the blob); other text
+ * passes. Returns 0 or CLI_EXIT_USAGE after printing, without echoing the
+ * URL. */
 int cli_blob_url_check(const char *cmd, const char *text);
 
 /* Whether text is a container or prefix URL: a blob URL ending in '/'. */

@@ -191,6 +191,11 @@ static int out_name(const char *base, char *buf, size_t cap)
 static int run(decrypt_args *a, char *const *argv_inputs, size_t n_argv)
 {
     int ranged = a->has_offset || a->has_length, prefixes = 0;
+    /* Plaintext is never uploaded; a URL is no local path either (the URL
+     * is not echoed: it may carry a SAS token). */
+    if (a->out && !cli_is_stdio(a->out) && kvs_is_blob_url(a->out))
+        return cli_error(CMD, CLI_EXIT_USAGE,
+                         "-o: decrypt writes no blobs: give a file, '-' or a directory");
     for (size_t i = 0; i < n_argv; i++) {
         if (cli_blob_url_check(CMD, argv_inputs[i]) != 0)
             return CLI_EXIT_USAGE;

@@ -32,6 +32,33 @@ run "$BIN" encrypt -r "$W/k.pem" -o "$SAS_URL" "$W/in"
 check "encrypt: URL with a query exits 1 (got $RC)" test "$RC" -eq 1
 check "encrypt: the SAS token is not echoed" no_secret
 
+# Nor is a password in the URL's user info.
+PW_URL=https://backup:TOPSECRETSIGNATURE@acct.blob.core.windows.net/backups/db.kvs
+for cmd in "decrypt -k $W/k.pem" "verify -k $W/k.pem" "inspect" "encrypt -r $W/k.pem -o"; do
+    name=${cmd%% *}
+    if [ "$name" = encrypt ]; then
+        # shellcheck disable=SC2086
+        run "$BIN" $cmd "$PW_URL" "$W/in"
+    else
+        # shellcheck disable=SC2086
+        run "$BIN" $cmd "$PW_URL"
+    fi
+    check "$name: URL with user info exits 1 (got $RC)" test "$RC" -eq 1
+    check "$name: user info refused by name" grep -q "must not carry user info" "$W/stderr"
+    check "$name: the password is not echoed" no_secret
+    check "$name: one error line" test "$(wc -l <"$W/stderr")" -eq 1
+done
+
+# decrypt never writes plaintext to a blob (nor to a local path named
+# like a URL).
+run "$BIN" encrypt -r "$W/k.pem" -o "$W/in.kvs" "$W/in"
+check "local encrypt for decrypt -o URL" test "$RC" -eq 0
+run env -C "$W" "$BIN" decrypt -k "$W/k.pem" -o "$SAS_URL" "$W/in.kvs"
+check "decrypt -o URL exits 1 (got $RC)" test "$RC" -eq 1
+check "decrypt -o URL: said" grep -q "decrypt writes no blobs" "$W/stderr"
+check "decrypt -o URL: the SAS token is not echoed" no_secret
+check "decrypt -o URL: nothing written locally" test ! -e "$W/https:"
+
 run "$BIN" encrypt -r "$W/k.pem" -o "$URL" "$W/in" "$W/in"
 check "encrypt -o URL with two inputs exits 1 (got $RC)" test "$RC" -eq 1
 check "encrypt -o URL: one input, said" grep -q "takes one input" "$W/stderr"

@@ -215,6 +215,7 @@ START_TEST(test_put_block_list)
     fake_respond("PUT", BASE "?comp=blocklist", 400, "x-ms-error-code: InvalidBlockList\r\n", NULL);
     ck_assert_int_eq(s->ops->put_block_list(s, &c, &e), KVS_ERR_IO);
     ck_assert_ptr_nonnull(strstr(e.detail, "InvalidBlockList"));
+    ck_assert_ptr_nonnull(strstr(e.detail, "another upload of this blob"));
     kvs_blob_meta bad_meta[] = {{"Bad-Name", "1"}};
     kvs_blob_commit bm = {b, 2, bad_meta, 1, NULL, 0};
     ck_assert_int_eq(s->ops->put_block_list(s, &bm, &e), KVS_ERR_USAGE);

@@ -114,6 +114,8 @@ START_TEST(test_rejects)
         ck_assert_msg(st == KVS_ERR_USAGE, "accepted %s", bad[i]);
         ck_assert_ptr_null(strstr(e.detail, "sig=")); /* the query is never shown */
         ck_assert_ptr_null(strstr(e.detail, "#frag"));
+        ck_assert_ptr_null(strstr(e.detail, "u:p")); /* nor user info */
+        ck_assert_ptr_null(strstr(e.detail, "user@"));
     }
 }
 END_TEST
