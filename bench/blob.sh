@@ -111,6 +111,7 @@ server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / 
 fresh_azurite() {
     azurite_stop
     KVSEAL_ALLOWED_HOSTS=$ALLOWED_BEFORE
+    # shellcheck disable=SC2119 # no extra Azurite arguments
     azurite_start || die "Azurite did not start (Node.js and npm needed; see tests/e2e/lib/azurite.sh)"
     export AZURE_STORAGE_KEY=$AZURITE_KEY # kvseal's Shared Key (the published dev key)
     C=$KVSEAL_AZURITE_ENDPOINT/bench
@@ -158,10 +159,10 @@ kvseal_down() {
     rm -f "$OUTF"
 }
 # sdk_up ROUND NAME [--md5]: the SDK's upload_blob / download_blob
-sdk_up() { measure "$2/upload" "$1" "$BYTES" "$PY" bench/blob_sdk.py upload "$C/$2" "$IN" ${3-}; }
+sdk_up() { measure "$2/upload" "$1" "$BYTES" "$PY" bench/blob_sdk.py upload "$C/$2" "$IN" ${3:+"$3"}; }
 sdk_down() {
     rm -f "$OUTF"
-    measure "$2/download" "$1" "$BYTES" "$PY" bench/blob_sdk.py download "$C/$2" "$OUTF" ${3-}
+    measure "$2/download" "$1" "$BYTES" "$PY" bench/blob_sdk.py download "$C/$2" "$OUTF" ${3:+"$3"}
     [[ $1 -gt 1 ]] || same "$OUTF" "SDK download_blob ($2)"
     rm -f "$OUTF"
 }
