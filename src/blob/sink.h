@@ -46,6 +46,7 @@ typedef struct kvs_blob_sink {
     pthread_cond_t cv;
     struct kvs_blob_pending *filling; /* blocks being filled */
     struct kvs_blob_pending *queue, *queue_tail; /* complete, not yet uploading */
+    struct kvs_blob_pending *spare; /* buffers of blocks that left memory */
     unsigned queued, uploading;
     unsigned buffered, peak;        /* blocks held in memory: now, at most */
     uint64_t staged;                /* blocks staged successfully */
