@@ -68,6 +68,7 @@ PYEOF
 storage_tokens() { log_count 'e.get("op") == "token" and e.get("scope") == "https://storage.azure.com/.default"'; }
 no_token_shown() { ! grep -q 'eyJ\|s3cret' "$TMP/stdout" "$TMP/stderr"; }
 one_line() { [ "$(wc -l <"$TMP/stderr")" -eq 1 ]; }
+one_or_two() { [ "$1" -ge 1 ] && [ "$1" -le 2 ]; }
 run keygen --bits 2048 -o "$TMP/r.pem" --public-out "$TMP/r.pub"
 head -c 100000 /dev/urandom >"$TMP/plain"
 run encrypt -r "$TMP/r.pub" -o "$B/entra/good.kvs" "$TMP/plain"
@@ -83,7 +84,7 @@ for kind in expired wrong_audience; do
     expect "... and the refusal" has "$ERR" "HTTP 403"
     n=$(storage_tokens)
     expect "... at most one retry with a fresh token ($n token requests)" \
-        eval '[ "$n" -ge 1 ] && [ "$n" -le 2 ]'
+        one_or_two "$n"
     expect "... no token or secret shown" no_token_shown
     expect "... no blob" test "$(blob_exists "entra/$kind.kvs")" = no
     log_clear
@@ -93,7 +94,7 @@ for kind in expired wrong_audience; do
     expect "... naming the role needed" has "$ERR" "Storage Blob Data Reader"
     n=$(storage_tokens)
     expect "... at most one retry with a fresh token ($n token requests)" \
-        eval '[ "$n" -ge 1 ] && [ "$n" -le 2 ]'
+        one_or_two "$n"
     expect "... no token or secret shown" no_token_shown
     expect "... no output file" test ! -e "$TMP/out"
 done
