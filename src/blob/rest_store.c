@@ -209,6 +209,12 @@ static kvs_status kvs_rs_send(kvs_rest_store *s, const kvs_rs_req *q, kvs_http_r
                                err);
         if (st != KVS_OK || resp->status != 401 || s->cred.kind != KVS_BLOB_CRED_ENTRA) break;
     }
+    if (st == KVS_ERR_NETWORK && err != NULL) {
+        /* Name the operation: the transport knows only the host. */
+        char was[sizeof(err->detail)];
+        memcpy(was, err->detail, sizeof(was));
+        st = kvs_fail(err, st, "%s of '%s': %s", q->what, s->url.shown, was);
+    }
     if (h != NULL) kvs_http_pool_checkin(s->pool, slot);
     kvs_sbuf_free(&bearer);
     kvs_wipe_str(auth);

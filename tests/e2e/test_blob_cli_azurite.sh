@@ -15,6 +15,8 @@
 #    and no secret shown: existing blob, missing blob or container, wrong key,
 #    tampered or truncated blob, bad Shared Key, a query in the URL, plain
 #    http to a host not allowed, a blob replaced while read, a read-only SAS;
+#  - a hostile blob whose header names a Key Vault host not allowed: decrypt
+#    and audit refuse it (exit 3) with no connection to that host;
 #  - two uploads of one name at once never mix; the listing metadata;
 #  - encrypt -o URL killed (SIGKILL, SIGINT) mid-upload leaves no blob;
 #  - SAS: write with a container SAS in AZURE_STORAGE_SAS_TOKEN, restore with
@@ -419,6 +421,66 @@ run env KVSEAL_ALLOWED_HOSTS=192.0.2.1:80 "$BIN" decrypt -k "$W/a.pem" -o "$W/ou
 expect_rc "plain http to an allowed host that is not loopback" 1
 check "plain http, not loopback: said" grep -q "only used to loopback" "$W/stderr"
 check "plain http, not loopback: no output file" test ! -e "$W/out"
+
+# A hostile file restored from a blob: its header names a Key Vault recipient
+# on a host not in KVSEAL_ALLOWED_HOSTS. decrypt and audit refuse it (exit 3,
+# docs/CLI.md) without a request to that host and without writing anything.
+# The golden vector's vault host is swapped for one of the same length: a
+# name under .invalid, and kvseal-golden.localhost on a loopback port where a
+# listener records any connection (curl takes *.localhost for loopback).
+"$PY" - "$W/lsn.port" "$W/lsn.log" >/dev/null 2>&1 <<'PYEOF' &
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+while s.getsockname()[1] < 10000:  # five digits: the host keeps its length
+    s.close(); s = socket.socket(); s.bind(("127.0.0.1", 0))
+s.listen(8)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    c, _ = s.accept()
+    with open(sys.argv[2], "a") as f:
+        f.write("connection\n")
+    c.close()
+PYEOF
+LSN_PID=$!
+trap 'kill "$LSN_PID" 2>/dev/null; azurite_stop; rm -rf "$W"' EXIT
+for _ in $(seq 100); do [ -s "$W/lsn.port" ] && break; sleep 0.1; done
+LSN_PORT=$(cat "$W/lsn.port" 2>/dev/null || echo 65000)
+: >"$W/lsn.log"
+check "create container for hostile blobs" sdk container kvs-hostile
+for HOST in kvseal-golden.hostile.invalid "kvseal-golden.localhost:$LSN_PORT"; do
+    "$PY" - "$KVSEAL_SRC/vectors/golden/keyvault-and-rsa.kvs" "$W/hostile.kvs" "$HOST" <<'PYEOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+a, b = b"kvseal-golden.vault.azure.net", sys.argv[3].encode()
+assert len(a) == len(b) and data.count(a) == 1, (a, b)
+open(sys.argv[2], "wb").write(data.replace(a, b))
+PYEOF
+    rm -f "$W/out"
+    check "hostile ($HOST): SDK upload" sdk upload kvs-hostile host.kvs "$W/hostile.kvs"
+    run "$BIN" decrypt -o "$W/out" "$KVSEAL_AZURITE_ENDPOINT/kvs-hostile/host.kvs"
+    expect_rc "hostile blob ($HOST): decrypt refused" 3
+    check "hostile blob ($HOST): decrypt, one line" one_line
+    check "hostile blob ($HOST): decrypt names the host" \
+        grep -qF "refusing to contact $HOST" "$W/stderr"
+    check "hostile blob ($HOST): decrypt, no output file" test ! -e "$W/out"
+    check "hostile blob ($HOST): decrypt, no secret shown" no_secret "$AZURITE_KEY"
+    run "$BIN" audit "$KVSEAL_AZURITE_ENDPOINT/kvs-hostile/host.kvs"
+    expect_rc "hostile blob ($HOST): audit could not check" 3
+    check "hostile blob ($HOST): audit reports skipped-host" \
+        grep -qF ": skipped-host (refusing to contact $HOST" "$W/stdout"
+    check "hostile blob ($HOST): audit names the host not contacted" \
+        grep -qF "nor listed in KVSEAL_ALLOWED_HOSTS): $HOST" "$W/stdout"
+    rm -f "$W/hostile.back"
+    check "hostile blob ($HOST): SDK download" sdk download kvs-hostile host.kvs "$W/hostile.back"
+    check "hostile blob ($HOST): the blob is left as it was" cmp -s "$W/hostile.kvs" "$W/hostile.back"
+done
+check "hostile blobs: the listener was up" test -s "$W/lsn.port"
+check "hostile blobs: nothing connected to the named host" test ! -s "$W/lsn.log"
+kill "$LSN_PID" 2>/dev/null
+wait "$LSN_PID" 2>/dev/null
+trap 'azurite_stop; rm -rf "$W"' EXIT
 
 # A blob replaced while a slow reader restores it: "the blob changed", exit 4.
 # The reader takes a little plaintext (the ETag is pinned), then the SDK

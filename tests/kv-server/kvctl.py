@@ -179,7 +179,7 @@ def cmd_faults_set(args):
               "stall_count": "stall_count", "drop": "drop_count", "drop_mode": "drop_mode",
               "challenge_resource": "challenge_resource", "challenge_tenant": "challenge_tenant",
               "challenge_authority": "challenge_authority", "challenge_style": "challenge_style",
-              "token_ttl": "token_ttl"}
+              "token_ttl": "token_ttl", "storage_token": "storage_token"}
     for attr, field in simple.items():
         value = getattr(args, attr)
         if value is not None:
@@ -310,6 +310,7 @@ def build_parser():
     s.add_argument("--challenge-authority")
     s.add_argument("--challenge-style", choices=("resource", "scope", "authorization_uri"))
     s.add_argument("--token-ttl", type=int)
+    s.add_argument("--storage-token", choices=("valid", "expired", "wrong_audience"))
     s.add_argument("--ops", help="comma list of ops the faults apply to")
     s.set_defaults(func=cmd_faults_set)
     s = faults.add_parser("show")

@@ -337,12 +337,24 @@ def _b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def storage_jwt(client_id, tenant, now, exp):
+STORAGE_TOKEN_KINDS = ("valid", "expired", "wrong_audience")
+
+
+def storage_jwt(client_id, tenant, now, exp, kind="valid"):
     """A token for the storage scope shaped as Azurite's --oauth basic wants
     it (aud, a v1 iss, iat, nbf, exp); Azurite does not check the signature,
-    so random bytes stand for one. Vault tokens stay opaque."""
+    so random bytes stand for one. Vault tokens stay opaque. kind (the
+    storage_token fault): "expired" dates the JWT an hour back (exp 10 minutes
+    ago) while the token response still promises its full lifetime, as a
+    revoked token or a skewed clock would look; "wrong_audience" names
+    another resource (https://management.azure.com)."""
     header = {"typ": "JWT", "alg": "RS256"}
-    claims = {"aud": STORAGE_AUDIENCE, "iss": "https://sts.windows.net/%s/" % tenant,
+    aud = STORAGE_AUDIENCE
+    if kind == "expired":
+        now, exp = now - 3600, now - 600
+    elif kind == "wrong_audience":
+        aud = "https://management.azure.com"
+    claims = {"aud": aud, "iss": "https://sts.windows.net/%s/" % tenant,
               "iat": int(now), "nbf": int(now), "exp": int(exp), "appid": client_id,
               "tid": tenant, "oid": str(uuid.uuid4()), "jti": secrets.token_hex(8)}
     return ".".join([_b64url(json.dumps(header).encode()), _b64url(json.dumps(claims).encode()),
@@ -384,7 +396,7 @@ class App:
             "drop_count": 0, "drop_mode": "close",
             "challenge_resource": self.resource, "challenge_tenant": self.tenant,
             "challenge_authority": self.authority, "challenge_style": "resource",
-            "token_ttl": 3599, "ops": list(VAULT_OPS),
+            "token_ttl": 3599, "storage_token": "valid", "ops": list(VAULT_OPS),
         }
 
     def reset_faults(self):
@@ -421,7 +433,8 @@ class App:
             if len(self.tokens) > 10000:  # keep memory bounded in long runs
                 self.tokens = {t: r for t, r in self.tokens.items() if r.expires > now}
             if normalize_audience(audience) == STORAGE_AUDIENCE:
-                token = storage_jwt(client_id, tenant, now, now + ttl)
+                token = storage_jwt(client_id, tenant, now, now + ttl,
+                                    self.faults["storage_token"])
             else:
                 token = secrets.token_urlsafe(32)
             self.tokens[token] = TokenRecord(client_id, tenant, audience, now + ttl, source)
@@ -1649,6 +1662,8 @@ def validate_faults(req, current):
             ok = value in ("resource", "scope", "authorization_uri")
         elif field in ("challenge_resource", "challenge_tenant", "challenge_authority"):
             ok = isinstance(value, str) and value != ""
+        elif field == "storage_token":
+            ok = value in STORAGE_TOKEN_KINDS
         elif field == "token_ttl":
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
         elif field == "ops":

@@ -38,6 +38,7 @@ struct fake_store {
     fake_store_counters c;
     unsigned put_in_flight, read_in_flight;
     unsigned fail_put_nth, change_reads_nth, put_delay_us, read_delay_us;
+    int fail_put_md5; /* the injected put_block failure is a 400 Md5Mismatch */
 };
 
 static fake_store *fake(kvs_blob_store *s)
@@ -150,6 +151,7 @@ static kvs_status fs_put_block(kvs_blob_store *s, const char *id, const uint8_t 
     pthread_mutex_lock(&f->mu);
     f->c.put_block++;
     int fail = f->fail_put_nth && --f->fail_put_nth == 0;
+    int md5 = f->fail_put_md5;
     unsigned delay = f->put_delay_us;
     if (++f->put_in_flight > f->c.max_put_in_flight) f->c.max_put_in_flight = f->put_in_flight;
     pthread_mutex_unlock(&f->mu);
@@ -158,7 +160,11 @@ static kvs_status fs_put_block(kvs_blob_store *s, const char *id, const uint8_t 
     kvs_status st = KVS_OK;
     pthread_mutex_lock(&f->mu);
     f->put_in_flight--;
-    if (fail) {
+    if (fail && md5) {
+        st = kvs_fail(err, KVS_ERR_IO,
+                      "fake blob: Blob Storage refused the Put Block (HTTP 400 Md5Mismatch, "
+                      "injected)");
+    } else if (fail) {
         st = kvs_fail(err, KVS_ERR_UNAVAILABLE, "fake blob: Put Block failed (503, injected)");
     } else if (!copy || strlen(id) >= KVS_BLOB_ID_TEXT_MAX) {
         st = kvs_fail(err, KVS_ERR_NOMEM, "fake blob: out of memory");
@@ -433,7 +439,18 @@ static void set_knob(fake_store *f, unsigned *knob, unsigned value)
 
 void fake_store_fail_put_block(fake_store *f, unsigned nth)
 {
-    set_knob(f, &f->fail_put_nth, nth);
+    pthread_mutex_lock(&f->mu);
+    f->fail_put_nth = nth;
+    f->fail_put_md5 = 0;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_store_fail_put_block_md5(fake_store *f, unsigned nth)
+{
+    pthread_mutex_lock(&f->mu);
+    f->fail_put_nth = nth;
+    f->fail_put_md5 = 1;
+    pthread_mutex_unlock(&f->mu);
 }
 
 void fake_store_change_after_reads(fake_store *f, unsigned nth)

@@ -42,6 +42,9 @@ void fake_store_counters_reset(fake_store *f);
 /* Faults. The nth put_block call from now (1 = the next) fails with
  * KVS_ERR_UNAVAILABLE; 0 disables. */
 void fake_store_fail_put_block(fake_store *f, unsigned nth);
+/* The same, but the nth put_block fails as the REST store maps a 400
+ * Md5Mismatch: KVS_ERR_IO (not retryable). */
+void fake_store_fail_put_block_md5(fake_store *f, unsigned nth);
 /* After nth more read_range calls succeed, the blob is replaced by a copy
  * with a new ETag (as if another writer committed it); 0 disables. */
 void fake_store_change_after_reads(fake_store *f, unsigned nth);

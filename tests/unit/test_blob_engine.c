@@ -263,6 +263,22 @@ START_TEST(failed_put_block_commits_nothing)
 }
 END_TEST
 
+/* A block the service refuses as damaged in transit (400 Md5Mismatch) is not
+ * retried over it: the encrypt fails and no blob is committed. */
+START_TEST(md5_mismatch_put_block_commits_nothing)
+{
+    kvs_error err = {0};
+    fake_store_fail_put_block_md5(fs, 2);
+    ck_assert_int_eq(encrypt_to_blob(MULTI, _i, 0, &err), KVS_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.detail, "Md5Mismatch"));
+    ck_assert_int_eq(fake_store_exists(fs), 0);
+    fake_store_counters c;
+    fake_store_counters_get(fs, &c);
+    ck_assert_uint_eq(c.put_block_list, 0);
+    ck_assert_uint_ge(c.put_block, 2);
+}
+END_TEST
+
 START_TEST(existing_blob_refused_without_overwrite)
 {
     kvs_error err = {0};
@@ -490,6 +506,7 @@ static Suite *blob_engine_suite(void)
     tcase_add_loop_test(tc, round_trip, 0, (int)(N_SIZES * 4));
     tcase_add_test(tc, default_layout_one_block_of_chunks);
     tcase_add_loop_test(tc, failed_put_block_commits_nothing, 0, 2);
+    tcase_add_loop_test(tc, md5_mismatch_put_block_commits_nothing, 0, 2);
     tcase_add_loop_test(tc, existing_blob_refused_without_overwrite, 0, 2);
     tcase_add_test(tc, too_many_blocks_refused_nothing_committed);
     tcase_add_loop_test(tc, uploads_bounded_by_parallel, 0, 2);

@@ -445,6 +445,142 @@ START_TEST(test_entra_only_to_the_configured_cloud)
 }
 END_TEST
 
+/* ---- faults on Put Block and ranged Get: retried, bounded ------------- */
+
+/* _i of the fault tests: bit 0 the operation (Put Block, ranged Get), bit 1
+ * the credential (Shared Key, SAS). */
+static kvs_blob_store *fault_store(int i)
+{
+    if (i & 2) setenv("AZURE_STORAGE_SAS_TOKEN", "?sv=2021-12-02&sp=rw&sig=SECRETSIG", 1);
+    kvs_blob_store *s = open_store();
+    unsetenv("AZURE_STORAGE_SAS_TOKEN");
+    return s;
+}
+
+static const char *fault_method(int i)
+{
+    return (i & 1) ? "GET" : "PUT";
+}
+
+static const char *fault_prefix(int i)
+{
+    return (i & 1) ? BASE : BASE "?comp=block&blockid=QUFBQQ%3D%3D";
+}
+
+static void fault_queue(int i, long status, kvs_net_fail fail, const char *headers, int times)
+{
+    fake_queue((fake_reply){fault_method(i), fault_prefix(i), status, fail, headers, NULL, 0,
+                            times});
+}
+
+static void fault_ok(int i)
+{
+    if (i & 1)
+        fake_respond("GET", BASE, 206, "Content-Range: bytes 10-14/100\r\nETag: \"e\"\r\n",
+                     "hello");
+    else
+        fake_respond("PUT", fault_prefix(i), 201, NULL, NULL);
+}
+
+static kvs_status fault_op(kvs_blob_store *s, int i, kvs_error *e)
+{
+    static const uint8_t data[16] = "0123456789abcdef";
+    uint8_t buf[5] = {0};
+    if (!(i & 1)) return s->ops->put_block(s, "QUFBQQ==", data, sizeof(data), e);
+    kvs_status st = s->ops->read_range(s, 10, buf, sizeof(buf), "\"e\"", e);
+    if (st == KVS_OK) ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+    return st;
+}
+
+/* The operation's name as the error text gives it. */
+static const char *fault_what(int i)
+{
+    return (i & 1) ? "read of 'https://acct1.blob.core.windows.net/con/dir/b.kvs'"
+                   : "Put Block of 'https://acct1.blob.core.windows.net/con/dir/b.kvs'";
+}
+
+/* 503 and 429 (with the service's delay), 500 and a dropped connection:
+ * each retried, the whole request again, then the answer taken. */
+START_TEST(test_block_and_range_faults_retried)
+{
+    kvs_blob_store *s = fault_store(_i);
+    kvs_error e;
+    int64_t slept = fake_clock_slept_ms();
+    fault_queue(_i, 503, KVS_NET_NONE, "x-ms-retry-after-ms: 1500\r\n", 2);
+    fault_queue(_i, 500, KVS_NET_NONE, NULL, 1);
+    fault_queue(_i, 429, KVS_NET_NONE, "Retry-After: 2\r\n", 1);
+    fault_queue(_i, 0, KVS_NET_DROPPED, NULL, 1);
+    fault_ok(_i);
+    ck_assert_msg(fault_op(s, _i, &e) == KVS_OK, "%s", e.detail);
+    ck_assert_uint_eq(fake_request_count(), 6);
+    ck_assert_int_ge(fake_clock_slept_ms() - slept, 3000 + 2000);
+    for (size_t k = 0; k < 6; k++) {
+        fake_request q = fake_request_at(k);
+        ck_assert_str_eq(q.method, fault_method(_i));
+        ck_assert_int_eq(q.body, !(_i & 1)); /* a Put Block resends its block */
+    }
+    ck_assert_uint_eq(fake_pending(), 0);
+    ck_assert_uint_eq(fake_mismatches(), 0);
+    s->ops->free(s);
+}
+END_TEST
+
+/* _i / 4 picks the fault that never ends: 503 with x-ms-retry-after-ms, 500,
+ * 429 with Retry-After, a dropped connection. The retries stop at the budget
+ * (KVSEAL_RETRY_MAX_SECONDS, 60 s; for 429 KVSEAL_THROTTLE_MAX_SECONDS,
+ * 900 s) with one line naming the operation and no secret. */
+START_TEST(test_block_and_range_faults_bounded)
+{
+    int i = _i % 4, fault = _i / 4;
+    kvs_blob_store *s = fault_store(i);
+    kvs_error e;
+    int64_t slept = fake_clock_slept_ms(), budget_ms = fault == 2 ? 900000 : 60000;
+    if (fault == 0) fault_queue(i, 503, KVS_NET_NONE, "x-ms-retry-after-ms: 1500\r\n", -1);
+    if (fault == 1) fault_queue(i, 500, KVS_NET_NONE, NULL, -1);
+    if (fault == 2) fault_queue(i, 429, KVS_NET_NONE, "Retry-After: 2\r\n", -1);
+    if (fault == 3) fault_queue(i, 0, KVS_NET_DROPPED, NULL, -1);
+    kvs_status st = fault_op(s, i, &e);
+    size_t n = fake_request_count();
+    ck_assert_int_eq(st, fault == 3 ? KVS_ERR_NETWORK : KVS_ERR_UNAVAILABLE);
+    ck_assert_uint_ge(n, 2);
+    if (fault == 0) ck_assert_uint_le(n, 60000 / 1500 + 1);
+    if (fault == 2) ck_assert_uint_le(n, 900000 / 2000 + 1);
+    if (fault == 1 || fault == 3) ck_assert_uint_le(n, 60); /* back-off grows */
+    ck_assert_int_le(fake_clock_slept_ms() - slept, budget_ms);
+    ck_assert_msg(strstr(e.detail, fault_what(i)) != NULL, "%s", e.detail);
+    ck_assert_ptr_null(strchr(e.detail, '\n'));
+    if (fault == 3) {
+        char tries[64];
+        snprintf(tries, sizeof(tries), "dropped (after %zu attempts)", n);
+        ck_assert_msg(strstr(e.detail, tries) != NULL, "%s", e.detail);
+    } else {
+        ck_assert_ptr_nonnull(strstr(e.detail, fault == 0 ? "HTTP 503" : fault == 1 ? "HTTP 500"
+                                                                                   : "HTTP 429"));
+    }
+    assert_clean(&e);
+    ck_assert_ptr_null(strstr(e.detail, "sig="));
+    ck_assert_uint_eq(fake_mismatches(), 0);
+    s->ops->free(s);
+}
+END_TEST
+
+/* A block the service found damaged in transit is refused at once. */
+START_TEST(test_block_md5_mismatch_not_retried)
+{
+    kvs_blob_store *s = fault_store(_i * 2);
+    kvs_error e;
+    fault_queue(0, 400, KVS_NET_NONE, "x-ms-error-code: Md5Mismatch\r\n", 1);
+    ck_assert_int_eq(fault_op(s, 0, &e), KVS_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(e.detail, "Md5Mismatch"));
+    ck_assert_ptr_nonnull(strstr(e.detail, fault_what(0)));
+    assert_clean(&e);
+    ck_assert_uint_eq(fake_request_count(), 1);
+    ck_assert_uint_eq(fake_pending(), 0);
+    ck_assert_uint_eq(fake_mismatches(), 0);
+    s->ops->free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("blob_rest");
@@ -456,6 +592,9 @@ int main(void)
     tcase_add_test(tc, test_put_block);
     tcase_add_test(tc, test_put_block_list);
     tcase_add_test(tc, test_commit_retried);
+    tcase_add_loop_test(tc, test_block_and_range_faults_retried, 0, 4);
+    tcase_add_loop_test(tc, test_block_and_range_faults_bounded, 0, 16);
+    tcase_add_loop_test(tc, test_block_md5_mismatch_not_retried, 0, 2);
     tcase_add_test(tc, test_resp_headers);
     tcase_add_test(tc, test_committed_blocks);
     tcase_add_test(tc, test_sas);
