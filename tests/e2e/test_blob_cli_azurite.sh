@@ -31,13 +31,7 @@ PY=${KVSEAL_PYTHON:-python3}
 BIN=${KVSEAL_BIN:?set KVSEAL_BIN to the kvseal binary}
 SDK="$KVSEAL_SRC/tests/blob/blob_sdk.py"
 REF="$KVSEAL_SRC/tests/interop/kvseal_ref.py"
-"$PY" -c 'import azure.storage.blob, cryptography' 2>/dev/null ||
-    { echo "skip: no python3-azure"; exit 77; }
-# shellcheck disable=SC2119 # no extra arguments: plain HTTP
-azurite_start
-rc=$?
-[ $rc -eq 77 ] && { echo "skip: Azurite unavailable (Node.js or npm package)"; exit 77; }
-[ $rc -eq 0 ] || { echo "FAIL: Azurite did not start"; exit 1; }
+azurite_start_for_test
 W=$(mktemp -d)
 trap 'azurite_stop; rm -rf "$W"' EXIT
 unset AZURE_STORAGE_SAS_TOKEN AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_ACCOUNT \

@@ -15,11 +15,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib/azurite.sh"
 BIN=${KVSEAL_BIN:?set KVSEAL_BIN to the kvseal binary}
 PY=${KVSEAL_PYTHON:-python3}
-"$PY" -c 'import azure.storage.blob' 2>/dev/null || { echo "skip: no python3-azure"; exit 77; }
-azurite_start
-rc=$?
-[ $rc -eq 77 ] && { echo "skip: Azurite unavailable (Node.js or npm package)"; exit 77; }
-[ $rc -eq 0 ] || { echo "FAIL: Azurite did not start"; exit 1; }
+azurite_start_for_test
 W=$(mktemp -d)
 trap 'azurite_stop; rm -rf "$W"' EXIT
 unset AZURE_STORAGE_SAS_TOKEN AZURE_STORAGE_CONNECTION_STRING

@@ -13,14 +13,10 @@ set -u
 # shellcheck source=lib/azurite.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/azurite.sh"
 DRIVER="$KVSEAL_BUILD/tests/blob_azurite_driver"
-"$PY" -c 'import azure.storage.blob' 2>/dev/null || { echo "skip: no python3-azure"; exit 77; }
 
 start_vault_as_app1 || exit 1
 export KVSEAL_AZURITE_ON_EXIT=cleanup # azurite.sh chains the harness cleanup
-azurite_start --cert "$SD/server.pem" --key "$SD/server.key" --oauth basic
-rc=$?
-[ $rc -eq 77 ] && { echo "skip: Azurite unavailable (Node.js or npm package)"; exit 77; }
-[ $rc -eq 0 ] || { echo "Azurite did not start"; exit 1; }
+azurite_start_for_test --cert "$SD/server.pem" --key "$SD/server.key" --oauth basic
 export AZURE_TENANT_ID=$TENANT
 # azurite_start put Azurite's host first in the allow-list; the CA file is
 # the test server's, which also signed Azurite's certificate.

@@ -58,3 +58,15 @@ azurite_start() {
   export KVSEAL_ALLOWED_HOSTS="127.0.0.1:$port${KVSEAL_ALLOWED_HOSTS:+,$KVSEAL_ALLOWED_HOSTS}"
   export AZURITE_ACCOUNT AZURITE_KEY
 }
+
+# azurite_start_for_test [EXTRA ARGS]: azurite_start for an e2e test, the
+# Azure SDK checked first. Ends the test with 77 (skip) when Node.js, the
+# npm package or python3-azure is missing, and with 1 when Azurite fails.
+azurite_start_for_test() {
+  "${KVSEAL_PYTHON:-python3}" -c 'import azure.storage.blob' 2>/dev/null ||
+    { echo "skip: no python3-azure"; exit 77; }
+  local rc=0
+  azurite_start "$@" || rc=$?
+  [ "$rc" -eq 77 ] && { echo "skip: Azurite unavailable (Node.js or npm package)"; exit 77; }
+  [ "$rc" -eq 0 ] || { echo "FAIL: Azurite did not start"; exit 1; }
+}
