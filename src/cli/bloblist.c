@@ -1,5 +1,6 @@
-/* Container and prefix URLs as inputs: expanded into the blobs under them
- * (kvs_blob_list), for decrypt -o DIR and audit. */
+/* Container and prefix URLs: as inputs, expanded into the blobs under them
+ * (kvs_blob_list), for decrypt -o DIR and audit; as encrypt's -o, joined
+ * with each input's name. */
 #define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,31 @@ int cli_is_blob_prefix(const char *text)
 {
     size_t n = text ? strlen(text) : 0;
     return n > 0 && !cli_is_stdio(text) && kvs_is_blob_url(text) && text[n - 1] == '/';
+}
+
+int cli_blob_join(const char *prefix, const char *name, const char *suffix, char *buf,
+                  size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = strlen(prefix);
+    if (o >= cap) return -1;
+    memcpy(buf, prefix, o);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL;
+        if (o + (plain ? 1 : 3) >= cap) return -1;
+        if (plain) {
+            buf[o++] = (char)*p;
+        } else {
+            buf[o++] = '%';
+            buf[o++] = hex[*p >> 4];
+            buf[o++] = hex[*p & 15];
+        }
+    }
+    size_t sl = strlen(suffix);
+    if (o + sl >= cap) return -1;
+    memcpy(buf + o, suffix, sl + 1);
+    return 0;
 }
 
 static int push(cli_blob_inputs *b, size_t *cap, const char *in, const char *rel)

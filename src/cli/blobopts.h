@@ -32,6 +32,12 @@ int cli_blob_url_check(const char *cmd, const char *text);
 /* Whether text is a container or prefix URL: a blob URL ending in '/'. */
 int cli_is_blob_prefix(const char *text);
 
+/* PREFIX (a blob prefix URL, ending in '/') + NAME percent-encoded (every
+ * byte but A-Z a-z 0-9 - . _ ~) + SUFFIX into buf: the blob URL of a local
+ * file named NAME. Returns 0, or -1 if it does not fit. */
+int cli_blob_join(const char *prefix, const char *name, const char *suffix, char *buf,
+                  size_t cap);
+
 /* Inputs with every container or prefix URL replaced by the blobs under it
  * (kvs_blob_list, in name order). rel[i] is the blob's name below the
  * prefix for those, NULL for inputs given as they are. */

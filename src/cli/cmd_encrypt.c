@@ -160,6 +160,34 @@ static int run_to_blob(const encrypt_job *j, char *const *inputs, size_t n, cons
     return st == KVS_OK ? CLI_EXIT_OK : cli_error_status(CMD, cli_is_stdio(in) ? NULL : in, &err);
 }
 
+/* Several inputs into a blob prefix (-o URL ending in '/'), as into -o DIR:
+ * input .../NAME becomes PREFIX/NAME.kvs. Every input is attempted; the exit
+ * code is that of the first failure. */
+static int run_to_blob_prefix(const encrypt_job *j, char *const *inputs, size_t n,
+                              const char *prefix, int force)
+{
+    if (n == 0)
+        return cli_error(CMD, CLI_EXIT_USAGE,
+                         "a blob prefix as -o takes named inputs, not standard input");
+    int first = CLI_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        const char *slash = strrchr(inputs[i], '/');
+        const char *name = slash ? slash + 1 : inputs[i];
+        char url[4096];
+        int rc;
+        if (cli_is_stdio(inputs[i]) || *name == '\0')
+            rc = cli_error(CMD, CLI_EXIT_USAGE, "%s: no file name to use under a blob prefix",
+                           inputs[i]);
+        else if (cli_blob_join(prefix, name, ".kvs", url, sizeof url) != 0)
+            rc = cli_error(CMD, CLI_EXIT_USAGE, "%s: the blob URL would be too long", inputs[i]);
+        else
+            rc = run_to_blob(j, &inputs[i], 1, url, force);
+        if (first == CLI_EXIT_OK)
+            first = rc;
+    }
+    return first;
+}
+
 static int out_name(const char *base, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "%s.kvs", base);
@@ -191,9 +219,13 @@ static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
     int shared = cli_share_dek_begin(CMD, &a->keys, &job.opts.dek_session);
     if (shared != 0)
         return shared;
-    int rc = a->out && kvs_is_blob_url(a->out)
-                 ? run_to_blob(&job, inputs, n_inputs, a->out, a->force)
-                 : cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
+    int rc;
+    if (a->out && cli_is_blob_prefix(a->out))
+        rc = run_to_blob_prefix(&job, inputs, n_inputs, a->out, a->force);
+    else if (a->out && kvs_is_blob_url(a->out))
+        rc = run_to_blob(&job, inputs, n_inputs, a->out, a->force);
+    else
+        rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
     cli_share_dek_end(CMD, job.opts.dek_session);
     if (g_cli.verbose)
         cli_kv_report(CMD);

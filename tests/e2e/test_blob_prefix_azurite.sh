@@ -204,4 +204,30 @@ check "decrypt prefix with a read+list SAS: restored" cmp "$W/src/db1" "$W/sas/d
 run "$BIN" audit "$B/day1/readme.txt"
 check "audit of a named non-kvseal blob: exit 2 (got $RC)" test "$RC" -eq 2
 
+# Many files into a prefix, as into -o DIR: NAME becomes PREFIX/NAME.kvs
+# (the name percent-encoded on the wire), every input is attempted, and the
+# exit code is the first failure's.
+cp "$W/src/odd" "$W/src/né 100%"
+run "$BIN" encrypt -r "$W/k.pub.pem" -o "$B/day3/" "$W/src/db1" "$W/src/db2" "$W/src/né 100%"
+ran_ok "encrypt -o PREFIX/ three files"
+for f in db1 db2; do
+    run "$BIN" decrypt -k "$W/k.pem" -o "$W/day3.$f" "$B/day3/$f.kvs"
+    check "encrypt -o PREFIX/: $f.kvs decrypts (got $RC)" cmp "$W/src/$f" "$W/day3.$f"
+done
+run "$BIN" decrypt -k "$W/k.pem" -o "$W/day3.odd" "$B/day3/n%C3%A9%20100%25.kvs"
+check "encrypt -o PREFIX/: an escaped name decrypts (got $RC)" cmp "$W/src/odd" "$W/day3.odd"
+head -c 1000 /dev/urandom >"$W/src/db3"
+run "$BIN" encrypt -r "$W/k.pub.pem" -o "$B/day3/" "$W/src/db1" "$W/src/db3"
+check "encrypt -o PREFIX/ over an existing blob: exit 1 (got $RC)" test "$RC" -eq 1
+check "... one line naming the existing blob" grep -q "already exists" "$W/stderr"
+run "$BIN" decrypt -k "$W/k.pem" -o "$W/day3.db3" "$B/day3/db3.kvs"
+check "... and the next input is still uploaded (got $RC)" cmp "$W/src/db3" "$W/day3.db3"
+run "$BIN" decrypt -k "$W/k.pem" -o "$W/day3.db1b" "$B/day3/db1.kvs"
+check "... the existing blob is unchanged" cmp "$W/src/db1" "$W/day3.db1b"
+run sh -c "\"\$0\" encrypt -r '$W/k.pub.pem' -o '$B/day4/' </dev/null" "$BIN"
+check "encrypt standard input -o PREFIX/: exit 1 (got $RC)" test "$RC" -eq 1
+mkdir "$W/day4"
+run "$BIN" decrypt -k "$W/k.pem" -o "$W/day4" "$B/day4/"
+check "... and nothing was uploaded (an empty prefix: exit 4, got $RC)" test "$RC" -eq 4
+
 summary
