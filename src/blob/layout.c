@@ -2,10 +2,10 @@
  * which block, the service's block limits, and block ids. */
 #include "blob/layout.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/b64url.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
 
@@ -93,5 +93,24 @@ void kvs_blob_block_id(const uint8_t prefix[KVS_BLOB_ID_PREFIX_LEN], uint64_t in
     memcpy(raw, prefix, KVS_BLOB_ID_PREFIX_LEN);
     for (int i = 0; i < 8; i++) raw[KVS_BLOB_ID_PREFIX_LEN + i] = (uint8_t)(index >> (56 - 8 * i));
     /* 24 bytes: 32 characters, no padding, so every id has one length. */
-    EVP_EncodeBlock((unsigned char *)out, raw, KVS_BLOB_ID_RAW_LEN);
+    (void)kvs_b64_std_encode(raw, KVS_BLOB_ID_RAW_LEN, out, KVS_BLOB_ID_TEXT_MAX);
+}
+
+int kvs_blob_block_id_parse(const char *id, uint8_t prefix[KVS_BLOB_ID_PREFIX_LEN],
+                            uint64_t *index)
+{
+    uint8_t raw[KVS_BLOB_ID_RAW_LEN];
+    size_t got = 0;
+    char again[KVS_BLOB_ID_TEXT_MAX];
+    size_t n = strnlen(id, KVS_BLOB_ID_TEXT_MAX);
+    if (n >= KVS_BLOB_ID_TEXT_MAX || kvs_b64_decode_lenient(id, n, raw, sizeof raw, &got) != 0 ||
+        got != KVS_BLOB_ID_RAW_LEN)
+        return 0;
+    /* Canonical only: the lenient decoder also takes base64url. */
+    (void)kvs_b64_std_encode(raw, KVS_BLOB_ID_RAW_LEN, again, sizeof again);
+    if (strcmp(again, id) != 0) return 0;
+    memcpy(prefix, raw, KVS_BLOB_ID_PREFIX_LEN);
+    *index = 0;
+    for (int i = 0; i < 8; i++) *index = *index << 8 | raw[KVS_BLOB_ID_PREFIX_LEN + i];
+    return 1;
 }

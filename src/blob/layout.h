@@ -74,4 +74,9 @@ kvs_status kvs_blob_id_prefix(uint8_t prefix[KVS_BLOB_ID_PREFIX_LEN], kvs_error 
 void kvs_blob_block_id(const uint8_t prefix[KVS_BLOB_ID_PREFIX_LEN], uint64_t index,
                        char out[KVS_BLOB_ID_TEXT_MAX]);
 
+/* The inverse of kvs_blob_block_id: 1, with the id's upload prefix and block
+ * index, if id is a canonical kvseal block id; else 0. */
+int kvs_blob_block_id_parse(const char *id, uint8_t prefix[KVS_BLOB_ID_PREFIX_LEN],
+                            uint64_t *index);
+
 #endif

@@ -12,7 +12,6 @@
  * one). Later blocks keep their ids, so after a rotation block 0's prefix
  * differs from the payload blocks' prefix; the layout check below allows
  * that and nothing else. */
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +23,6 @@
 #include "envelope/rewrap_header.h"
 #include "format/format.h"
 
-#define ID_TEXT_LEN 32 /* base64 of KVS_BLOB_ID_RAW_LEN bytes */
 
 static kvs_status foreign(kvs_error *err, const char *why)
 {
@@ -34,35 +32,19 @@ static kvs_status foreign(kvs_error *err, const char *why)
                     why);
 }
 
-/* A kvseal block id: canonical base64 of prefix || u64 index (layout.h). */
-static int parse_id(const char *id, uint8_t raw[KVS_BLOB_ID_RAW_LEN], uint64_t *index)
-{
-    uint8_t buf[KVS_BLOB_ID_RAW_LEN + 3];
-    char again[KVS_BLOB_ID_TEXT_MAX];
-    if (strlen(id) != ID_TEXT_LEN) return 0;
-    if (EVP_DecodeBlock(buf, (const unsigned char *)id, ID_TEXT_LEN) != KVS_BLOB_ID_RAW_LEN)
-        return 0;
-    EVP_EncodeBlock((unsigned char *)again, buf, KVS_BLOB_ID_RAW_LEN);
-    if (strcmp(again, id) != 0) return 0;
-    memcpy(raw, buf, KVS_BLOB_ID_RAW_LEN);
-    *index = 0;
-    for (int i = 0; i < 8; i++) *index = *index << 8 | raw[KVS_BLOB_ID_PREFIX_LEN + i];
-    return 1;
-}
-
 /* Block 0 then blocks 1..n-1 by index with one prefix, sizes adding up to
  * the blob's, block 0 small enough to be a header. */
 static kvs_status check_layout(const kvs_blob_block *b, size_t n, const kvs_blob_props *props,
                                kvs_error *err)
 {
-    uint8_t raw[KVS_BLOB_ID_RAW_LEN], prefix[KVS_BLOB_ID_PREFIX_LEN];
+    uint8_t this_prefix[KVS_BLOB_ID_PREFIX_LEN], prefix[KVS_BLOB_ID_PREFIX_LEN];
     uint64_t index = 0, total = 0;
     if (n < 2) return foreign(err, "fewer than 2 blocks");
     for (size_t i = 0; i < n; i++) {
-        if (!parse_id(b[i].id, raw, &index) || index != i)
+        if (!kvs_blob_block_id_parse(b[i].id, this_prefix, &index) || index != i)
             return foreign(err, "block ids that are not kvseal's");
-        if (i == 1) memcpy(prefix, raw, sizeof prefix);
-        if (i > 1 && memcmp(prefix, raw, sizeof prefix) != 0) /* not secret */
+        if (i == 1) memcpy(prefix, this_prefix, sizeof prefix);
+        if (i > 1 && memcmp(prefix, this_prefix, sizeof prefix) != 0) /* not secret */
             return foreign(err, "payload blocks of different uploads");
         total += b[i].size;
     }

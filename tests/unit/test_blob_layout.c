@@ -102,11 +102,42 @@ START_TEST(block_ids_fixed_length_canonical_and_distinct)
         ck_assert_int_eq(EVP_DecodeBlock(raw, (const unsigned char *)a, 32), 24);
         ck_assert_int_eq(memcmp(raw, p1, KVS_BLOB_ID_PREFIX_LEN), 0); /* not secret */
         ck_assert_uint_eq(raw[23], (uint8_t)idx[i]);
+        uint8_t back[KVS_BLOB_ID_PREFIX_LEN];
+        uint64_t back_index = 0;
+        ck_assert_int_eq(kvs_blob_block_id_parse(a, back, &back_index), 1);
+        ck_assert_int_eq(memcmp(back, p1, sizeof back), 0); /* not secret */
+        ck_assert_uint_eq(back_index, idx[i]);
         if (i) {
             kvs_blob_block_id(p1, idx[i - 1], b);
             ck_assert_str_ne(a, b);
         }
     }
+}
+END_TEST
+
+/* Only kvseal's own ids parse: canonical standard base64 of 24 bytes. */
+START_TEST(block_id_parse_refuses_other_ids)
+{
+    uint8_t p[KVS_BLOB_ID_PREFIX_LEN] = {0xfb, 0xff, 0xbf}, back[KVS_BLOB_ID_PREFIX_LEN];
+    uint64_t index = 0;
+    char id[KVS_BLOB_ID_TEXT_MAX], other[KVS_BLOB_ID_TEXT_MAX + 8];
+    kvs_blob_block_id(p, 7, id);
+    ck_assert_ptr_nonnull(strpbrk(id, "+/")); /* the prefix makes both appear */
+    ck_assert_int_eq(kvs_blob_block_id_parse(id, back, &index), 1);
+    /* The same bytes in base64url, which the lenient decoder would take. */
+    snprintf(other, sizeof other, "%s", id);
+    for (char *c = other; *c; c++) *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    ck_assert_int_eq(kvs_blob_block_id_parse(other, back, &index), 0);
+    ck_assert_int_eq(kvs_blob_block_id_parse("", back, &index), 0);
+    ck_assert_int_eq(kvs_blob_block_id_parse("MDAwMDAwMDAwMDAwMDAwMA==", back, &index), 0);
+    snprintf(other, sizeof other, "%sAAAA", id); /* 27 bytes */
+    ck_assert_int_eq(kvs_blob_block_id_parse(other, back, &index), 0);
+    snprintf(other, sizeof other, "%.31s", id); /* truncated */
+    ck_assert_int_eq(kvs_blob_block_id_parse(other, back, &index), 0);
+    char longer[200];
+    memset(longer, 'A', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    ck_assert_int_eq(kvs_blob_block_id_parse(longer, back, &index), 0);
 }
 END_TEST
 
@@ -205,6 +236,7 @@ static Suite *blob_layout_suite(void)
     tcase_add_test(tc, blocks_are_large_bounded_and_whole_chunks);
     tcase_add_test(tc, lowered_limits_enforced_with_a_clear_message);
     tcase_add_test(tc, block_ids_fixed_length_canonical_and_distinct);
+    tcase_add_test(tc, block_id_parse_refuses_other_ids);
     tcase_add_test(tc, fake_store_staging_and_conditions);
     tcase_add_test(tc, fake_store_faults_and_counters);
     suite_add_tcase(s, tc);
