@@ -33,6 +33,15 @@ typedef struct kvs_context_pair {
     const char *value;
 } kvs_context_pair;
 
+/* The `signer` member of a signed file (FORMAT.md "Signed files"). */
+#define KVS_SIGNER_KEY "key"
+#define KVS_SIGNER_KEYVAULT "azure-keyvault"
+typedef struct kvs_header_signer {
+    char type[32]; /* KVS_SIGNER_KEY or KVS_SIGNER_KEYVAULT; "" if unsigned */
+    char id[KVS_MAX_KEY_ID_LEN + 1]; /* key_id or versioned kid */
+    char alg[8];   /* "ES256", "ES384", "PS256", "PS384" or "PS512" */
+} kvs_header_signer;
+
 typedef struct kvs_header {
     uint32_t chunk_size;
     uint8_t salt[KVS_SALT_LEN];
@@ -44,6 +53,7 @@ typedef struct kvs_header {
     uint32_t header_len;       /* length of the JSON text */
     int unlocked_recipient;    /* recipient whose DEK verified the tag, or -1
                                   (a header that was only parsed) */
+    kvs_header_signer signer;  /* signer.type[0] == 0: not a signed file */
 } kvs_header;
 
 /* Offset of chunk 0: 8 + 4 + header_len + 32. */

@@ -52,6 +52,7 @@
 #include "kvseal/keys.h"
 #include "kvseal/rewrap.h"
 #include "kvseal/secmem.h"
+#include "kvseal/sign.h"
 #include "kvseal/status.h"
 #include "kvseal/stream.h"
 #include "kvseal/version.h"

@@ -39,8 +39,10 @@ typedef enum kvs_status {
     KVS_ERR_STATE = 19,           /* context failed earlier or used out of order */
     KVS_ERR_UNAVAILABLE = 20,     /* service failed transiently: 5xx or throttled past the
                                      retry budget, host skipped by the breaker */
-    KVS_ERR_RESOURCE_LIMIT = 21   /* a configuration or local resource limit was
+    KVS_ERR_RESOURCE_LIMIT = 21,   /* a configuration or local resource limit was
                                      exceeded (secret file size, recipients, header) */
+    KVS_ERR_SIGNER = 22           /* a signer was required and the file is unsigned
+                                     or signed by another key */
 } kvs_status;
 
 /* Broad classes of failure; the CLI maps each to one documented exit code. */

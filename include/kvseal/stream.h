@@ -49,6 +49,9 @@ typedef struct kvs_encrypt_options {
      * every file's header and payload keys differ (FORMAT.md §3). The
      * session's recipients are used and the recipients argument is ignored. */
     kvs_dek_session *dek_session;
+    /* Optional: sign the file (include/kvseal/sign.h). The signer is
+     * borrowed; it signs once per file, after the last chunk. */
+    struct kvs_signer *signer;
 } kvs_encrypt_options;
 
 typedef struct kvs_decrypt_options {
@@ -64,6 +67,10 @@ typedef struct kvs_decrypt_options {
      * the order given, and for each key the file's recipients in header
      * order (FORMAT.md §7 step 3). */
     kvs_error *unlock_notes;
+    /* Optional: refuse (KVS_ERR_SIGNER) a file not signed by this key, and
+     * verify the signature, the segment roots and the data key commitment
+     * before any plaintext is released (include/kvseal/sign.h). Borrowed. */
+    const struct kvs_signer_check *require_signer;
 } kvs_decrypt_options;
 
 typedef struct kvs_encryptor kvs_encryptor;

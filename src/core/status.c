@@ -28,6 +28,7 @@ const char *kvs_strerror(kvs_status status)
     case KVS_ERR_STATE: return "operation used out of order or after a failure";
     case KVS_ERR_UNAVAILABLE: return "service temporarily unavailable";
     case KVS_ERR_RESOURCE_LIMIT: return "a configuration or resource limit was exceeded";
+    case KVS_ERR_SIGNER: return "the file is not signed by the required signer";
     }
     return "unknown status";
 }
@@ -49,6 +50,7 @@ kvs_category kvs_status_category(kvs_status status)
     case KVS_ERR_TRAILING_DATA:
     case KVS_ERR_CONTEXT_MISMATCH:
     case KVS_ERR_LIMIT: /* an input exceeding a format limit */
+    case KVS_ERR_SIGNER:
         return KVS_CAT_INPUT;
     case KVS_ERR_NO_RECIPIENT:
     case KVS_ERR_KEY:
