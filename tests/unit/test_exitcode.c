@@ -36,12 +36,13 @@ static const struct exit_row exits[] = {
     {KVS_ERR_STATE, 5},
     {KVS_ERR_UNAVAILABLE, 7},
     {KVS_ERR_RESOURCE_LIMIT, 1},
+    {KVS_ERR_SIGNER, 2},
 };
 
 START_TEST(test_every_status_has_its_exit_code)
 {
     size_t rows = sizeof exits / sizeof exits[0];
-    ck_assert_uint_eq(rows, (size_t)KVS_ERR_RESOURCE_LIMIT + 1); /* every status listed */
+    ck_assert_uint_eq(rows, (size_t)KVS_ERR_SIGNER + 1); /* every status listed */
     for (size_t i = 0; i < rows; i++) {
         ck_assert_int_eq((int)exits[i].status, (int)i);
         ck_assert_msg(cli_exit_code(exits[i].status) == exits[i].code,

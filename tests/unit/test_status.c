@@ -9,7 +9,7 @@
 #include "kvseal/version.h"
 #include "testutil.h"
 
-#define KVS_STATUS_LAST KVS_ERR_RESOURCE_LIMIT
+#define KVS_STATUS_LAST KVS_ERR_SIGNER
 
 struct cat_row {
     kvs_status status;
@@ -39,6 +39,7 @@ static const struct cat_row categories[] = {
     {KVS_ERR_STATE, KVS_CAT_INTERNAL},
     {KVS_ERR_UNAVAILABLE, KVS_CAT_TRANSIENT},
     {KVS_ERR_RESOURCE_LIMIT, KVS_CAT_USAGE},
+    {KVS_ERR_SIGNER, KVS_CAT_INPUT},
 };
 
 START_TEST(test_strerror_distinct)
