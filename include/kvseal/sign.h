@@ -85,6 +85,20 @@ typedef struct kvs_signature_info {
     uint64_t plaintext_size;
 } kvs_signature_info;
 
+/* Read the header and, for a signed file, the trailer's fixed tail of a
+ * seekable file (no key needed, nothing verified but the trailer's form). */
+KVS_API KVS_MUST_USE KVS_NONNULL(2) kvs_status
+kvs_signature_info_fd(int fd, kvs_signature_info *out, kvs_error *err);
+
+/* Prove authorship without any decryption key (an auditor with no unwrap
+ * right): the file is signed by the required key, its signature over M
+ * verifies, and every stored chunk hashes to the trailer's roots. Everything
+ * but the data key commitment (which needs the DEK) is checked; no chunk is
+ * decrypted. header_out (may be NULL) as kvs_decrypt_fd's. */
+KVS_API KVS_MUST_USE KVS_NONNULL(2) kvs_status
+kvs_verify_signer_fd(int fd, const kvs_signer_check *required, kvs_header **header_out,
+                     kvs_error *err);
+
 #ifdef __cplusplus
 }
 #endif
