@@ -42,6 +42,7 @@ typedef struct kvs_sealed_header {
     uint32_t chunk_size;
     kvs_file_keys *keys;
     uint64_t dek_generation; /* with a DEK session: which of its DEKs */
+    kvs_header *header;      /* what was encoded (a signed file's M needs it) */
 } kvs_sealed_header;
 
 kvs_status kvs_seal_header(const kvs_encrypt_options *opts, kvs_provider *const *recipients,
@@ -52,6 +53,7 @@ typedef struct kvs_opened_header {
     kvs_header *header;
     kvs_file_keys *keys;
     int recipient;
+    EVP_PKEY *signer_pub; /* with a required signer: its key, checked to be the file's */
 } kvs_opened_header;
 
 /* bytes = magic || header_len || JSON || tag exactly as stored. */

@@ -47,6 +47,11 @@ kvs_status kvs_decryptor_new(const kvs_decrypt_options *opts, kvs_provider *cons
     *out = NULL;
     kvs_decryptor *d = calloc(1, sizeof *d);
     if (!d) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    if (opts && opts->require_signer) {
+        free(d);
+        return kvs_fail(err, KVS_ERR_USAGE,
+                        "the push/pull decryptor does not check signers: use kvs_decrypt_fd or kvs_decrypt_mem");
+    }
     if (opts) d->opts = *opts;
     d->keys = keys;
     d->n_keys = n_keys;
@@ -91,6 +96,10 @@ static kvs_status header_complete(kvs_decryptor *d)
     free(d->hdr);
     d->hdr = NULL;
     if (st != KVS_OK) return failed(d, st);
+    if (d->opened.header->signer.type[0]) /* its trailer needs the whole-file engine */
+        return failed(d, kvs_fail(&d->err, KVS_ERR_USAGE,
+                                  "a signed file: the push/pull decryptor does not read signed files; "
+                                  "use kvs_decrypt_fd or kvs_decrypt_mem"));
     return start_chunks(d);
 }
 

@@ -81,6 +81,8 @@ static kvs_status direct_chunk(kvs_engine *e, worker *w, uint64_t i, size_t *len
     const uint8_t *src = NULL;
     uint8_t *dst = (out->caps & KVS_IO_MAPPED) ? out->ops->map(out, to, out_len) : w->buf;
     kvs_status st = chunk_input(e, w, at, *len, &src, err);
+    if (st == KVS_OK && !p->sealing && e->job->roots) /* the stored bytes, before opening in place */
+        st = kvs_engine_leaf(e, i, src, *len, err);
     if (st != KVS_OK) return st;
     if (p->sealing)
         st = kvs_engine_seal(w->gcm, i, final, src, *len, dst, err);
@@ -88,6 +90,7 @@ static kvs_status direct_chunk(kvs_engine *e, worker *w, uint64_t i, size_t *len
         st = open_in_place(e, w, i, final, *len, at, err);
     else /* the input stays as it was: a failure is explained right away */
         st = kvs_chunk_open_checked(w->gcm, i, final, src, *len, dst, err);
+    if (st == KVS_OK && p->sealing && e->job->roots) st = kvs_engine_leaf(e, i, dst, out_len, err);
     if (st == KVS_OK && dst == w->buf) st = out->ops->write_at(out, to, dst, out_len, err);
     return st;
 }

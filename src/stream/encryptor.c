@@ -39,6 +39,9 @@ kvs_status kvs_encryptor_new(const kvs_encrypt_options *opts, kvs_provider *cons
 {
     kvs_sealed_header sh;
     *out = NULL;
+    if (opts && opts->signer) /* the trailer needs the whole-file engine */
+        return kvs_fail(err, KVS_ERR_USAGE,
+                        "the push/pull encryptor does not sign files: use kvs_encrypt_fd or kvs_encrypt_mem");
     kvs_status st = kvs_seal_header(opts, recipients, n_recipients, &sh, err);
     if (st != KVS_OK) return st;
     kvs_encryptor *e = calloc(1, sizeof *e);

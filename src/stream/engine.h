@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/signed.h"
 #include "stream/chunk_plan.h"
 #include "stream/io.h"
 
@@ -38,6 +39,35 @@ typedef struct kvs_engine_job {
     unsigned threads;       /* 0 = online CPUs, less the ring's busy threads */
     void (*progress)(uint64_t bytes_done, void *arg); /* optional, calling thread */
     void *progress_arg;
+
+    /* Signed files (FORMAT.md "Signed files"); all optional. */
+    /* Hash every stored chunk into a leaf in the workers and accumulate the
+     * segment roots here (sealing: to sign; opening: to verify). */
+    kvs_roots *roots;
+    /* Opening with the trailer read first: its roots. A segment whose root
+     * differs fails the transfer (KVS_ERR_AUTH) at its first chunk, and only
+     * chunks of verified segments count as released: a sequential sink gets
+     * a chunk only once its segment verified, and a failed transfer keeps
+     * only verified segments. */
+    const uint8_t *expect_roots;
+    uint32_t expect_m;
+    /* Opening whose roots can only be checked at the end (a stream's trailer
+     * comes last): a failed transfer keeps no output at all. */
+    int release_at_end;
+    /* Opening a stream of a signed file: the trailer follows the final
+     * chunk, found by the streaming rule (stream/ring.c) and handed to
+     * tail_check before the sink commits. */
+    int find_tail;
+    /* Sealing: the bytes after the final chunk (the trailer): tail_len gives
+     * their length for `chunks` chunks up front, tail makes them (a new
+     * buffer, free()) once every chunk is sealed. */
+    uint64_t (*tail_len)(void *arg, uint64_t chunks);
+    kvs_status (*tail)(void *arg, uint64_t chunks, uint8_t **bytes, size_t *len, kvs_error *err);
+    /* Opening: called once every chunk opened, before the sink commits,
+     * with the trailer bytes found (find_tail) or NULL. */
+    kvs_status (*tail_check)(void *arg, uint64_t chunks, const uint8_t *found, size_t found_len,
+                             kvs_error *err);
+    void *tail_arg;
 } kvs_engine_job;
 
 typedef struct kvs_engine_result {

@@ -1,4 +1,5 @@
 /* Failure bookkeeping and sizing shared by the engine's two modes. */
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -54,4 +55,84 @@ unsigned kvs_engine_threads(unsigned requested, unsigned busy_threads)
     long n = requested ? (long)requested : sysconf(_SC_NPROCESSORS_ONLN) - (long)busy_threads;
     if (n < 1) n = 1;
     return n > KVS_ENGINE_MAX_THREADS ? KVS_ENGINE_MAX_THREADS : (unsigned)n;
+}
+
+/* Record a failure at chunk `first` (mu held): the first failure wins, the
+ * lowest index bounds the output kept. */
+static void fail_at_locked(kvs_engine *e, uint64_t first, const kvs_error *err)
+{
+    if (first < e->fail_index) e->fail_index = first;
+    if (!e->failed) {
+        e->failed = 1;
+        e->err = *err;
+    }
+}
+
+/* Compare the roots of newly complete segments with the trailer's (mu held). */
+static kvs_status check_segments(kvs_engine *e, kvs_error *err)
+{
+    const kvs_engine_job *job = e->job;
+    if (!job->expect_roots) return KVS_OK;
+    uint32_t complete = kvs_roots_count(job->roots);
+    for (; e->verified < complete; e->verified++) {
+        uint32_t j = e->verified;
+        const uint8_t *got = kvs_roots_get(job->roots, j);
+        if (j >= job->expect_m || !got ||
+            CRYPTO_memcmp(got, job->expect_roots + (size_t)j * KVS_HASH_LEN, KVS_HASH_LEN) != 0) {
+            uint64_t first = (uint64_t)j * KVS_SEGMENT_CHUNKS;
+            kvs_fail(err, KVS_ERR_AUTH,
+                     "authentication failed: chunks %llu to %llu do not match the signed segment root %u",
+                     (unsigned long long)first, (unsigned long long)(first + KVS_SEGMENT_CHUNKS - 1), j);
+            fail_at_locked(e, first, err);
+            return KVS_ERR_AUTH;
+        }
+    }
+    return KVS_OK;
+}
+
+/* Every leaf is in: close the last segment and check what remains (mu held). */
+static kvs_status finish_roots(kvs_engine *e, kvs_error *err)
+{
+    kvs_status st = kvs_roots_finish(e->job->roots, e->chunks_known);
+    if (st != KVS_OK) {
+        kvs_fail(err, st, "segment roots could not be completed");
+        fail_at_locked(e, 0, err);
+        return st;
+    }
+    return check_segments(e, err);
+}
+
+kvs_status kvs_engine_leaf(kvs_engine *e, uint64_t index, const uint8_t *stored, size_t len,
+                           kvs_error *err)
+{
+    uint8_t leaf[KVS_HASH_LEN];
+    uint32_t complete = 0;
+    if (kvs_leaf_hash(index, stored, len, leaf) != KVS_OK)
+        return kvs_fail(err, KVS_ERR_CRYPTO, "SHA-256 of a chunk failed");
+    pthread_mutex_lock(&e->mu);
+    kvs_status st = kvs_roots_add(e->job->roots, index, leaf, &complete);
+    if (st != KVS_OK) {
+        kvs_fail(err, st, "segment roots: chunk %llu arrived out of bounds", (unsigned long long)index);
+        fail_at_locked(e, index, err);
+    } else if (++e->leaves == e->chunks_known) {
+        st = finish_roots(e, err);
+    } else {
+        st = check_segments(e, err);
+    }
+    pthread_cond_broadcast(&e->cv); /* an ordered writer waits for verified segments */
+    pthread_mutex_unlock(&e->mu);
+    return st;
+}
+
+kvs_status kvs_engine_set_chunks(kvs_engine *e, uint64_t chunks, kvs_error *err)
+{
+    e->chunks_known = chunks;
+    if (!e->job->roots || e->leaves != chunks) return KVS_OK;
+    return finish_roots(e, err);
+}
+
+int kvs_engine_released(const kvs_engine *e, uint64_t index)
+{
+    if (!e->job->expect_roots) return 1;
+    return index < (uint64_t)e->verified * KVS_SEGMENT_CHUNKS;
 }

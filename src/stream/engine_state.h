@@ -25,7 +25,27 @@ typedef struct kvs_engine {
     kvs_error err;        /* first failure */
     uint64_t consumed;    /* input bytes read (ring: reader only; direct: under mu) */
     pthread_t caller;     /* the thread that reports progress */
+    /* Signed files (job->roots): under mu. */
+    uint64_t chunks_known; /* the number of chunks once known, else UINT64_MAX */
+    uint64_t leaves;       /* leaves added */
+    uint32_t verified;     /* segments whose roots matched expect_roots */
+    uint8_t *found_tail;   /* find_tail: the trailer bytes the reader split off */
+    size_t found_tail_len;
 } kvs_engine;
+
+/* Hash stored chunk i (len bytes) into a leaf and add it to job->roots;
+ * with expected roots, check each segment as it completes. Called by the
+ * workers outside mu, once per chunk, when job->roots is set. A segment
+ * that does not match fails the transfer at its first chunk. */
+kvs_status kvs_engine_leaf(kvs_engine *e, uint64_t index, const uint8_t *stored, size_t len,
+                           kvs_error *err);
+
+/* The number of chunks is now known (the reader saw the end); mu held. */
+kvs_status kvs_engine_set_chunks(kvs_engine *e, uint64_t chunks, kvs_error *err);
+
+/* Opening with expected roots: chunk i may be released (its segment
+ * verified); mu held. Always true without expected roots. */
+int kvs_engine_released(const kvs_engine *e, uint64_t index);
 
 /* Record a failure that is not one chunk's (takes mu); the first one wins. */
 void kvs_engine_fail(kvs_engine *e, const kvs_error *err);

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/secmem.h"
+#include "keys/signer.h"
 #include "keys/unlock.h"
 #include "stream/chunk.h"
 #include "stream/dek_session.h"
@@ -94,9 +95,10 @@ kvs_status kvs_seal_header(const kvs_encrypt_options *opts, kvs_provider *const 
         if (!opts || !opts->omit_created) set_created(h);
         if (opts) st = kvs_header_set_context(h, opts->context, opts->n_context, err);
     }
+    if (st == KVS_OK && opts && opts->signer) h->signer = opts->signer->ident;
     if (st == KVS_OK) st = build_header(session, recipients, n, h, out, err);
     if (st == KVS_OK) st = encode_and_tag(h, out, err);
-    kvs_header_free(h);
+    out->header = h;
     out->chunk_size = chunk;
     if (st != KVS_OK) kvs_sealed_header_clear(out);
     return st;
@@ -114,8 +116,12 @@ kvs_status kvs_open_header(const uint8_t *bytes, size_t len, const kvs_decrypt_o
     if (len != size) return kvs_fail(err, KVS_ERR_INTERNAL, "header buffer has the wrong size");
     st = kvs_header_parse(bytes + KVS_PREFIX_LEN, len - KVS_PREFIX_LEN - KVS_TAG_LEN, &out->header, err);
     if (st != KVS_OK) return st;
+    /* A required signer is checked before any key is used: an unsigned or
+     * otherwise signed file costs no unwrap. */
+    if (opts && opts->require_signer)
+        st = kvs_signer_check_resolve(opts->require_signer, out->header, &out->signer_pub, err);
     out->keys = kvs_file_keys_new();
-    if (!out->keys) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    if (st == KVS_OK && !out->keys) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     if (st == KVS_OK && n_keys == 0)
         st = kvs_fail(err, KVS_ERR_NO_RECIPIENT, "no key was given to decrypt with");
     if (st == KVS_OK)
@@ -165,6 +171,7 @@ kvs_status kvs_open_header_fd(int fd, const kvs_decrypt_options *opts,
 void kvs_sealed_header_clear(kvs_sealed_header *s)
 {
     free(s->bytes);
+    kvs_header_free(s->header);
     kvs_file_keys_free(s->keys);
     memset(s, 0, sizeof *s);
 }
@@ -173,6 +180,7 @@ void kvs_opened_header_clear(kvs_opened_header *o)
 {
     kvs_header_free(o->header);
     kvs_file_keys_free(o->keys);
+    EVP_PKEY_free(o->signer_pub);
     memset(o, 0, sizeof *o);
     o->recipient = -1;
 }

@@ -5,6 +5,7 @@
  * reader holds each chunk until it has read the one after it. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "kvseal/header.h"
@@ -55,8 +56,17 @@ static size_t output_len(const ring *r, const slot *s)
  * be read again). */
 static kvs_status process(ring *r, kvs_gcm *gcm, slot *s, uint8_t **scratch, kvs_error *err)
 {
-    if (r->e->plan.sealing) return kvs_engine_seal(gcm, s->index, s->final, s->buf, s->len, s->buf, err);
-    kvs_status st = kvs_chunk_open_checked(gcm, s->index, s->final, s->buf, s->len, *scratch, err);
+    kvs_engine *e = r->e;
+    kvs_status st = KVS_OK;
+    if (e->plan.sealing) {
+        st = kvs_engine_seal(gcm, s->index, s->final, s->buf, s->len, s->buf, err);
+        if (st == KVS_OK && e->job->roots)
+            st = kvs_engine_leaf(e, s->index, s->buf, s->len + KVS_CHUNK_TAG_LEN, err);
+        return st;
+    }
+    if (e->job->roots) st = kvs_engine_leaf(e, s->index, s->buf, s->len, err);
+    if (st != KVS_OK) return st;
+    st = kvs_chunk_open_checked(gcm, s->index, s->final, s->buf, s->len, *scratch, err);
     uint8_t *opened = *scratch;
     *scratch = s->buf;
     s->buf = opened;
@@ -132,7 +142,7 @@ static void *writer_main(void *arg)
     for (;;) {
         if (e->failed || (r->reader_done && r->next_write >= r->total)) break;
         slot *s = &r->slots[r->next_write % r->n_slots];
-        if (s->state != SLOT_DONE || s->index != r->next_write) {
+        if (s->state != SLOT_DONE || s->index != r->next_write || !kvs_engine_released(e, s->index)) {
             pthread_cond_wait(&e->cv, &e->mu);
             continue;
         }
@@ -172,8 +182,10 @@ static void publish(ring *r, slot *s, uint64_t i, int final)
     s->final = final;
     s->state = SLOT_FILLED;
     if (final) {
+        kvs_error err = {0};
         r->total = i + 1;
         r->reader_done = 1;
+        kvs_engine_set_chunks(e, r->total, &err); /* a failure is recorded in e */
     }
     pthread_cond_broadcast(&e->cv);
     pthread_mutex_unlock(&e->mu);
@@ -224,9 +236,135 @@ static kvs_status read_chunks(ring *r)
     return st;
 }
 
+/* Signed file from a stream (FORMAT.md "Signed files"): the trailer
+ * follows the final chunk, so a full read no longer shows the end. A chunk
+ * that opens as non-final is one (its nonce says so); any other starts the
+ * final region: the rest of the input, at most a chunk and the longest
+ * trailer that many chunks can have, is split from its end by the
+ * trailer's own length fields. */
+typedef struct tail_finder {
+    kvs_gcm *gcm;   /* the reader's own, for the trial */
+    uint8_t *trial; /* the trial's plaintext, wiped after each */
+} tail_finder;
+
+static int opens_as_non_final(tail_finder *f, const slot *s, uint64_t i)
+{
+    int ok = kvs_chunk_open(f->gcm, i, 0, s->buf, s->len, f->trial) == KVS_OK;
+    if (ok) OPENSSL_cleanse(f->trial, s->len - KVS_CHUNK_TAG_LEN);
+    return ok;
+}
+
+/* Read what follows chunk i's first bytes in s until the input ends. */
+static kvs_status read_rest(ring *r, const slot *s, uint64_t i, uint8_t **rest, size_t *have,
+                            kvs_error *err)
+{
+    kvs_source *in = r->e->job->in;
+    size_t unit = kvs_chunk_plan_in_unit(&r->e->plan);
+    uint64_t bound = unit + (uint64_t)kvs_segments_for(i + 1) * KVS_HASH_LEN + KVS_HASH_LEN +
+                     KVS_SIG_MAX_LEN + KVS_TRAILER_TAIL_LEN;
+    size_t cap = s->len + 4096, got = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    memcpy(buf, s->buf, s->len);
+    *have = s->len;
+    kvs_status st = KVS_OK;
+    for (;;) {
+        if (*have == cap) {
+            if (cap > bound) {
+                st = kvs_fail(err, KVS_ERR_AUTH, "authentication failed: chunk %llu (damaged or altered)",
+                              (unsigned long long)i);
+                break;
+            }
+            uint8_t *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        st = in->ops->read(in, buf + *have, cap - *have, &got, err);
+        if (st != KVS_OK) break;
+        *have += got;
+        if (got == 0) break;
+    }
+    if (st == KVS_OK && *have > bound)
+        st = kvs_fail(err, KVS_ERR_AUTH, "authentication failed: chunk %llu (damaged or altered)",
+                      (unsigned long long)i);
+    if (st != KVS_OK) {
+        free(buf);
+        return st;
+    }
+    *rest = buf;
+    return KVS_OK;
+}
+
+/* s holds the start of the final region, chunk i: split off the trailer. */
+static kvs_status split_final(ring *r, slot *s, uint64_t i, kvs_error *err)
+{
+    kvs_engine *e = r->e;
+    uint8_t *rest = NULL;
+    size_t have = 0;
+    uint32_t m = 0;
+    uint16_t sig_len = 0;
+    kvs_status st = read_rest(r, s, i, &rest, &have, err);
+    if (st != KVS_OK) return st;
+    e->consumed += have - s->len;
+    if (have < KVS_CHUNK_TAG_LEN + KVS_TRAILER_TAIL_LEN)
+        st = kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer");
+    if (st == KVS_OK) st = kvs_trailer_parse_tail(rest + have - KVS_TRAILER_TAIL_LEN, &m, &sig_len, err);
+    uint64_t tlen = st == KVS_OK ? kvs_trailer_len(m, sig_len) : 0;
+    if (st == KVS_OK && (m > kvs_segments_for(i + 1) || tlen + KVS_CHUNK_TAG_LEN > have))
+        st = kvs_fail(err, KVS_ERR_FORMAT, "malformed trailer: %u segments do not fit the file", m);
+    size_t final_len = (size_t)(have - tlen);
+    if (st == KVS_OK && final_len > s->len) /* more than one chunk before the trailer */
+        st = kvs_fail(err, KVS_ERR_AUTH, "authentication failed: chunk %llu (damaged or altered)",
+                      (unsigned long long)i);
+    if (st == KVS_OK) st = kvs_chunk_check_last(final_len, i, err);
+    if (st == KVS_OK && !(e->found_tail = malloc((size_t)tlen)))
+        st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    if (st == KVS_OK) {
+        memcpy(e->found_tail, rest + final_len, (size_t)tlen);
+        e->found_tail_len = (size_t)tlen;
+        s->len = final_len; /* its bytes are s's first ones already */
+    }
+    free(rest);
+    return st;
+}
+
+static kvs_status read_chunks_find_tail(ring *r, tail_finder *f)
+{
+    kvs_engine *e = r->e;
+    kvs_error err = {0};
+    size_t unit = kvs_chunk_plan_in_unit(&e->plan);
+    kvs_status st = KVS_OK;
+    for (uint64_t i = 0; st == KVS_OK; i++) {
+        slot *cur = acquire_slot(r, i);
+        if (!cur) return KVS_ERR_STATE;
+        st = read_slot(r, cur, unit, &err);
+        if (st != KVS_OK) break;
+        if (cur->len == unit && opens_as_non_final(f, cur, i)) {
+            st = kvs_chunk_plan_check_count(&e->plan, i + 2, &err);
+            if (st == KVS_OK) publish(r, cur, i, 0);
+            continue;
+        }
+        st = split_final(r, cur, i, &err);
+        if (st == KVS_OK) {
+            publish(r, cur, i, 1);
+            return KVS_OK;
+        }
+        kvs_engine_fail_in_order(e, i, &err);
+        return st;
+    }
+    kvs_engine_fail(e, &err);
+    return st;
+}
+
 static kvs_status alloc_slots(ring *r, unsigned threads, kvs_error *err)
 {
     r->n_slots = 2 * (size_t)threads + 2;
+    /* An ordered sink gated on segment roots holds a whole segment back. */
+    if (r->ordered && r->e->job->expect_roots) r->n_slots += KVS_SEGMENT_CHUNKS;
     r->slots = calloc(r->n_slots, sizeof(slot));
     if (!r->slots) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->n_slots; i++)
@@ -263,11 +401,20 @@ kvs_status kvs_engine_run_ring(kvs_engine *e, kvs_error *err)
         writer_started = pthread_create(&writer, NULL, writer_main, &r) == 0;
         if (!writer_started) st = kvs_fail(err, KVS_ERR_NOMEM, "cannot start the writer thread");
     }
-    if (st == KVS_OK) read_chunks(&r);
+    tail_finder f = {NULL, NULL};
+    if (st == KVS_OK && e->job->find_tail) {
+        f.gcm = kvs_gcm_new(e->job->key);
+        f.trial = malloc(stored_size(&r));
+        if (!f.gcm || !f.trial) st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
+    }
+    if (st == KVS_OK && e->job->find_tail) read_chunks_find_tail(&r, &f);
+    else if (st == KVS_OK) read_chunks(&r);
     else kvs_engine_fail(e, err);
     for (unsigned i = 0; i < started; i++) pthread_join(workers[i], NULL);
     if (writer_started) pthread_join(writer, NULL);
     if (e->failed) st = kvs_error_copy(err, &e->err);
+    free(f.trial); /* wiped after every trial */
+    kvs_gcm_free(f.gcm);
     free_slots(&r);
     return st;
 }
