@@ -17,7 +17,8 @@ typedef struct kvs_blob_meta_set {
     char *keys, *size;
 } kvs_blob_meta_set;
 
-kvs_status kvs_blob_meta_build(const uint8_t *stored_header, size_t header_len, uint64_t file_size,
+/* payload_end: the file's size less a signed file's trailer. */
+kvs_status kvs_blob_meta_build(const uint8_t *stored_header, size_t header_len, uint64_t payload_end,
                                kvs_blob_meta_set *out, kvs_error *err);
 void kvs_blob_meta_free(kvs_blob_meta_set *m);
 

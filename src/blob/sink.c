@@ -303,6 +303,12 @@ static kvs_status flush_last(kvs_blob_sink *s, uint64_t end, uint64_t *n_blocks,
 {
     const kvs_blob_layout *l = &s->layout;
     kvs_blob_span sp;
+    if (s->tail_block) { /* the chunks' last block was flushed by the tail */
+        *n_blocks = s->tail_block + 1;
+        if (s->filling || s->last_block != s->tail_block)
+            return kvs_fail(err, KVS_ERR_INTERNAL, "blob sink: a block was left incomplete");
+        return KVS_OK;
+    }
     if (end <= l->header_len) return kvs_fail(err, KVS_ERR_INTERNAL, "blob sink: no chunk was written");
     kvs_status st = kvs_blob_layout_chunk_block(l, (end - 1 - l->header_len) / l->unit, &sp, err);
     if (st != KVS_OK) return st;
@@ -320,13 +326,47 @@ static kvs_status flush_last(kvs_blob_sink *s, uint64_t end, uint64_t *n_blocks,
     return st;
 }
 
+/* A signed file's trailer, after every chunk: the chunks' last block is
+ * complete now, and the trailer is staged as one more block. */
+static kvs_status bs_write_tail(kvs_sink *base, uint64_t off, const uint8_t *buf, size_t len,
+                                kvs_error *err)
+{
+    kvs_blob_sink *s = blob_sink(base);
+    uint64_t n_blocks = 0;
+    kvs_error e = {0};
+    pending *p = NULL;
+    pthread_mutex_lock(&s->mu);
+    kvs_status st = s->failed ? failed_status(s, &e) : flush_last(s, off, &n_blocks, &e);
+    kvs_blob_span sp = {.index = n_blocks, .offset = off, .bytes = len};
+    if (st == KVS_OK && n_blocks >= s->layout.p.max_blocks)
+        st = kvs_fail(&e, KVS_ERR_RESOURCE_LIMIT, "the blob would need more than %llu blocks",
+                      (unsigned long long)s->layout.p.max_blocks);
+    uint64_t total = s->total;
+    s->total = KVS_IO_SIZE_UNKNOWN; /* the tail block is exactly len bytes */
+    if (st == KVS_OK) st = new_pending(s, &sp, &p, &e);
+    s->total = total;
+    if (st == KVS_OK) {
+        memcpy(p->data, buf, len);
+        p->got = len;
+        s->filling = p->next;
+        p->next = NULL;
+        s->tail_block = sp.index;
+        s->tail_len = len;
+        st = enqueue_locked(s, p, &e);
+    }
+    if (st != KVS_OK) fail_locked(s, &e);
+    pthread_mutex_unlock(&s->mu);
+    return st == KVS_OK ? KVS_OK : kvs_error_copy(err, &e);
+}
+
 static kvs_status put_list(kvs_blob_sink *s, uint64_t n_blocks, uint64_t end, kvs_error *err)
 {
     kvs_blob_meta_set meta;
     kvs_blob_block *blocks = calloc((size_t)n_blocks, sizeof *blocks);
     if (!blocks) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     for (uint64_t i = 0; i < n_blocks; i++) kvs_blob_block_id(s->prefix, i, blocks[i].id);
-    kvs_status st = kvs_blob_meta_build(s->header, (size_t)s->layout.header_len, end, &meta, err);
+    /* the metadata describes the payload: a trailer is not part of it */
+    kvs_status st = kvs_blob_meta_build(s->header, (size_t)s->layout.header_len, end - s->tail_len, &meta, err);
     if (st == KVS_OK) {
         kvs_blob_commit c = {blocks, (size_t)n_blocks, meta.items, meta.n, NULL, !s->cfg.overwrite};
         st = s->store->ops->put_block_list(s->store, &c, err);
@@ -368,8 +408,8 @@ static void bs_abort(kvs_sink *base, uint64_t keep)
 }
 
 static const kvs_sink_ops blob_sink_ops = {
-    .start = bs_start, .write = bs_write, .write_at = bs_write_at, .commit = bs_commit,
-    .abort = bs_abort,
+    .start = bs_start, .write = bs_write, .write_at = bs_write_at, .write_tail = bs_write_tail,
+    .commit = bs_commit, .abort = bs_abort,
 };
 
 void kvs_blob_sink_init(kvs_blob_sink *s, kvs_blob_store *store, const kvs_blob_sink_config *cfg)

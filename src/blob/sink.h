@@ -1,6 +1,7 @@
 /* Internal: a block blob as the engine's sink (stream/io.h). The engine
  * writes the header, then whole chunks, from any thread in any order
- * (write_at) or in order (write); the sink gathers them into the blocks of
+ * (write_at) or in order (write), then a signed file's trailer
+ * (write_tail), which becomes a block of its own; the sink gathers them into the blocks of
  * blob/layout.h and stages each block as soon as it is complete, through a
  * pool of uploader threads. commit puts the block list (nothing is visible
  * before); abort commits nothing, so no blob appears.
@@ -51,6 +52,8 @@ typedef struct kvs_blob_sink {
     unsigned buffered, peak;        /* blocks held in memory: now, at most */
     uint64_t staged;                /* blocks staged successfully */
     uint64_t last_block;            /* highest block index written */
+    uint64_t tail_block;            /* the trailer's own block, once written; else 0 */
+    uint64_t tail_len;
     int stopping;                   /* uploaders exit once the queue is empty */
     int failed;
     kvs_error err;                  /* the first failure */

@@ -22,6 +22,7 @@
 #include "envelope/blob_ops.h"
 #include "envelope/rewrap_header.h"
 #include "format/format.h"
+#include "format/signed.h"
 
 
 static kvs_status foreign(kvs_error *err, const char *why)
@@ -78,7 +79,7 @@ static kvs_status read_header(kvs_blob_store *store, const kvs_blob_block *b0,
  * if the blob still has the ETag it was read with. */
 static kvs_status commit_header(kvs_blob_store *store, const kvs_blob_block *old, size_t n,
                                 const kvs_blob_props *props, const uint8_t *hdr, size_t hdr_len,
-                                kvs_error *err)
+                                uint64_t trailer_len, kvs_error *err)
 {
     uint8_t prefix[KVS_BLOB_ID_PREFIX_LEN];
     kvs_blob_meta_set meta;
@@ -86,7 +87,7 @@ static kvs_status commit_header(kvs_blob_store *store, const kvs_blob_block *old
     if (!list) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     memset(&meta, 0, sizeof meta);
     uint64_t new_size = props->size - old[0].size + hdr_len;
-    kvs_status st = kvs_blob_meta_build(hdr, hdr_len, new_size, &meta, err);
+    kvs_status st = kvs_blob_meta_build(hdr, hdr_len, new_size - trailer_len, &meta, err);
     if (st == KVS_OK) st = kvs_blob_id_prefix(prefix, err);
     if (st == KVS_OK) {
         kvs_blob_block_id(prefix, 0, list[0].id);
@@ -120,11 +121,18 @@ kvs_status kvs_blob_rewrap_store(kvs_blob_store *store, const kvs_rewrap_options
     res.unlocked_recipient = -1;
     kvs_status st = store->ops->committed_blocks(store, &blocks, &n, &props, err);
     if (st == KVS_OK) st = check_layout(blocks, n, &props, err);
+    uint8_t tail[KVS_TRAILER_TAIL_LEN];
+    uint64_t trailer_len = 0;
+    int have_tail = 0;
     if (st == KVS_OK) st = read_header(store, &blocks[0], &props, &stored, err);
+    if (st == KVS_OK && props.size >= sizeof tail) { /* a signed blob's trailer ends there */
+        st = store->ops->read_range(store, props.size - sizeof tail, tail, sizeof tail, props.etag, err);
+        have_tail = st == KVS_OK;
+    }
     if (st == KVS_OK)
-        st = kvs_rewrap_header(stored, (size_t)blocks[0].size, props.size, opts, keys, n_keys, add,
-                               n_add, &hdr, &hdr_len, &res, err);
-    if (st == KVS_OK && hdr) st = commit_header(store, blocks, n, &props, hdr, hdr_len, err);
+        st = kvs_rewrap_header(stored, (size_t)blocks[0].size, props.size, have_tail ? tail : NULL, opts,
+                               keys, n_keys, add, n_add, &hdr, &hdr_len, &trailer_len, &res, err);
+    if (st == KVS_OK && hdr) st = commit_header(store, blocks, n, &props, hdr, hdr_len, trailer_len, err);
     if (result) *result = res;
     free(hdr);
     free(stored);

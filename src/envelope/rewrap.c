@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/secmem.h"
 #include "envelope/replace.h"
 #include "envelope/rewrap_header.h"
 #include "format/format.h"
 #include "keys/unlock.h"
+#include "stream/signed_file.h"
 #include "kvseal/keyvault.h"
 
 enum { FATE_KEEP = -1, FATE_DROP = -2 }; /* else: index of the new recipient put here */
@@ -27,6 +29,7 @@ typedef struct rewrap {
     const kvs_rewrap_options *opts;
     const uint8_t *stored;  /* old magic || header_len || JSON || tag (borrowed) */
     size_t stored_len;
+    uint64_t trailer_len;   /* a signed file's trailer, kept as it is */
     kvs_header *h;
     kvs_file_keys *keys;    /* secure */
     uint8_t *dek;           /* secure */
@@ -269,8 +272,8 @@ static kvs_status open_target(const char *path, char **real, int *fd, struct sta
 
 /* Validate and unlock the old header of a file of file_size bytes; keep
  * the DEK. */
-static kvs_status unlock(rewrap *w, uint64_t file_size, kvs_provider *const *keys, size_t n_keys,
-                         kvs_error *err)
+static kvs_status unlock(rewrap *w, uint64_t file_size, const uint8_t *tail,
+                         kvs_provider *const *keys, size_t n_keys, kvs_error *err)
 {
     uint64_t pt = 0, chunks = 0;
     size_t size = 0;
@@ -281,11 +284,25 @@ static kvs_status unlock(rewrap *w, uint64_t file_size, kvs_provider *const *key
     size_t json_len = w->stored_len - KVS_PREFIX_LEN - KVS_TAG_LEN;
     if (st == KVS_OK) st = kvs_header_parse(w->stored + KVS_PREFIX_LEN, json_len, &w->h, err);
     if (st != KVS_OK) return st;
-    /* A truncated or extended file stays broken: say so rather than rewrap it. */
-    st = kvs_header_payload_geometry(w->h, file_size, &pt, &chunks);
+    /* A truncated or extended file stays broken: say so rather than rewrap
+     * it. A signed file's trailer is kept as it is (it signs no recipient),
+     * so its signature stays valid. */
+    uint64_t payload_end = file_size;
+    uint32_t m = 0;
+    uint16_t sig_len = 0;
+    if (w->h->signer.type[0]) {
+        st = tail ? kvs_signed_payload_end(w->h, file_size, tail, &payload_end, &m, &sig_len, err)
+                  : kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer");
+        if (st != KVS_OK) return st;
+    }
+    st = kvs_header_payload_geometry(w->h, payload_end, &pt, &chunks);
     if (st != KVS_OK)
         return kvs_fail(err, st, "%s: the file's size does not fit its header",
                         kvs_strerror(st));
+    if (w->h->signer.type[0] && m != kvs_segments_for(chunks))
+        return kvs_fail(err, KVS_ERR_FORMAT, "malformed trailer: %u segments for %llu chunks", m,
+                        (unsigned long long)chunks);
+    w->trailer_len = file_size - payload_end;
     w->keys = kvs_file_keys_new();
     w->dek = kvs_secure_alloc(KVS_DEK_LEN);
     if (!w->keys || !w->dek) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
@@ -296,10 +313,10 @@ static kvs_status unlock(rewrap *w, uint64_t file_size, kvs_provider *const *key
 }
 
 kvs_status kvs_rewrap_header(const uint8_t *stored, size_t stored_len, uint64_t file_size,
-                             const kvs_rewrap_options *opts, kvs_provider *const *keys,
+                             const uint8_t *tail, const kvs_rewrap_options *opts, kvs_provider *const *keys,
                              size_t n_keys, kvs_provider *const *add, size_t n_add,
-                             uint8_t **new_hdr, size_t *new_len, kvs_rewrap_result *result,
-                             kvs_error *err)
+                             uint8_t **new_hdr, size_t *new_len, uint64_t *trailer_len,
+                             kvs_rewrap_result *result, kvs_error *err)
 {
     rewrap w;
     memset(&w, 0, sizeof w);
@@ -309,7 +326,8 @@ kvs_status kvs_rewrap_header(const uint8_t *stored, size_t stored_len, uint64_t 
     w.res.unlocked_recipient = -1;
     *new_hdr = NULL;
     *new_len = 0;
-    kvs_status st = unlock(&w, file_size, keys, n_keys, err);
+    kvs_status st = unlock(&w, file_size, tail, keys, n_keys, err);
+    *trailer_len = w.trailer_len;
     if (st == KVS_OK) st = plan(&w, add, n_add, err);
     if (st == KVS_OK && w.res.changed) st = build_header(&w, new_hdr, new_len, err);
     if (result) *result = w.res;
@@ -331,10 +349,15 @@ kvs_status kvs_rewrap_path(const char *path, const kvs_rewrap_options *opts,
     res.unlocked_recipient = -1;
     if (!path) return kvs_fail(err, KVS_ERR_USAGE, "rewrap: no path");
     kvs_status st = open_target(path, &real, &fd, &sb, err);
+    uint8_t tail[KVS_TRAILER_TAIL_LEN];
+    uint64_t trailer_len = 0; /* the trailer stays as it is */
+    int have_tail = sb.st_size >= (off_t)sizeof tail;
     if (st == KVS_OK) st = kvs_header_read_stored(fd, &stored, &stored_len, err);
+    if (st == KVS_OK && have_tail)
+        st = kvs_pread_full(fd, tail, sizeof tail, (uint64_t)sb.st_size - sizeof tail, err);
     if (st == KVS_OK)
-        st = kvs_rewrap_header(stored, stored_len, (uint64_t)sb.st_size, opts, keys, n_keys, add,
-                               n_add, &hdr, &hdr_len, &res, err);
+        st = kvs_rewrap_header(stored, stored_len, (uint64_t)sb.st_size, have_tail ? tail : NULL, opts,
+                               keys, n_keys, add, n_add, &hdr, &hdr_len, &trailer_len, &res, err);
     if (st == KVS_OK && hdr) {
         kvs_temp_notify notify = {opts ? opts->temp_path : NULL, opts ? opts->temp_path_arg : NULL};
         st = kvs_replace_file_header(real, fd, &sb, hdr, hdr_len, stored_len, &notify, err);

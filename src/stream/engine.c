@@ -58,7 +58,8 @@ static kvs_status put_tail(kvs_engine *e, const uint8_t *bytes, size_t len, kvs_
     kvs_sink *out = e->job->out;
     uint64_t at = e->plan.out_base + e->produced;
     kvs_status st = KVS_OK;
-    if (out->caps & KVS_IO_MAPPED) memcpy(out->ops->map(out, at, len), bytes, len);
+    if (out->ops->write_tail) st = out->ops->write_tail(out, at, bytes, len, err);
+    else if (out->caps & KVS_IO_MAPPED) memcpy(out->ops->map(out, at, len), bytes, len);
     else if (out->caps & KVS_IO_POSITIONAL) st = out->ops->write_at(out, at, bytes, len, err);
     else st = out->ops->write(out, bytes, len, err);
     if (st == KVS_OK) e->produced += len;

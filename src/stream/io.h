@@ -72,6 +72,11 @@ typedef struct kvs_sink_ops {
      * blocks of whole chunks as they complete. */
     kvs_status (*write_at)(kvs_sink *s, uint64_t off, const uint8_t *buf, size_t len,
                            kvs_error *err);
+    /* Optional: the bytes after the final chunk (a signed file's trailer),
+     * once, after every chunk, at off = the end of the chunks. Without it
+     * the engine writes them as any other bytes (map, write_at or write). */
+    kvs_status (*write_tail)(kvs_sink *s, uint64_t off, const uint8_t *buf, size_t len,
+                             kvs_error *err);
     /* KVS_IO_MAPPED: where the len bytes at off go (off + len <= the
      * shape's total); the engine writes there instead of calling write_at. */
     uint8_t *(*map)(kvs_sink *s, uint64_t off, size_t len);
