@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvseal/header.h"
 #include "kvseal/keys.h"
 #include "kvseal/keyvault.h"
 #include "kvseal/status.h"

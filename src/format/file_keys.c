@@ -4,6 +4,7 @@
 #include "core/secmem.h"
 #include "crypto/crypto.h"
 #include "format/format.h"
+#include "format/signed.h"
 
 static const char info_header[] = "kvseal/v1/header";
 static const char info_payload[] = "kvseal/v1/payload";
@@ -25,8 +26,10 @@ kvs_status kvs_derive_file_keys(const uint8_t dek[32], const uint8_t salt[KVS_SA
     kvs_status st = kvs_hkdf_sha256(dek, 32, salt, KVS_SALT_LEN, (const uint8_t *)info_header,
                                     sizeof info_header - 1, out->header_key, 32);
     if (st != KVS_OK) return st;
-    return kvs_hkdf_sha256(dek, 32, salt, KVS_SALT_LEN, (const uint8_t *)info_payload,
-                           sizeof info_payload - 1, out->payload_key, 32);
+    st = kvs_hkdf_sha256(dek, 32, salt, KVS_SALT_LEN, (const uint8_t *)info_payload,
+                         sizeof info_payload - 1, out->payload_key, 32);
+    if (st != KVS_OK) return st;
+    return kvs_commit_derive(dek, salt, out->commit);
 }
 
 kvs_status kvs_header_tag(const kvs_file_keys *k, const uint8_t *prefix_and_json, size_t len,

@@ -73,7 +73,7 @@ kvs_status kvs_header_set_context(kvs_header *h, const kvs_context_pair *pairs, 
 typedef struct kvs_file_keys {
     uint8_t header_key[32];
     uint8_t payload_key[32];
-    uint8_t commit[32]; /* signed files' data key commitment (public once written) */
+    uint8_t commit[32]; /* FORMAT.md "Signed files": the data key commitment */
 } kvs_file_keys;
 
 kvs_file_keys *kvs_file_keys_new(void);

@@ -48,6 +48,14 @@ static cJSON *build_json(const kvs_header *h)
             ok = cJSON_AddStringToObject(ctx, h->context[i].key, h->context[i].value) != NULL;
     }
     if (ok && h->created[0]) ok = cJSON_AddStringToObject(root, "created", h->created) != NULL;
+    if (ok && h->signer.type[0]) {
+        /* FORMAT.md "Signed files": type, the key's name (kid or key_id), alg */
+        const char *id_name = strcmp(h->signer.type, KVS_SIGNER_KEYVAULT) == 0 ? "kid" : "key_id";
+        cJSON *sg = cJSON_AddObjectToObject(root, "signer");
+        ok = sg != NULL && cJSON_AddStringToObject(sg, "type", h->signer.type) &&
+             cJSON_AddStringToObject(sg, id_name, h->signer.id) &&
+             cJSON_AddStringToObject(sg, "alg", h->signer.alg);
+    }
     if (!ok) {
         cJSON_Delete(root);
         return NULL;

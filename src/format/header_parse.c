@@ -10,6 +10,7 @@
 #include "core/b64url.h"
 #include "core/error.h"
 #include "crypto/crypto.h"
+#include "crypto/sign.h"
 #include "format/format.h"
 
 /* cJSON reports an allocation failure like a syntax error. Its allocator
@@ -124,6 +125,7 @@ static int valid_kid(const char *kid)
     return kvs_kv_parse_kid(kid, &ref) == 0;
 }
 
+/* "sha256:" + 64 lowercase hex: local RSA recipients and local signers. */
 static int valid_rsa_key_id(const char *s)
 {
     return strlen(s) == 71 && strncmp(s, "sha256:", 7) == 0 && is_lower_hex(s + 7, 64);
@@ -240,6 +242,38 @@ static kvs_status parse_created(const cJSON *root, kvs_header *h, kvs_error *err
     return KVS_OK;
 }
 
+/* FORMAT.md "Signed files": `signer` names a local key by key_id or a Key
+ * Vault key by versioned kid, and one of five algs; anything else refuses
+ * the file (a decoder must never treat a signed file as unsigned). Unknown
+ * members inside it are ignored like unknown members elsewhere. */
+static kvs_status parse_signer(const cJSON *root, kvs_header *h, kvs_error *err)
+{
+    const cJSON *sg = member(root, "signer");
+    if (!sg) return KVS_OK;
+    if (!cJSON_IsObject(sg)) return kvs_fail(err, KVS_ERR_FORMAT, "signer is not an object");
+    const cJSON *type = member(sg, "type");
+    const cJSON *alg = member(sg, "alg");
+    if (!cJSON_IsString(type) || !cJSON_IsString(alg))
+        return kvs_fail(err, KVS_ERR_FORMAT, "signer needs string type and alg");
+    int is_key = strcmp(type->valuestring, KVS_SIGNER_KEY) == 0;
+    if (!is_key && strcmp(type->valuestring, KVS_SIGNER_KEYVAULT) != 0)
+        return kvs_fail(err, KVS_ERR_FORMAT, "signer type is not \"key\" or \"azure-keyvault\"");
+    if (kvs_sig_alg_parse(alg->valuestring) == KVS_SIG_NONE)
+        return kvs_fail(err, KVS_ERR_FORMAT, "signer alg is not ES256, ES384, PS256, PS384 or PS512");
+    const char *id_name = is_key ? "key_id" : "kid";
+    const cJSON *id = member(sg, id_name);
+    if (!cJSON_IsString(id))
+        return kvs_fail(err, KVS_ERR_FORMAT, "signer has no %s string", id_name);
+    const char *s = id->valuestring;
+    size_t n = strlen(s);
+    int ok = is_key ? valid_rsa_key_id(s) : n <= KVS_MAX_KEY_ID_LEN && valid_kid(s);
+    if (!ok) return kvs_fail(err, KVS_ERR_FORMAT, "signer has a malformed %s", id_name);
+    memcpy(h->signer.id, s, n + 1);
+    memcpy(h->signer.type, type->valuestring, strlen(type->valuestring) + 1);
+    memcpy(h->signer.alg, alg->valuestring, strlen(alg->valuestring) + 1);
+    return KVS_OK;
+}
+
 static kvs_status parse_members(const cJSON *root, const uint8_t *json, size_t len,
                                 kvs_header *h, kvs_error *err)
 {
@@ -253,7 +287,8 @@ static kvs_status parse_members(const cJSON *root, const uint8_t *json, size_t l
     if (st != KVS_OK) return st;
     if ((st = parse_recipients(root, h, err)) != KVS_OK) return st;
     if ((st = parse_context(root, h, err)) != KVS_OK) return st;
-    return parse_created(root, h, err);
+    if ((st = parse_created(root, h, err)) != KVS_OK) return st;
+    return parse_signer(root, h, err);
 }
 
 static int only_whitespace(const char *p, const char *end)

@@ -12,9 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/param_build.h>
 
 #include "azure/client.h"
 #include "azure/kvjson.h"
@@ -26,6 +24,7 @@
 #include "core/error.h"
 #include "core/secmem.h"
 #include "crypto/crypto.h"
+#include "crypto/sign.h"
 #include "keys/dek_cache.h"
 #include "keys/keyvault_file.h"
 #include "keys/provider.h"
@@ -98,29 +97,6 @@ static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_erro
     return KVS_OK;
 }
 
-static kvs_status kvs_rsa_from_ne(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
-                                  EVP_PKEY **out, kvs_error *err)
-{
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int ok = bn && be && bld && BN_is_odd(be) && !BN_is_one(be) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
-             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-             (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
-             EVP_PKEY_fromdata_init(ctx) == 1 &&
-             EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
-    if (!ok) return kvs_fail_ossl(err, KVS_ERR_KEY, "the key's modulus or exponent is unusable");
-    return KVS_OK;
-}
-
 static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **out,
                                  unsigned *bits, kvs_error *err)
 {
@@ -132,8 +108,8 @@ static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **
         kvs_b64_decode_lenient(es, strlen(es), e, sizeof(e), &elen) != 0 || nlen == 0 ||
         elen == 0)
         return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no usable n and e", what);
-    kvs_status st = kvs_rsa_from_ne(n, nlen, e, elen, out, err);
-    if (st != KVS_OK) return st;
+    *out = kvs_rsa_public_from_ne(n, nlen, e, elen, err);
+    if (*out == NULL) return KVS_ERR_KEY;
     int b = EVP_PKEY_get_bits(*out);
     if (b != 2048 && b != 3072 && b != 4096) {
         EVP_PKEY_free(*out);
