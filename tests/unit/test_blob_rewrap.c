@@ -141,8 +141,8 @@ START_TEST(rotate_to_new_key)
     ck_assert_uint_eq(new_len, old_len);
     ck_assert_int_eq(memcmp(before, after, old_len), 0);
     fake_store_counters_get(fs, &c);
-    ck_assert_uint_eq(c.read_range, 1);
-    ck_assert_uint_eq(c.bytes_read, old_hdr);      /* the header, no payload byte */
+    ck_assert_uint_eq(c.read_range, 2);                /* the header, and the last 10 bytes */
+    ck_assert_uint_eq(c.bytes_read, old_hdr + 10);     /* (a signed blob's trailer ends there) */
     ck_assert_uint_eq(c.put_block, 1);
     ck_assert_uint_eq(c.bytes_uploaded, new_hdr);  /* the new header, no payload byte */
     ck_assert_uint_eq(c.put_block_list, 1);
