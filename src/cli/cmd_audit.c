@@ -38,8 +38,8 @@ static const cli_opt options[] = {
     {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "with --verify-headers: require this context pair"},
     {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
     {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
-    CLI_REQUIRE_SIGNER_ROW("fail every file not signed by KEY (a PEM file or a Key\n"
-                           "Vault key URL): its signature, signer and segment\n"
+    CLI_REQUIRE_SIGNER_ROW("fail every file not signed by KEY (a PEM file or a\n"
+                           "Key Vault key URL): its signature, signer and segment\n"
                            "roots are verified, no data key needed (local files\n"
                            "only, not blob URLs)"),
     CLI_KV_ROWS_COMMON,

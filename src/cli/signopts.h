@@ -14,8 +14,8 @@ enum {
 #define CLI_SIGN_ROWS                                                                      \
     {"sign", CLI_OPT_SIGN, "KEY",                                                          \
      "sign the output with KEY: a private key PEM file (EC\n"                              \
-     "P-256/P-384, or RSA of 3072 bits or more) or a Key Vault\n"                          \
-     "key URL with the sign operation; never a recipient's key"},                          \
+     "P-256/P-384, or RSA of 3072 bits or more) or a Key\n"                                \
+     "Vault key URL allowing sign; never a recipient's key"},                              \
         {"sign-alg", CLI_OPT_SIGN_ALG, "ALG",                                              \
          "... with ALG: ES256, ES384, PS256, PS384 or PS512\n(default: ES256 for P-256, "  \
          "ES384 for P-384,\nPS256 for RSA)"}
