@@ -122,9 +122,8 @@ static int parse_args(int argc, char **argv, encrypt_args *a)
         return rc;
     if (a->keys.n == 0)
         return cli_error(CMD, CLI_EXIT_USAGE, "no recipient given (-r KEY)");
-    if (a->sign.sign_alg && !a->sign.sign)
-        return cli_error(CMD, CLI_EXIT_USAGE, "--sign-alg needs --sign KEY");
-    return -1;
+    rc = cli_signer_precheck(CMD, &a->sign, &a->keys);
+    return rc != 0 ? rc : -1;
 }
 
 static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)

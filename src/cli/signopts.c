@@ -90,19 +90,24 @@ static int refuse_shared(const char *cmd, const char *recipient)
                      recipient);
 }
 
+int cli_signer_precheck(const char *cmd, const cli_sign_opts *o, const cli_keys *recipients)
+{
+    if (!o->sign)
+        return o->sign_alg ? cli_error(cmd, CLI_EXIT_USAGE, "--sign-alg needs --sign KEY") : 0;
+    /* A Key Vault key by its URL: refused before any call to a vault. */
+    for (size_t i = 0; i < recipients->n; i++)
+        if (same_vault_key(o->sign, recipients->spec[i]))
+            return refuse_shared(cmd, recipients->spec[i]);
+    return 0;
+}
+
 int cli_signer_load(const char *cmd, const cli_sign_opts *o, const cli_keys *recipients,
                     kvs_signer **out)
 {
     *out = NULL;
-    if (!o->sign) {
-        if (o->sign_alg)
-            return cli_error(cmd, CLI_EXIT_USAGE, "--sign-alg needs --sign KEY");
-        return 0;
-    }
-    /* A Key Vault key by its URL: refused before any call to the vault. */
-    for (size_t i = 0; i < recipients->n; i++)
-        if (same_vault_key(o->sign, recipients->spec[i]))
-            return refuse_shared(cmd, recipients->spec[i]);
+    int rc = cli_signer_precheck(cmd, o, recipients);
+    if (rc != 0 || !o->sign)
+        return rc;
     kvs_error err;
     kvs_error_clear(&err);
     kvs_signer *s = NULL;

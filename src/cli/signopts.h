@@ -33,6 +33,12 @@ typedef struct cli_sign_opts {
  * code after printing. */
 int cli_sign_option(const char *cmd, int c, const char *arg, cli_sign_opts *o);
 
+/* encrypt, before any key is loaded: --sign-alg needs --sign, and a Key
+ * Vault key named both by --sign and by a recipient's URL (any version) is
+ * refused (exit 1, key separation). Returns 0 or an exit code after
+ * printing. */
+int cli_signer_precheck(const char *cmd, const cli_sign_opts *o, const cli_keys *recipients);
+
 /* encrypt: the one signer of the run (NULL in *out without --sign), made
  * after the recipients are loaded: a key that is also a recipient is
  * refused (exit 1, key separation). Returns 0 or an exit code after
