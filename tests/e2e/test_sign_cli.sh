@@ -259,6 +259,10 @@ expect "inspect unsigned" 0 "$BIN" inspect "$U"
 check "inspect: signer none" grep -qE '^signer: +none$' "$W/stdout"
 expect "inspect --json unsigned" 0 "$BIN" inspect --json "$U"
 check "inspect --json: signer null" test "$(json "$W/stdout" 'j["signer"] is None')" = True
+run sh -c 'cat "$1" | "$2" inspect -' _ "$C17" "$BIN"
+check "inspect from a pipe: exit 0" test "$RC" -eq 0
+check "inspect from a pipe: signer line" grep -qE '^signer: +key sha256:[0-9a-f]{64} ES256$' "$W/stdout"
+check "inspect from a pipe: trailer not read" grep -qE '^trailer: +not read' "$W/stdout"
 expect "inspect 16 chunks" 0 "$BIN" inspect "$E/p$((16 * CS)).kvs"
 check "16 chunks: one segment" grep -qE '^trailer: +1 segments, signature 64 bytes$' "$W/stdout"
 
@@ -273,6 +277,13 @@ expect "key-less verify: one stored byte flipped: exit 2" 2 \
 expect "key-less verify: unsigned: exit 2" 2 "$BIN" verify --require-signer "$SPUB" "$U"
 expect "key-less verify: another signer: exit 2" 2 "$BIN" verify --require-signer "$SPUB" "$OTHER"
 expect "key-less verify: truncated: exit 2" 2 "$BIN" verify --require-signer "$SPUB" "$TR"
+CX="$E/context.kvs"
+expect "encrypt --sign --context" 0 enc --sign "$S" --context app=payroll -o "$CX" "$D/p1"
+expect "key-less verify --context (signed pair)" 0 \
+    "$BIN" verify --require-signer "$SPUB" --context app=payroll "$CX"
+expect "key-less verify --context (other value): exit 2" 2 \
+    "$BIN" verify --require-signer "$SPUB" --context app=hr "$CX"
+check "key-less --context names the pair" grep -q 'app' "$W/stderr"
 expect "key-less verify: a blob URL is a usage error" 1 "$BIN" verify --require-signer "$SPUB" \
     https://acct.blob.core.windows.net/c/x.kvs
 
