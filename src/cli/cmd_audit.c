@@ -16,6 +16,7 @@
 #include "cli/blobopts.h"
 #include "cli/cli.h"
 #include "cli/kvopts.h"
+#include "cli/signopts.h"
 
 static const char *const CMD = "audit";
 
@@ -37,6 +38,10 @@ static const cli_opt options[] = {
     {"context", CLI_OPT_JOB_CONTEXT, "KEY=VALUE", "with --verify-headers: require this context pair"},
     {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F", "passphrase of encrypted private keys, from file F"},
     {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
+    CLI_REQUIRE_SIGNER_ROW("fail every file not signed by KEY (a PEM file or a\n"
+                           "Key Vault key URL): its signature, signer and segment\n"
+                           "roots are verified, no data key needed (local files\n"
+                           "only, not blob URLs)"),
     CLI_KV_ROWS_COMMON,
     CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
@@ -44,7 +49,8 @@ static const cli_opt options[] = {
 
 const cli_spec cli_spec_audit = {
     .name = "audit",
-    .synopsis = "kvseal audit [--json] [--max-age DAYS] [--verify-headers [-k KEY ...]] PATH...",
+    .synopsis = "kvseal audit [--json] [--max-age DAYS] [--verify-headers [-k KEY ...]]\n"
+                "[--require-signer KEY] PATH...",
     .about = "For every kvseal file (directories are walked; a blob URL, or a container or\n"
              "prefix URL ending in '/' for every blob under it), list each recipient's key and\n"
              "version, whether the version is the vault's current one, and its age. Only\n"
@@ -53,7 +59,8 @@ const cli_spec cli_spec_audit = {
     .notes = "A file is ok when at least one of its Key Vault recipients is the current,\n"
              "enabled version of its key (and not older than --max-age). Exit codes: 0 every\n"
              "file ok (or protected only by offline keys); with --verify-headers first 2 if\n"
-             "some header failed verification; 6 some file depends only on non-current,\n"
+             "some header failed verification or, with --require-signer, some file is not\n"
+             "signed by KEY or its signature failed; 6 some file depends only on non-current,\n"
              "disabled, expired, missing or too old versions; otherwise 3 if some key or\n"
              "header could not be checked, 2 if some file is invalid, 4 on I/O errors.",
 };
@@ -80,6 +87,8 @@ typedef struct audit {
     int verify_headers; /* --verify-headers */
     cli_keys keys;      /* -k, or any Key Vault key, to unwrap with */
     cli_job_opts job;   /* --context, --passphrase-* */
+    cli_sign_opts sign; /* --require-signer */
+    kvs_signer_check *require;
     int64_t now;
     key_state **keys_seen; /* stable addresses: evaluations point at them */
     size_t n_keys, cap_keys;
@@ -87,7 +96,11 @@ typedef struct audit {
     cJSON *files; /* --json */
     size_t n_files, ok, stale, unknown, offline, invalid, skipped, io_errors;
     size_t header_failed, unverified; /* --verify-headers */
+    size_t signer_failed, signer_unchecked; /* --require-signer */
 } audit;
+
+/* The signer of one file: verified (--require-signer) or not asked. */
+enum { SV_NOT_ASKED = -1, SV_FAILED = 0, SV_VERIFIED = 1 };
 
 /* Header verification of one file (--verify-headers). */
 enum { HV_NOT_ASKED = -1, HV_FAILED = 0, HV_VERIFIED = 1 };
@@ -215,6 +228,8 @@ static void count_verdict(audit *a, const char *v)
     else if (strcmp(v, "offline-only") == 0) a->offline++;
     else if (strcmp(v, "header-failed") == 0) a->header_failed++;
     else if (strcmp(v, "unverified") == 0) a->unverified++;
+    else if (strcmp(v, "signer-failed") == 0) a->signer_failed++;
+    else if (strcmp(v, "signer-unchecked") == 0) a->signer_unchecked++;
     else a->invalid++;
 }
 
@@ -302,8 +317,25 @@ static cJSON *json_recipient(size_t idx, const kvs_recipient *r, const rec_eval 
     return o;
 }
 
-static void json_file(audit *a, const char *path, const char *v, int hv, const kvs_header *h,
-                      const rec_eval *ev, const char *error)
+/* "signer": null (unsigned, or no header), or what the header names and
+ * whether --require-signer verified it (null: not asked). */
+static void json_signer(cJSON *o, const kvs_header *h, int sv)
+{
+    if (!h || !h->signer.type[0]) {
+        cJSON_AddNullToObject(o, "signer");
+        return;
+    }
+    cJSON *s = cJSON_AddObjectToObject(o, "signer");
+    if (!s) return;
+    cJSON_AddItemToObject(s, "type", json_text(h->signer.type));
+    cJSON_AddItemToObject(s, "id", json_text(h->signer.id));
+    cJSON_AddItemToObject(s, "alg", json_text(h->signer.alg));
+    if (sv == SV_NOT_ASKED) cJSON_AddNullToObject(s, "verified");
+    else cJSON_AddBoolToObject(s, "verified", sv == SV_VERIFIED);
+}
+
+static void json_file(audit *a, const char *path, const char *v, int hv, int sv,
+                      const kvs_header *h, const rec_eval *ev, const char *error)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return;
@@ -314,8 +346,9 @@ static void json_file(audit *a, const char *path, const char *v, int hv, const k
     if (error) cJSON_AddItemToObject(o, "error", json_text(error));
     if (h && h->created[0]) cJSON_AddItemToObject(o, "created", json_text(h->created));
     else cJSON_AddNullToObject(o, "created");
+    json_signer(o, h, sv);
     cJSON *rs = cJSON_AddArrayToObject(o, "recipients");
-    for (size_t i = 0; h && rs && i < h->n_recipients; i++)
+    for (size_t i = 0; h && ev && rs && i < h->n_recipients; i++)
         cJSON_AddItemToArray(rs, json_recipient(i, &h->recipients[i], &ev[i]));
     cJSON_AddItemToArray(a->files, o);
 }
@@ -345,7 +378,7 @@ static void text_recipient(size_t idx, const kvs_recipient *r, const rec_eval *e
     fputc('\n', stdout);
 }
 
-static void text_file(const char *path, const char *v, int hv, const kvs_header *h,
+static void text_file(const char *path, const char *v, int hv, int sv, const kvs_header *h,
                       const rec_eval *ev, const char *error)
 {
     cli_print_escaped(stdout, path);
@@ -357,18 +390,37 @@ static void text_file(const char *path, const char *v, int hv, const kvs_header 
         fputs(")", stdout);
     }
     fputc('\n', stdout);
-    for (size_t i = 0; h && i < h->n_recipients; i++) text_recipient(i, &h->recipients[i], &ev[i]);
+    if (h && h->signer.type[0]) {
+        fputs("  signer: ", stdout);
+        cli_print_escaped(stdout, h->signer.type);
+        fputc(' ', stdout);
+        cli_print_escaped(stdout, h->signer.id);
+        fputc(' ', stdout);
+        cli_print_escaped(stdout, h->signer.alg);
+        fputs(sv == SV_VERIFIED ? ", verified\n" : sv == SV_FAILED ? ", NOT verified\n" : "\n",
+              stdout);
+    } else if (h) {
+        fputs("  signer: none\n", stdout);
+    }
+    for (size_t i = 0; h && ev && i < h->n_recipients; i++)
+        text_recipient(i, &h->recipients[i], &ev[i]);
 }
 
 /* hv: HV_*; a header that failed verification is reported without its
  * recipients (h NULL): they are not evidence of anything. */
-static void emit(audit *a, const char *path, const char *v, int hv, const kvs_header *h,
-                 const rec_eval *ev, const char *error)
+static void emit_sv(audit *a, const char *path, const char *v, int hv, int sv,
+                    const kvs_header *h, const rec_eval *ev, const char *error)
 {
     a->n_files++;
     count_verdict(a, v);
-    if (a->json) json_file(a, path, v, hv, h, ev, error);
-    else text_file(path, v, hv, h, ev, error);
+    if (a->json) json_file(a, path, v, hv, sv, h, ev, error);
+    else text_file(path, v, hv, sv, h, ev, error);
+}
+
+static void emit(audit *a, const char *path, const char *v, int hv, const kvs_header *h,
+                 const rec_eval *ev, const char *error)
+{
+    emit_sv(a, path, v, hv, SV_NOT_ASKED, h, ev, error);
 }
 
 /* ---- files --------------------------------------------------------------------- */
@@ -403,13 +455,36 @@ static kvs_status verify_header(const audit *a, int fd, kvs_error *err)
 }
 
 /* A header read (and verified when asked): its recipients evaluated. */
-static void report_header(audit *a, const char *path, const kvs_header *h)
+static void report_header(audit *a, const char *path, const kvs_header *h, int sv)
 {
     int hv = a->verify_headers ? HV_VERIFIED : HV_NOT_ASKED;
     rec_eval *ev = calloc(h->n_recipients ? h->n_recipients : 1, sizeof *ev);
     for (size_t i = 0; ev && i < h->n_recipients; i++) ev[i] = evaluate(a, &h->recipients[i]);
-    if (ev) emit(a, path, verdict(ev, h->n_recipients), hv, h, ev, NULL);
+    if (ev) emit_sv(a, path, verdict(ev, h->n_recipients), hv, sv, h, ev, NULL);
     free(ev);
+}
+
+/* --require-signer: the file is signed by the required key, its signature
+ * and every segment root verify (kvs_verify_signer_fd: no data key, nothing
+ * decrypted). 0 if so (or not asked); else the file is reported here, its
+ * recipients left out (they are not evidence of anything): "signer-failed"
+ * when the file is unsigned, signed by another key or forged (the library's
+ * input failures, KVS_ERR_SIGNER among them), "signer-unchecked" when the
+ * check itself could not be made (a key service, local I/O). */
+static int check_signer(audit *a, const char *path, int fd, const kvs_header *h)
+{
+    kvs_error err;
+    kvs_error_clear(&err);
+    if (!a->require) return 0;
+    kvs_status st = lseek(fd, 0, SEEK_SET) == 0
+                        ? kvs_verify_signer_fd(fd, a->require, NULL, &err)
+                        : cli_fail(&err, KVS_ERR_IO, "cannot rewind: %s", strerror(errno));
+    if (st == KVS_OK) return 0;
+    int failed = kvs_status_category(st) == KVS_CAT_INPUT;
+    emit_sv(a, path, failed ? "signer-failed" : "signer-unchecked",
+            a->verify_headers ? HV_VERIFIED : HV_NOT_ASKED, SV_FAILED, h, NULL,
+            kvs_error_message(&err));
+    return -1;
 }
 
 static void audit_file(audit *a, const char *path, int named)
@@ -433,8 +508,8 @@ static void audit_file(audit *a, const char *path, int named)
         int failed = kvs_status_category(err.status) == KVS_CAT_INPUT;
         emit(a, path, failed ? "header-failed" : "unverified", HV_FAILED, NULL, NULL,
              kvs_error_message(&err));
-    } else {
-        report_header(a, path, h);
+    } else if (check_signer(a, path, fd, h) == 0) {
+        report_header(a, path, h, a->require ? SV_VERIFIED : SV_NOT_ASKED);
     }
     kvs_header_free(h);
     if (fd >= 0) close(fd);
@@ -468,10 +543,10 @@ static void audit_blob(audit *a, const char *url, int named)
             emit(a, url, failed ? "header-failed" : "unverified", HV_FAILED, NULL, NULL,
                  kvs_error_message(&err));
         } else {
-            report_header(a, url, h);
+            report_header(a, url, h, SV_NOT_ASKED);
         }
     } else {
-        report_header(a, url, h);
+        report_header(a, url, h, SV_NOT_ASKED);
     }
     kvs_header_free(h);
 }
@@ -560,8 +635,9 @@ static void audit_path(audit *a, const char *path)
 static int exit_code(const audit *a)
 {
     if (a->header_failed) return CLI_EXIT_INPUT; /* the report would rest on forged headers */
+    if (a->signer_failed) return CLI_EXIT_INPUT; /* a file its required signer did not write */
     if (a->stale) return AUDIT_EXIT_FINDINGS;
-    if (a->unknown || a->unverified) return CLI_EXIT_KEY;
+    if (a->unknown || a->unverified || a->signer_unchecked) return CLI_EXIT_KEY;
     if (a->invalid) return CLI_EXIT_INPUT;
     if (a->io_errors) return CLI_EXIT_IO;
     return CLI_EXIT_OK;
@@ -590,6 +666,11 @@ static void print_json(audit *a, int rc)
     cJSON_AddBoolToObject(s, "headers_verified", a->verify_headers);
     cJSON_AddNumberToObject(s, "header_failed", (double)a->header_failed);
     cJSON_AddNumberToObject(s, "unverified", (double)a->unverified);
+    if (a->require) cJSON_AddItemToObject(s, "required_signer",
+                                          json_text(kvs_signer_check_name(a->require)));
+    else cJSON_AddNullToObject(s, "required_signer");
+    cJSON_AddNumberToObject(s, "signer_failed", (double)a->signer_failed);
+    cJSON_AddNumberToObject(s, "signer_unchecked", (double)a->signer_unchecked);
     cJSON *hosts = cJSON_AddArrayToObject(s, "skipped_hosts");
     for (size_t i = 0; hosts && i < a->skipped_hosts.n; i++)
         cJSON_AddItemToArray(hosts, cJSON_CreateString(a->skipped_hosts.h[i]));
@@ -615,6 +696,7 @@ static int parse_option(int c, const char *arg, void *ctx)
         return cli_keys_add(CMD, "-k", &a->keys, arg);
     } else {
         int rc = cli_job_option(CMD, c, arg, &a->job);
+        if (rc < 0) rc = cli_sign_option(CMD, c, arg, &a->sign);
         if (rc < 0) rc = cli_kv_option(CMD, c, arg);
         if (rc < 0) rc = cli_blob_option(CMD, c, arg);
         return rc >= 0 ? rc : CLI_EXIT_USAGE;
@@ -627,8 +709,13 @@ static int parse_args(int argc, char **argv, audit *a)
     int rc = cli_parse(&cli_spec_audit, argc, argv, parse_option, a);
     if (rc >= 0) return rc;
     if (optind >= argc) return cli_error(CMD, CLI_EXIT_USAGE, "no PATH given");
-    for (int i = optind; i < argc; i++)
+    for (int i = optind; i < argc; i++) {
         if (cli_blob_url_check(CMD, argv[i]) != 0) return CLI_EXIT_USAGE;
+        if (a->sign.require && kvs_is_blob_url(argv[i]))
+            return cli_error(CMD, CLI_EXIT_USAGE,
+                             "--require-signer checks local files only, not blob URLs "
+                             "(verify a downloaded copy, or decrypt with --require-signer)");
+    }
     int needs_verify = a->keys.n || a->job.context.n || a->job.pass_file || a->job.pass_env;
     if (needs_verify && !a->verify_headers)
         return cli_error(CMD, CLI_EXIT_USAGE,
@@ -639,7 +726,8 @@ static int parse_args(int argc, char **argv, audit *a)
 /* --verify-headers: the keys that unwrap, as decrypt loads them. */
 static int load_keys(audit *a)
 {
-    if (!a->verify_headers) return 0;
+    int rc = cli_signer_check_load(CMD, &a->sign, &a->require);
+    if (rc != 0 || !a->verify_headers) return rc;
     cli_kv_set_decrypting(1);
     return a->keys.n == 0 ? cli_kv_add_any(CMD, &a->keys)
                           : cli_keys_load_secret(CMD, &a->keys, a->job.pass_file, a->job.pass_env);
@@ -654,6 +742,7 @@ static void audit_free(audit *a)
     free(a->skipped_hosts.h);
     cli_keys_free(&a->keys);
     cli_job_opts_free(&a->job);
+    kvs_signer_check_free(a->require);
 }
 
 /* Text: the hosts not contacted, after the summary line. */
@@ -694,6 +783,9 @@ int cli_cmd_audit(int argc, char **argv)
                a.n_files, a.ok, a.stale, a.unknown, a.offline, a.invalid);
         if (a.verify_headers)
             printf(", %zu header-failed, %zu unverified", a.header_failed, a.unverified);
+        if (a.require)
+            printf(", %zu signer-failed, %zu signer-unchecked", a.signer_failed,
+                   a.signer_unchecked);
         printf(" (%zu other files skipped)\n", a.skipped);
         print_skipped_hosts(&a);
     }

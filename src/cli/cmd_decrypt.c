@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 #include "cli/restore.h"
+#include "cli/signopts.h"
 
 static const char *const CMD = "decrypt";
 
@@ -30,6 +31,10 @@ static const cli_opt options[] = {
     CLI_PROGRESS_ROWS,
     CLI_OPT_ROW_FORCE,
     CLI_OPT_ROWS_PASSPHRASE,
+    CLI_REQUIRE_SIGNER_ROW("release nothing unless the file is signed by KEY: a\n"
+                           "public (or private) PEM file, or a Key Vault key URL\n"
+                           "(versioned: that version only; versionless: any\n"
+                           "version of that key). From a pipe: needs -o FILE"),
     CLI_RESTORE_ROWS,
     CLI_KV_ROWS_COMMON,
     CLI_BLOB_ROWS,
@@ -44,12 +49,16 @@ const cli_spec cli_spec_decrypt = {
     .opts = options,
     .notes = "A file OUT appears only after everything verified. On standard output,\n"
              "plaintext is streamed chunk by chunk, each chunk after it verified: a later\n"
-             "failure leaves a verified prefix behind and exits non-zero.",
+             "failure leaves a verified prefix behind and exits non-zero. With\n"
+             "--require-signer, a seekable IN has its signature checked before the first\n"
+             "byte is written, and each group of 16 chunks before it is released.",
 };
 
 typedef struct decrypt_args {
     cli_keys keys;
     cli_job_opts job;
+    cli_sign_opts sign;
+    kvs_signer_check *require; /* --require-signer, loaded */
     const char *out;
     uint64_t offset, length;
     int has_offset, has_length;
@@ -91,6 +100,8 @@ static int parse_option(int c, const char *arg, void *ctx)
         if (cli_progress_option(c, &a->progress))
             return 0;
         int rc = cli_job_option(CMD, c, arg, &a->job);
+        if (rc < 0)
+            rc = cli_sign_option(CMD, c, arg, &a->sign);
         if (rc < 0)
             rc = cli_restore_option(CMD, c, arg);
         if (rc < 0)
@@ -173,6 +184,9 @@ static void report_recipient(void *ctx, const char *in, const char *out)
         return;
     const kvs_recipient *r = &h->recipients[h->unlocked_recipient];
     cli_info(CMD, "unlocked by recipient %d (%s %s)", h->unlocked_recipient, r->type, r->key_id);
+    if (j->opts.require_signer && h->signer.type[0])
+        cli_info(CMD, "signed by %s %s (%s): signature, segment roots and data key commitment "
+                 "verified", h->signer.type, h->signer.id, h->signer.alg);
 }
 
 /* "x.kvs" -> "x"; anything else (or ".kvs" alone) -> name + ".out". */
@@ -215,11 +229,16 @@ static int run(decrypt_args *a, char *const *argv_inputs, size_t n_argv)
     }
     char *const *inputs = prefixes ? listed.inputs : argv_inputs;
     size_t n_inputs = prefixes ? listed.n : n_argv;
+    if (a->require && cli_require_signer_io_check(CMD, inputs, n_inputs, a->out) != 0) {
+        cli_blob_inputs_free(&listed);
+        return CLI_EXIT_USAGE;
+    }
     decrypt_job job = {
         .opts = {.required_context = a->job.context.pairs,
                  .n_required_context = a->job.context.n,
                  .threads = a->job.threads,
-                 .unlock_notes = cli_restore_notes()},
+                 .unlock_notes = cli_restore_notes(),
+                 .require_signer = a->require},
         .keys = &a->keys,
         .offset = a->offset,
         /* No --length: to the end (the library clips; avoid offset+length overflow). */
@@ -251,11 +270,15 @@ int cli_cmd_decrypt(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) {
         cli_kv_set_decrypting(1);
-        rc = a.keys.n == 0 ? cli_kv_add_any(CMD, &a.keys)
-                           : cli_keys_load_secret(CMD, &a.keys, a.job.pass_file, a.job.pass_env);
+        rc = cli_signer_check_load(CMD, &a.sign, &a.require);
+        if (rc == 0)
+            rc = a.keys.n == 0 ? cli_kv_add_any(CMD, &a.keys)
+                               : cli_keys_load_secret(CMD, &a.keys, a.job.pass_file,
+                                                      a.job.pass_env);
         if (rc == 0)
             rc = run(&a, argv + optind, (size_t)(argc - optind));
     }
+    kvs_signer_check_free(a.require);
     cli_keys_free(&a.keys);
     cli_job_opts_free(&a.job);
     return rc;

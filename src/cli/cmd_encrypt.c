@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/kvopts.h"
 #include "cli/sharedek.h"
+#include "cli/signopts.h"
 
 static const char *const CMD = "encrypt";
 
@@ -33,6 +34,7 @@ static const cli_opt options[] = {
     {"passphrase-file", CLI_OPT_JOB_PASS_FILE, "F",
      "passphrase for an encrypted private-key PEM given as -r"},
     {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... read from environment variable NAME instead"},
+    CLI_SIGN_ROWS,
     CLI_SHARE_DEK_ROWS,
     CLI_KV_ROWS_ENCRYPT,
     CLI_BLOB_ROWS,
@@ -44,12 +46,15 @@ const cli_spec cli_spec_encrypt = {
     .synopsis = "kvseal encrypt -r KEY [-r KEY ...] [options] [-o OUT] [IN ...]",
     .about = "Encrypt IN (default: standard input) for one or more recipients.",
     .opts = options,
-    .notes = NULL,
+    .notes = "With --sign, every output (file, standard output, directory, blob) is signed\n"
+             "by the same key; a Key Vault key's current version is resolved once per run.\n"
+             "A passphrase-protected --sign PEM is read with KVSEAL_PASSPHRASE_FILE.",
 };
 
 typedef struct encrypt_args {
     cli_keys keys;
     cli_job_opts job;
+    cli_sign_opts sign;
     const char *out;
     uint32_t chunk_size;
     int omit_created;
@@ -97,6 +102,8 @@ static int parse_option(int c, const char *arg, void *ctx)
             return 0;
         int rc = cli_job_option(CMD, c, arg, &a->job);
         if (rc < 0)
+            rc = cli_sign_option(CMD, c, arg, &a->sign);
+        if (rc < 0)
             rc = cli_share_dek_option(CMD, c, arg);
         if (rc < 0)
             rc = cli_kv_option(CMD, c, arg);
@@ -115,7 +122,8 @@ static int parse_args(int argc, char **argv, encrypt_args *a)
         return rc;
     if (a->keys.n == 0)
         return cli_error(CMD, CLI_EXIT_USAGE, "no recipient given (-r KEY)");
-    return -1;
+    rc = cli_signer_precheck(CMD, &a->sign, &a->keys);
+    return rc != 0 ? rc : -1;
 }
 
 static kvs_status job_fd(void *ctx, int in_fd, int out_fd, kvs_error *err)
@@ -200,17 +208,29 @@ static void report_recipients(const cli_keys *k)
         cli_info(CMD, "recipient %zu: %s", i, kvs_provider_identify(k->prov[i]));
 }
 
-
-static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
+static void report_signer(const kvs_signer *s, int done)
 {
-    if (g_cli.verbose)
+    if (!s)
+        return;
+    if (done)
+        cli_info(CMD, "signatures made: %llu", (unsigned long long)kvs_signer_signatures(s));
+    else
+        cli_info(CMD, "signer: %s %s %s", kvs_signer_type(s), kvs_signer_id(s), kvs_signer_alg(s));
+}
+
+static int run(encrypt_args *a, kvs_signer *signer, char *const *inputs, size_t n_inputs)
+{
+    if (g_cli.verbose) {
         report_recipients(&a->keys);
+        report_signer(signer, 0);
+    }
     encrypt_job job = {
         .opts = {.chunk_size = a->chunk_size,
                  .context = a->job.context.pairs,
                  .n_context = a->job.context.n,
                  .omit_created = a->omit_created,
-                 .threads = a->job.threads},
+                 .threads = a->job.threads,
+                 .signer = signer},
         .keys = &a->keys,
         .progress = a->progress,
     };
@@ -227,8 +247,10 @@ static int run(encrypt_args *a, char *const *inputs, size_t n_inputs)
     else
         rc = cli_run_inputs(CMD, &ops, inputs, n_inputs, a->out, a->force, out_name);
     cli_share_dek_end(CMD, job.opts.dek_session);
-    if (g_cli.verbose)
+    if (g_cli.verbose) {
+        report_signer(signer, 1);
         cli_kv_report(CMD);
+    }
     return rc;
 }
 
@@ -238,9 +260,13 @@ int cli_cmd_encrypt(int argc, char **argv)
     memset(&a, 0, sizeof a);
     int rc = parse_args(argc, argv, &a);
     if (rc < 0) {
+        kvs_signer *signer = NULL;
         rc = cli_keys_load_secret(CMD, &a.keys, a.job.pass_file, a.job.pass_env);
+        if (rc == 0) /* one signer for every output of the run */
+            rc = cli_signer_load(CMD, &a.sign, &a.keys, &signer);
         if (rc == 0)
-            rc = run(&a, argv + optind, (size_t)(argc - optind));
+            rc = run(&a, signer, argv + optind, (size_t)(argc - optind));
+        kvs_signer_free(signer); /* after every job that borrowed it */
     }
     cli_keys_free(&a.keys);
     cli_job_opts_free(&a.job);

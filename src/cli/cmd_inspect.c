@@ -40,6 +40,10 @@ typedef struct inspect_info {
     int have_geometry;    /* geometry computed and valid */
     uint64_t plaintext_size, chunks;
     const char *geometry_error; /* set when the size is impossible */
+    int have_trailer;     /* signed regular file: sig holds the trailer's form */
+    kvs_signature_info sig;
+    const char *trailer_note;   /* signed, trailer not read: why */
+    char trailer_error[KVS_ERROR_DETAIL_MAX]; /* signed, trailer malformed */
 } inspect_info;
 
 /* Member naming a recipient's key, as in the file format. */
@@ -89,6 +93,31 @@ static void text_context(const kvs_header *h)
     }
 }
 
+/* "signer: <type> <id> <alg>" and the trailer's geometry, or "signer: none". */
+static void text_signer(const inspect_info *in)
+{
+    const kvs_header_signer *sg = &in->h->signer;
+    if (!sg->type[0]) {
+        text_field("signer:", "none");
+        return;
+    }
+    printf("%-16s ", "signer:");
+    cli_print_escaped(stdout, sg->type);
+    fputc(' ', stdout);
+    cli_print_escaped(stdout, sg->id);
+    fputc(' ', stdout);
+    cli_print_escaped(stdout, sg->alg);
+    fputc('\n', stdout);
+    if (in->have_trailer)
+        printf("%-16s %lu segments, signature %u bytes\n", "trailer:",
+               (unsigned long)in->sig.segments, (unsigned)in->sig.sig_len);
+    else if (in->trailer_error[0])
+        text_field("trailer:", in->trailer_error);
+    else
+        text_field("trailer:", in->trailer_note ? in->trailer_note : "not read");
+    text_field("signature:", "not checked (use 'kvseal verify --require-signer')");
+}
+
 static void print_text(const inspect_info *in)
 {
     const kvs_header *h = in->h;
@@ -107,6 +136,7 @@ static void print_text(const inspect_info *in)
         text_u64("plaintext size:", in->plaintext_size);
         text_u64("chunks:", in->chunks);
     }
+    text_signer(in);
     text_field("header tag:", "not checked (use 'kvseal verify')");
 }
 
@@ -151,6 +181,34 @@ static int json_add_lists(cJSON *root, const kvs_header *h)
     return 0;
 }
 
+/* "signer": null, or {type, id, alg, trailer: {segments, sig_len, trailer_len}
+ * or null, trailer_error?}. */
+static int json_add_signer(cJSON *root, const inspect_info *in)
+{
+    const kvs_header_signer *sg = &in->h->signer;
+    if (!sg->type[0])
+        return cJSON_AddNullToObject(root, "signer") ? 0 : -1;
+    cJSON *o = cJSON_AddObjectToObject(root, "signer");
+    if (!o || !cJSON_AddStringToObject(o, "type", sg->type) ||
+        !cJSON_AddStringToObject(o, "id", sg->id) || !cJSON_AddStringToObject(o, "alg", sg->alg))
+        return -1;
+    if (!in->have_trailer) {
+        if (!cJSON_AddNullToObject(o, "trailer"))
+            return -1;
+        const char *why = in->trailer_error[0] ? in->trailer_error : in->trailer_note;
+        return !why || cJSON_AddStringToObject(o, in->trailer_error[0] ? "trailer_error"
+                                                                       : "trailer_note", why)
+                   ? 0
+                   : -1;
+    }
+    cJSON *t = cJSON_AddObjectToObject(o, "trailer");
+    return t && add_u64(t, "segments", 1, in->sig.segments) == 0 &&
+                   add_u64(t, "sig_len", 1, in->sig.sig_len) == 0 &&
+                   add_u64(t, "trailer_len", 1, in->sig.trailer_len) == 0
+               ? 0
+               : -1;
+}
+
 static cJSON *json_build(const inspect_info *in)
 {
     const kvs_header *h = in->h;
@@ -167,6 +225,7 @@ static cJSON *json_build(const inspect_info *in)
              && add_u64(root, "file_size", in->have_size, in->file_size) == 0
              && add_u64(root, "plaintext_size", in->have_geometry, in->plaintext_size) == 0
              && add_u64(root, "chunks", in->have_geometry, in->chunks) == 0
+             && json_add_signer(root, in) == 0
              && cJSON_AddFalseToObject(root, "header_authenticated")
              && (!in->geometry_error
                  || cJSON_AddStringToObject(root, "error", in->geometry_error));
@@ -207,12 +266,37 @@ static void measure_size(uint64_t size, inspect_info *in)
                                  : "file size is impossible for this header";
 }
 
+/* A signed regular file: the trailer's form (kvs_signature_info_fd), which
+ * also gives the payload's geometry (the trailer is not payload). */
+static void measure_signed(int fd, uint64_t size, inspect_info *in)
+{
+    kvs_error err;
+    kvs_error_clear(&err);
+    in->have_size = 1;
+    in->file_size = size;
+    if (lseek(fd, 0, SEEK_SET) != 0 || kvs_signature_info_fd(fd, &in->sig, &err) != KVS_OK) {
+        snprintf(in->trailer_error, sizeof in->trailer_error, "%s",
+                 err.detail[0] ? kvs_error_message(&err) : "cannot read the trailer");
+        in->geometry_error = "the trailer of this signed file is malformed";
+        return;
+    }
+    in->have_trailer = 1;
+    in->have_geometry = 1;
+    in->plaintext_size = in->sig.plaintext_size;
+    in->chunks = in->sig.chunks;
+}
+
 static void measure(int fd, inspect_info *in)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        in->trailer_note = "not read (input not seekable)";
         return; /* a pipe: size unknown */
-    measure_size((uint64_t)st.st_size, in);
+    }
+    if (in->h->signer.type[0])
+        measure_signed(fd, (uint64_t)st.st_size, in);
+    else
+        measure_size((uint64_t)st.st_size, in);
 }
 
 /* The header of a file or a blob, and what its size says. */
@@ -221,7 +305,13 @@ static kvs_status read_header(const char *file, inspect_info *in, kvs_header **h
     if (!cli_is_stdio(file) && kvs_is_blob_url(file)) {
         uint64_t size = 0;
         kvs_status st = kvs_blob_header_read(file, cli_blob_config(), h, &size, err);
-        if (st == KVS_OK) {
+        if (st == KVS_OK && (*h)->signer.type[0]) {
+            /* the trailer's size is only known from the blob's end */
+            in->h = *h;
+            in->have_size = 1;
+            in->file_size = size;
+            in->trailer_note = "not read (blob)";
+        } else if (st == KVS_OK) {
             in->h = *h;
             measure_size(size, in);
         }
@@ -257,8 +347,10 @@ static int inspect_file(const char *file, int json)
         print_text(&in);
     fflush(stdout); /* the report first, then the error line */
     if (rc == CLI_EXIT_OK && in.geometry_error)
-        rc = cli_error(CMD, CLI_EXIT_INPUT, "%s: %s (file size %llu)", file, in.geometry_error,
-                       (unsigned long long)in.file_size);
+        rc = in.trailer_error[0]
+                 ? cli_error(CMD, CLI_EXIT_INPUT, "%s: %s", file, in.trailer_error)
+                 : cli_error(CMD, CLI_EXIT_INPUT, "%s: %s (file size %llu)", file,
+                             in.geometry_error, (unsigned long long)in.file_size);
     kvs_header_free(h);
     return rc;
 }

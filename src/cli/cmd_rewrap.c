@@ -157,6 +157,30 @@ static void report(const char *file, const kvs_rewrap_result *r)
              r->n_recipients);
 }
 
+/* A rewrapped signed file: its signer is what it was, and the signature
+ * still verifies (the signed statement holds no recipient; the library
+ * keeps the trailer). Read back from the new file. */
+static void report_signature(const char *file)
+{
+    kvs_error err;
+    kvs_error_clear(&err);
+    kvs_header *h = NULL;
+    kvs_status st;
+    if (kvs_is_blob_url(file)) {
+        st = kvs_blob_header_read(file, cli_blob_config(), &h, NULL, &err);
+    } else {
+        int fd = cli_open_input(file, &err);
+        if (fd < 0)
+            return; /* the rewrap itself succeeded: nothing more to say */
+        st = kvs_header_read_fd(fd, &h, &err);
+        close(fd);
+    }
+    if (st == KVS_OK && h->signer.type[0])
+        cli_info(CMD, "%s: signed by %s %s (%s): signature unchanged and still valid (a rewrap "
+                 "never changes the signer)", file, h->signer.type, h->signer.id, h->signer.alg);
+    kvs_header_free(h);
+}
+
 /* SIGINT/SIGTERM remove the library's temp file too (output.c's handler). */
 static void track_temp(const char *path, void *arg)
 {
@@ -185,6 +209,8 @@ static int rewrap_one(const rewrap_args *a, const char *file, size_t *changed)
         return cli_error_status(CMD, file, &err);
     if (g_cli.verbose)
         report(file, &res);
+    if (res.changed)
+        report_signature(file);
     *changed += res.changed != 0;
     return CLI_EXIT_OK;
 }
