@@ -10,11 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/param_build.h>
 
 #include "azure/client.h"
 #include "azure/kvjson.h"
@@ -28,6 +25,7 @@
 #include "crypto/crypto.h"
 #include "keys/dek_cache.h"
 #include "keys/keyvault_file.h"
+#include "keys/kv_bundle.h"
 #include "keys/provider.h"
 
 typedef struct kvs_kv_prov {
@@ -46,93 +44,40 @@ static const kvs_provider_ops kvs_kv_ops;
 
 /* ---- the key bundle ------------------------------------------------------ */
 
-static void kvs_fmt_time(int64_t t, char *out, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, cap, "%lld", (long long)t);
-}
-
-static int kvs_key_ops_has(const cJSON *ops, const char *op)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, ops) {
-        if (cJSON_IsString(it) && strcasecmp(it->valuestring, op) == 0) return 1;
-    }
-    return 0;
-}
-
-static kvs_status kvs_check_attributes(const cJSON *bundle, const char *what, kvs_error *err)
-{
-    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(bundle, "attributes");
-    int enabled = 1;
-    int64_t nbf, exp, now = kvs_wall_s();
-    char when[32];
-    if (!cJSON_IsObject(attrs)) return KVS_OK;
-    if (kvs_json_bool(attrs, "enabled", &enabled) == 0 && !enabled)
-        return kvs_fail(err, KVS_ERR_KEY, "%s is disabled", what);
-    if (kvs_json_i64(attrs, "nbf", &nbf) == 0 && nbf > now) {
-        kvs_fmt_time(nbf, when, sizeof(when));
-        return kvs_fail(err, KVS_ERR_KEY, "%s is not valid before %s (nbf)", what, when);
-    }
-    if (kvs_json_i64(attrs, "exp", &exp) == 0 && exp <= now) {
-        kvs_fmt_time(exp, when, sizeof(when));
-        return kvs_fail(err, KVS_ERR_KEY, "%s expired at %s (exp)", what, when);
-    }
-    return KVS_OK;
-}
-
+/* A wrapping recipient: an RSA key that may wrap and unwrap and may not
+ * sign (key separation: a key whose users may unwrap data keys must not
+ * also be able to sign files as their writer, and a signing key is never
+ * a wrapping key). */
 static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_error *err)
 {
     const char *kty = kvs_json_str(key, "kty");
+    if (kvs_kvb_is_ec(kty))
+        return kvs_fail(err, KVS_ERR_KEY,
+                        "%s is an EC key (kty '%s'), a signing key: a wrapping recipient must "
+                        "be an RSA key with wrapKey and unwrapKey (key separation)",
+                        what, kty);
     if (kty == NULL || (strcmp(kty, "RSA") != 0 && strcmp(kty, "RSA-HSM") != 0))
         return kvs_fail(err, KVS_ERR_KEY, "%s has kty '%.16s': kvseal needs an RSA or RSA-HSM key",
                         what, kty ? kty : "(none)");
     const cJSON *ops = cJSON_GetObjectItemCaseSensitive(key, "key_ops");
-    if (!cJSON_IsArray(ops) || !kvs_key_ops_has(ops, "wrapKey"))
+    if (!cJSON_IsArray(ops) || !kvs_kvb_ops_has(ops, "wrapKey"))
         return kvs_fail(err, KVS_ERR_KEY, "%s does not allow wrapKey (its key_ops)", what);
-    if (!kvs_key_ops_has(ops, "unwrapKey"))
+    if (!kvs_kvb_ops_has(ops, "unwrapKey"))
         return kvs_fail(err, KVS_ERR_KEY, "%s does not allow unwrapKey (its key_ops): files "
                         "wrapped with it could not be decrypted", what);
-    return KVS_OK;
-}
-
-static kvs_status kvs_rsa_from_ne(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
-                                  EVP_PKEY **out, kvs_error *err)
-{
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int ok = bn && be && bld && BN_is_odd(be) && !BN_is_one(be) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
-             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-             (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
-             EVP_PKEY_fromdata_init(ctx) == 1 &&
-             EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
-    if (!ok) return kvs_fail_ossl(err, KVS_ERR_KEY, "the key's modulus or exponent is unusable");
+    if (kvs_kvb_ops_has(ops, "sign"))
+        return kvs_fail(err, KVS_ERR_KEY,
+                        "%s also allows sign (its key_ops): a wrapping key must not be a "
+                        "signing key (key separation: whoever may unwrap with it could sign "
+                        "files as their writer); create wrapping keys with --ops wrapKey "
+                        "unwrapKey", what);
     return KVS_OK;
 }
 
 static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **out,
                                  unsigned *bits, kvs_error *err)
 {
-    uint8_t n[KVS_MAX_WRAPPED_LEN + 1], e[16];
-    size_t nlen = 0, elen = 0;
-    const char *ns = kvs_json_str(key, "n"), *es = kvs_json_str(key, "e");
-    if (ns == NULL || es == NULL ||
-        kvs_b64_decode_lenient(ns, strlen(ns), n, sizeof(n), &nlen) != 0 ||
-        kvs_b64_decode_lenient(es, strlen(es), e, sizeof(e), &elen) != 0 || nlen == 0 ||
-        elen == 0)
-        return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no usable n and e", what);
-    kvs_status st = kvs_rsa_from_ne(n, nlen, e, elen, out, err);
+    kvs_status st = kvs_kvb_rsa_public(key, what, out, err);
     if (st != KVS_OK) return st;
     int b = EVP_PKEY_get_bits(*out);
     if (b != 2048 && b != 3072 && b != 4096) {
@@ -145,20 +90,6 @@ static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **
     return KVS_OK;
 }
 
-/* The kid the service returned must name the key that was asked for. */
-static kvs_status kvs_check_kid(const char *kid, const kvs_kv_keyref *asked, const char *what,
-                                kvs_kv_keyref *out, kvs_error *err)
-{
-    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_kid(kid, out) != 0)
-        return kvs_fail(err, KVS_ERR_KEY, "%s: the service returned no versioned kid", what);
-    if (strcmp(out->host, asked->host) != 0 || out->port != asked->port ||
-        strcasecmp(out->name, asked->name) != 0 ||
-        (asked->version[0] && strcasecmp(out->version, asked->version) != 0))
-        return kvs_fail(err, KVS_ERR_KEY, "%s: the service answered for another key (%.200s)",
-                        what, kid);
-    return KVS_OK;
-}
-
 /* Fill p->kid, p->pub and p->bits from a GET key response. */
 static kvs_status kvs_prov_take_bundle(kvs_kv_prov *p, const cJSON *bundle, const char *what,
                                        kvs_error *err)
@@ -167,9 +98,9 @@ static kvs_status kvs_prov_take_bundle(kvs_kv_prov *p, const cJSON *bundle, cons
     kvs_kv_keyref got;
     if (!cJSON_IsObject(key))
         return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no key", what);
-    kvs_status st = kvs_check_kid(kvs_json_str(key, "kid"), &p->key, what, &got, err);
+    kvs_status st = kvs_kvb_check_kid(kvs_json_str(key, "kid"), &p->key, what, &got, err);
     if (st == KVS_OK) st = kvs_check_kty_ops(key, what, err);
-    if (st == KVS_OK) st = kvs_check_attributes(bundle, what, err);
+    if (st == KVS_OK) st = kvs_kvb_check_attributes(bundle, what, err);
     if (st == KVS_OK) st = kvs_public_key(key, what, &p->pub, &p->bits, err);
     if (st == KVS_OK && kvs_kv_format_key_url(&got, p->kid, sizeof(p->kid)) != 0)
         st = kvs_fail(err, KVS_ERR_KEY, "%s: kid too long", what);
@@ -220,7 +151,7 @@ static kvs_status kvs_remote_wrap(kvs_kv_prov *p, const uint8_t dek[KVS_DEK_LEN]
                                              &res, err);
     kvs_sbuf_free(&body);
     const char *v = res ? kvs_json_str(res, "value") : NULL;
-    if (st == KVS_OK) st = kvs_check_kid(kvs_json_str(res, "kid"), &ver, p->kid, &got, err);
+    if (st == KVS_OK) st = kvs_kvb_check_kid(kvs_json_str(res, "kid"), &ver, p->kid, &got, err);
     if (st == KVS_OK &&
         (v == NULL ||
          kvs_b64_decode_lenient(v, strlen(v), out->wrapped, sizeof(out->wrapped),
