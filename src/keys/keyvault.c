@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -23,6 +24,7 @@
 #include "core/error.h"
 #include "core/secmem.h"
 #include "crypto/crypto.h"
+#include "crypto/sign.h"
 #include "keys/dek_cache.h"
 #include "keys/keyvault_file.h"
 #include "keys/kv_bundle.h"
@@ -77,8 +79,16 @@ static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_erro
 static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **out,
                                  unsigned *bits, kvs_error *err)
 {
-    kvs_status st = kvs_kvb_rsa_public(key, what, out, err);
-    if (st != KVS_OK) return st;
+    uint8_t n[KVS_MAX_WRAPPED_LEN + 1], e[16];
+    size_t nlen = 0, elen = 0;
+    const char *ns = kvs_json_str(key, "n"), *es = kvs_json_str(key, "e");
+    if (ns == NULL || es == NULL ||
+        kvs_b64_decode_lenient(ns, strlen(ns), n, sizeof(n), &nlen) != 0 ||
+        kvs_b64_decode_lenient(es, strlen(es), e, sizeof(e), &elen) != 0 || nlen == 0 ||
+        elen == 0)
+        return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no usable n and e", what);
+    *out = kvs_rsa_public_from_ne(n, nlen, e, elen, err);
+    if (*out == NULL) return KVS_ERR_KEY;
     int b = EVP_PKEY_get_bits(*out);
     if (b != 2048 && b != 3072 && b != 4096) {
         EVP_PKEY_free(*out);

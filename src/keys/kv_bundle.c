@@ -8,10 +8,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
-
 #include "azure/kvjson.h"
 #include "azure/retry.h"
 #include "core/b64url.h"
@@ -77,29 +73,6 @@ int kvs_kvb_is_ec(const char *kty)
     return kty != NULL && (strcmp(kty, "EC") == 0 || strcmp(kty, "EC-HSM") == 0);
 }
 
-static kvs_status kvs_rsa_from_ne(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
-                                  EVP_PKEY **out, kvs_error *err)
-{
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    int ok = bn && be && bld && BN_is_odd(be) && !BN_is_one(be) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
-             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
-             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-             (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
-             EVP_PKEY_fromdata_init(ctx) == 1 &&
-             EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
-    if (!ok) return kvs_fail_ossl(err, KVS_ERR_KEY, "the key's modulus or exponent is unusable");
-    return KVS_OK;
-}
-
 kvs_status kvs_kvb_rsa_public(const cJSON *key, const char *what, EVP_PKEY **out,
                               kvs_error *err)
 {
@@ -111,7 +84,8 @@ kvs_status kvs_kvb_rsa_public(const cJSON *key, const char *what, EVP_PKEY **out
         kvs_b64_decode_lenient(es, strlen(es), e, sizeof(e), &elen) != 0 || nlen == 0 ||
         elen == 0)
         return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no usable n and e", what);
-    return kvs_rsa_from_ne(n, nlen, e, elen, out, err);
+    *out = kvs_rsa_public_from_ne(n, nlen, e, elen, err);
+    return *out != NULL ? KVS_OK : KVS_ERR_KEY;
 }
 
 kvs_status kvs_kvb_ec_public(const cJSON *key, const char *what, EVP_PKEY **out,
