@@ -62,17 +62,17 @@ static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_erro
         return kvs_fail(err, KVS_ERR_KEY, "%s has kty '%.16s': kvseal needs an RSA or RSA-HSM key",
                         what, kty ? kty : "(none)");
     const cJSON *ops = cJSON_GetObjectItemCaseSensitive(key, "key_ops");
-    if (!cJSON_IsArray(ops) || !kvs_kvb_ops_has(ops, "wrapKey"))
-        return kvs_fail(err, KVS_ERR_KEY, "%s does not allow wrapKey (its key_ops)", what);
-    if (!kvs_kvb_ops_has(ops, "unwrapKey"))
-        return kvs_fail(err, KVS_ERR_KEY, "%s does not allow unwrapKey (its key_ops): files "
-                        "wrapped with it could not be decrypted", what);
     if (kvs_kvb_ops_has(ops, "sign"))
         return kvs_fail(err, KVS_ERR_KEY,
                         "%s also allows sign (its key_ops): a wrapping key must not be a "
                         "signing key (key separation: whoever may unwrap with it could sign "
                         "files as their writer); create wrapping keys with --ops wrapKey "
                         "unwrapKey", what);
+    if (!cJSON_IsArray(ops) || !kvs_kvb_ops_has(ops, "wrapKey"))
+        return kvs_fail(err, KVS_ERR_KEY, "%s does not allow wrapKey (its key_ops)", what);
+    if (!kvs_kvb_ops_has(ops, "unwrapKey"))
+        return kvs_fail(err, KVS_ERR_KEY, "%s does not allow unwrapKey (its key_ops): files "
+                        "wrapped with it could not be decrypted", what);
     return KVS_OK;
 }
 
