@@ -45,14 +45,31 @@ typedef struct kvs_call {
 
 static const char *kvs_op_name(kvs_kv_op op)
 {
-    return op == KVS_KV_OP_GET ? "get key" : op == KVS_KV_OP_WRAP ? "wrapkey" : "unwrapkey";
+    switch (op) {
+    case KVS_KV_OP_GET: return "get key";
+    case KVS_KV_OP_WRAP: return "wrapkey";
+    case KVS_KV_OP_UNWRAP: return "unwrapkey";
+    case KVS_KV_OP_SIGN: return "sign";
+    }
+    return "?";
+}
+
+/* The operation's path segment after the key ("" for GET). */
+static const char *kvs_op_segment(kvs_kv_op op)
+{
+    switch (op) {
+    case KVS_KV_OP_WRAP: return "/wrapkey";
+    case KVS_KV_OP_UNWRAP: return "/unwrapkey";
+    case KVS_KV_OP_SIGN: return "/sign";
+    case KVS_KV_OP_GET: break;
+    }
+    return "";
 }
 
 static kvs_status kvs_call_url(kvs_call *k, kvs_error *err)
 {
     const kvs_kv_keyref *key = k->key;
-    const char *opseg = k->op == KVS_KV_OP_WRAP ? "/wrapkey"
-                        : k->op == KVS_KV_OP_UNWRAP ? "/unwrapkey" : "";
+    const char *opseg = kvs_op_segment(k->op);
     int n = snprintf(k->url, sizeof(k->url), "https://%s/keys/%s%s%s%s?api-version=%s",
                      k->hostport, key->name, key->version[0] ? "/" : "", key->version, opseg,
                      KVS_API_VERSION);
@@ -176,8 +193,10 @@ static kvs_status kvs_call_finish(kvs_call *k, cJSON **json, kvs_error *err)
         if (*json == NULL)
             return kvs_fail(err, KVS_ERR_NETWORK, "%s: %s sent a response that is not JSON%s",
                             kvs_op_name(k->op), k->hostport, ids);
-        kvs_kv_stat_add(k->op == KVS_KV_OP_GET ? KVS_STAT_GET_KEY
-                        : k->op == KVS_KV_OP_WRAP ? KVS_STAT_WRAP : KVS_STAT_UNWRAP);
+        /* sign calls are counted by their signer (kvs_signer_signatures). */
+        if (k->op != KVS_KV_OP_SIGN)
+            kvs_kv_stat_add(k->op == KVS_KV_OP_GET ? KVS_STAT_GET_KEY
+                            : k->op == KVS_KV_OP_WRAP ? KVS_STAT_WRAP : KVS_STAT_UNWRAP);
         return KVS_OK;
     }
     kvs_kv_errbody_parse(k->resp.body.p, k->resp.body.len, &k->ebody);

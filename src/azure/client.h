@@ -38,10 +38,15 @@ kvs_status kvs_kv_client_check_host(kvs_kv_client *c, const kvs_kv_keyref *key,
                                     kvs_kv_hostinfo *info, kvs_status fail_status,
                                     kvs_error *err);
 
-typedef enum kvs_kv_op { KVS_KV_OP_GET, KVS_KV_OP_WRAP, KVS_KV_OP_UNWRAP } kvs_kv_op;
+typedef enum kvs_kv_op {
+    KVS_KV_OP_GET,
+    KVS_KV_OP_WRAP,
+    KVS_KV_OP_UNWRAP,
+    KVS_KV_OP_SIGN /* POST {kid}/sign: a digest in, a signature out */
+} kvs_kv_op;
 
-/* One vault operation on key (GET key, or POST wrapkey/unwrapkey with a JSON
- * body that may hold a secret), with the challenge flow, cached tokens and
+/* One vault operation on key (GET key, or POST wrapkey/unwrapkey/sign with a
+ * JSON body that may hold a secret), with the challenge flow, cached tokens and
  * retries, bounded by the retry budget (the throttle budget once throttled).
  * A vault still throttling when that ran out is marked down like a dead one
  * (KVS_ERR_UNAVAILABLE). On KVS_OK *json is the parsed 200 body: free it

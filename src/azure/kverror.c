@@ -9,6 +9,9 @@
 
 #define KVS_ROLE_VAULT "Key Vault Crypto Service Encryption User"
 #define KVS_ROLE_MHSM "Managed HSM Crypto Service Encryption User"
+/* sign is not in the Service Encryption User roles (wrap/unwrap only). */
+#define KVS_ROLE_SIGN_VAULT "Key Vault Crypto User"
+#define KVS_ROLE_SIGN_MHSM "Managed HSM Crypto User"
 
 void kvs_text_sanitize(const char *in, char *out, size_t cap)
 {
@@ -98,11 +101,19 @@ static kvs_status kvs_kv_403(kvs_error *err, const kvs_kv_errbody *b, const kvs_
         return kvs_fail(err, KVS_ERR_KEY_ACCESS,
                         "%s refused: the vault's firewall (network rules) rejects this "
                         "client's address (%s)%s", x->op, says, ids);
+    int sign = strcmp(x->op, "sign") == 0;
     if (strcmp(b->inner, "AccessDenied") == 0)
         return kvs_fail(err, KVS_ERR_KEY_ACCESS,
                         "%s on %s denied: the vault's access policy must grant this identity "
-                        "the key permissions get, wrapKey and unwrapKey (%s)%s",
-                        x->op, key, says, ids);
+                        "the key permissions %s (%s)%s",
+                        x->op, key, sign ? "get and sign" : "get, wrapKey and unwrapKey", says,
+                        ids);
+    if (sign)
+        return kvs_fail(err, KVS_ERR_KEY_ACCESS,
+                        "sign on %s denied: signing needs the role \"%s\" on the signing key "
+                        "(\"%s\" allows only get, wrapKey and unwrapKey) (%s)%s",
+                        key, x->managed_hsm ? KVS_ROLE_SIGN_MHSM : KVS_ROLE_SIGN_VAULT,
+                        x->managed_hsm ? KVS_ROLE_MHSM : KVS_ROLE_VAULT, says, ids);
     return kvs_fail(err, KVS_ERR_KEY_ACCESS,
                     "%s on %s denied: assign this identity the role \"%s\" on the key "
                     "(least privilege) (%s)%s",

@@ -17,7 +17,7 @@ void kvs_kv_errbody_parse(const char *body, size_t len, kvs_kv_errbody *out);
 
 /* What the failing request was about, for the message. */
 typedef struct kvs_kv_errctx {
-    const char *op;       /* "get key", "wrapkey", "unwrapkey" */
+    const char *op;       /* "get key", "wrapkey", "unwrapkey", "sign" */
     const char *key_name;
     const char *version;  /* "" or NULL: the current version */
     const char *hostport;
@@ -27,8 +27,9 @@ typedef struct kvs_kv_errctx {
 } kvs_kv_errctx;
 
 /* Map a non-2xx vault response to a status and a message: 401/403 ->
- * KVS_ERR_KEY_ACCESS (403 names the least-privilege role, the access-policy
- * permissions or the firewall); 404, 400 and disabled keys -> KVS_ERR_KEY;
+ * KVS_ERR_KEY_ACCESS (403 names the least-privilege role -- for "sign" the
+ * Crypto User role, which the Service Encryption User role does not
+ * replace -- the access-policy permissions or the firewall); 404, 400 and disabled keys -> KVS_ERR_KEY;
  * 408/429/5xx and anything else -> KVS_ERR_NETWORK. */
 kvs_status kvs_kv_http_error(kvs_error *err, long status, const kvs_kv_errbody *b,
                              const kvs_kv_errctx *ctx);

@@ -27,6 +27,7 @@
 #include "crypto/sign.h"
 #include "keys/dek_cache.h"
 #include "keys/keyvault_file.h"
+#include "keys/kv_bundle.h"
 #include "keys/provider.h"
 
 typedef struct kvs_kv_prov {
@@ -45,53 +46,31 @@ static const kvs_provider_ops kvs_kv_ops;
 
 /* ---- the key bundle ------------------------------------------------------ */
 
-static void kvs_fmt_time(int64_t t, char *out, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, cap, "%lld", (long long)t);
-}
-
-static int kvs_key_ops_has(const cJSON *ops, const char *op)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, ops) {
-        if (cJSON_IsString(it) && strcasecmp(it->valuestring, op) == 0) return 1;
-    }
-    return 0;
-}
-
-static kvs_status kvs_check_attributes(const cJSON *bundle, const char *what, kvs_error *err)
-{
-    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(bundle, "attributes");
-    int enabled = 1;
-    int64_t nbf, exp, now = kvs_wall_s();
-    char when[32];
-    if (!cJSON_IsObject(attrs)) return KVS_OK;
-    if (kvs_json_bool(attrs, "enabled", &enabled) == 0 && !enabled)
-        return kvs_fail(err, KVS_ERR_KEY, "%s is disabled", what);
-    if (kvs_json_i64(attrs, "nbf", &nbf) == 0 && nbf > now) {
-        kvs_fmt_time(nbf, when, sizeof(when));
-        return kvs_fail(err, KVS_ERR_KEY, "%s is not valid before %s (nbf)", what, when);
-    }
-    if (kvs_json_i64(attrs, "exp", &exp) == 0 && exp <= now) {
-        kvs_fmt_time(exp, when, sizeof(when));
-        return kvs_fail(err, KVS_ERR_KEY, "%s expired at %s (exp)", what, when);
-    }
-    return KVS_OK;
-}
-
+/* A wrapping recipient: an RSA key that may wrap and unwrap and may not
+ * sign (key separation: a key whose users may unwrap data keys must not
+ * also be able to sign files as their writer, and a signing key is never
+ * a wrapping key). */
 static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_error *err)
 {
     const char *kty = kvs_json_str(key, "kty");
+    if (kvs_kvb_is_ec(kty))
+        return kvs_fail(err, KVS_ERR_KEY,
+                        "%s is an EC key (kty '%s'), a signing key: a wrapping recipient must "
+                        "be an RSA key with wrapKey and unwrapKey (key separation)",
+                        what, kty);
     if (kty == NULL || (strcmp(kty, "RSA") != 0 && strcmp(kty, "RSA-HSM") != 0))
         return kvs_fail(err, KVS_ERR_KEY, "%s has kty '%.16s': kvseal needs an RSA or RSA-HSM key",
                         what, kty ? kty : "(none)");
     const cJSON *ops = cJSON_GetObjectItemCaseSensitive(key, "key_ops");
-    if (!cJSON_IsArray(ops) || !kvs_key_ops_has(ops, "wrapKey"))
+    if (kvs_kvb_ops_has(ops, "sign"))
+        return kvs_fail(err, KVS_ERR_KEY,
+                        "%s also allows sign (its key_ops): a wrapping key must not be a "
+                        "signing key (key separation: whoever may unwrap with it could sign "
+                        "files as their writer); create wrapping keys with --ops wrapKey "
+                        "unwrapKey", what);
+    if (!cJSON_IsArray(ops) || !kvs_kvb_ops_has(ops, "wrapKey"))
         return kvs_fail(err, KVS_ERR_KEY, "%s does not allow wrapKey (its key_ops)", what);
-    if (!kvs_key_ops_has(ops, "unwrapKey"))
+    if (!kvs_kvb_ops_has(ops, "unwrapKey"))
         return kvs_fail(err, KVS_ERR_KEY, "%s does not allow unwrapKey (its key_ops): files "
                         "wrapped with it could not be decrypted", what);
     return KVS_OK;
@@ -121,20 +100,6 @@ static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **
     return KVS_OK;
 }
 
-/* The kid the service returned must name the key that was asked for. */
-static kvs_status kvs_check_kid(const char *kid, const kvs_kv_keyref *asked, const char *what,
-                                kvs_kv_keyref *out, kvs_error *err)
-{
-    if (kid == NULL || strlen(kid) > KVS_MAX_KEY_ID_LEN || kvs_kv_parse_kid(kid, out) != 0)
-        return kvs_fail(err, KVS_ERR_KEY, "%s: the service returned no versioned kid", what);
-    if (strcmp(out->host, asked->host) != 0 || out->port != asked->port ||
-        strcasecmp(out->name, asked->name) != 0 ||
-        (asked->version[0] && strcasecmp(out->version, asked->version) != 0))
-        return kvs_fail(err, KVS_ERR_KEY, "%s: the service answered for another key (%.200s)",
-                        what, kid);
-    return KVS_OK;
-}
-
 /* Fill p->kid, p->pub and p->bits from a GET key response. */
 static kvs_status kvs_prov_take_bundle(kvs_kv_prov *p, const cJSON *bundle, const char *what,
                                        kvs_error *err)
@@ -143,9 +108,9 @@ static kvs_status kvs_prov_take_bundle(kvs_kv_prov *p, const cJSON *bundle, cons
     kvs_kv_keyref got;
     if (!cJSON_IsObject(key))
         return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no key", what);
-    kvs_status st = kvs_check_kid(kvs_json_str(key, "kid"), &p->key, what, &got, err);
+    kvs_status st = kvs_kvb_check_kid(kvs_json_str(key, "kid"), &p->key, what, &got, err);
     if (st == KVS_OK) st = kvs_check_kty_ops(key, what, err);
-    if (st == KVS_OK) st = kvs_check_attributes(bundle, what, err);
+    if (st == KVS_OK) st = kvs_kvb_check_attributes(bundle, what, err);
     if (st == KVS_OK) st = kvs_public_key(key, what, &p->pub, &p->bits, err);
     if (st == KVS_OK && kvs_kv_format_key_url(&got, p->kid, sizeof(p->kid)) != 0)
         st = kvs_fail(err, KVS_ERR_KEY, "%s: kid too long", what);
@@ -196,7 +161,7 @@ static kvs_status kvs_remote_wrap(kvs_kv_prov *p, const uint8_t dek[KVS_DEK_LEN]
                                              &res, err);
     kvs_sbuf_free(&body);
     const char *v = res ? kvs_json_str(res, "value") : NULL;
-    if (st == KVS_OK) st = kvs_check_kid(kvs_json_str(res, "kid"), &ver, p->kid, &got, err);
+    if (st == KVS_OK) st = kvs_kvb_check_kid(kvs_json_str(res, "kid"), &ver, p->kid, &got, err);
     if (st == KVS_OK &&
         (v == NULL ||
          kvs_b64_decode_lenient(v, strlen(v), out->wrapped, sizeof(out->wrapped),

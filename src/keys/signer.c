@@ -185,3 +185,11 @@ void kvs_signer_check_free(kvs_signer_check *c)
     destroy_impl(c->ops->destroy, c->impl);
     free(c);
 }
+
+kvs_status kvs_signer_check_new(const char *key, const kvs_keyvault_config *cfg, kvs_signer_check **out,
+                                kvs_error *err)
+{
+    *out = NULL;
+    if (strncmp(key, "https://", 8) == 0) return kvs_signer_check_keyvault(key, cfg, out, err);
+    return kvs_signer_check_pem(key, out, err);
+}

@@ -129,7 +129,10 @@ def cmd_msi_clear(args):
 
 
 def cmd_keys_create(args):
-    body = {"kty": args.kty, "key_size": args.size}
+    if args.kty in ("EC", "EC-HSM"):
+        body = {"kty": args.kty, "crv": args.crv or "P-256"}
+    else:
+        body = {"kty": args.kty, "key_size": args.size}
     if args.ops:
         body["key_ops"] = [op for op in args.ops.split(",") if op]
     return request(load_info(args.state_dir), "POST", "/_admin/keys/" + args.name, body,
@@ -245,7 +248,9 @@ def build_parser():
     s.add_argument("--cert-file", help="PEM with the client certificate (a key beside it is ignored)")
     s.add_argument("--federated-token-file")
     s.add_argument("--permissions", default="full",
-                   help="full | get-wrap | crypto-user | none | comma list of get,list,create,rotate,wrapKey,unwrapKey")
+                   help="full | get-wrap | crypto-user (= service-encryption-user) | kv-crypto-user | "
+                        "reader | none | a role name ('Key Vault Crypto User', ...) | comma list of "
+                        "get,list,create,rotate,wrapKey,unwrapKey,sign,verify")
     s.add_argument("--kind", choices=("rbac", "policy"), default="rbac")
     s.add_argument("--tenant")
     s.set_defaults(func=cmd_clients_add)
@@ -270,9 +275,11 @@ def build_parser():
     keys = sub.add_parser("keys").add_subparsers(dest="sub", required=True)
     s = keys.add_parser("create")
     s.add_argument("name")
-    s.add_argument("--kty", choices=("RSA", "RSA-HSM"), default="RSA")
-    s.add_argument("--size", type=int, default=4096)
-    s.add_argument("--ops", help="comma list of key_ops (default: Key Vault's default, all)")
+    s.add_argument("--kty", choices=("RSA", "RSA-HSM", "EC", "EC-HSM"), default="RSA")
+    s.add_argument("--size", type=int, default=4096, help="RSA modulus bits")
+    s.add_argument("--crv", choices=("P-256", "P-384"), help="EC curve (default P-256)")
+    s.add_argument("--ops", help="comma list of key_ops (default: wrapKey,unwrapKey for RSA, "
+                                 "sign,verify for EC)")
     s.set_defaults(func=cmd_keys_create)
     s = keys.add_parser("rotate")
     s.add_argument("name")

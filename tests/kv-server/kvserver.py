@@ -37,6 +37,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_TENANT = "00000000-0000-0000-0000-00000000test"
@@ -59,16 +60,52 @@ B64_RE = re.compile(r"^[A-Za-z0-9+/_-]*$")
 KEY_SIZES = (2048, 3072, 4096)
 KNOWN_KEY_OPS = ("encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey",
                  "import", "export")
+RSA_KTYS = ("RSA", "RSA-HSM")
+EC_KTYS = ("EC", "EC-HSM")
+# crv -> (cryptography curve, coordinate bytes, the one ES alg of the curve)
+EC_CURVES = {"P-256": (ec.SECP256R1, 32, "ES256"), "P-384": (ec.SECP384R1, 48, "ES384")}
+# Key Vault's defaults when a create names no key_ops (the vault's own create route)
 DEFAULT_KEY_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
+DEFAULT_EC_KEY_OPS = ["sign", "verify"]
+# The admin API's and --create-key's default for RSA: a wrapping key only, as
+# kvseal's docs create them (kvseal refuses a recipient key that may also sign).
+ADMIN_RSA_KEY_OPS = ["wrapKey", "unwrapKey"]
 
 # Permissions a principal may hold (access-policy names; RBAC maps onto them).
-PERMISSIONS = ("get", "list", "create", "rotate", "wrapKey", "unwrapKey")
+PERMISSIONS = ("get", "list", "create", "rotate", "wrapKey", "unwrapKey", "sign", "verify")
+ROLE_CRYPTO_USER = "Key Vault Crypto User"
+ROLE_SERVICE_ENCRYPTION_USER = "Key Vault Crypto Service Encryption User"
+ROLE_READER = "Key Vault Reader"
 PERMISSION_PRESETS = {
     "full": set(PERMISSIONS),
     "get-wrap": {"get", "wrapKey"},
-    # "Key Vault Crypto Service Encryption User": the least kvseal needs.
+    # "Key Vault Crypto Service Encryption User": the least kvseal needs to wrap
+    # and unwrap (the historical name of this preset; no sign).
     "crypto-user": {"get", "list", "wrapKey", "unwrapKey"},
+    "service-encryption-user": {"get", "list", "wrapKey", "unwrapKey"},
+    # "Key Vault Crypto User": every cryptographic operation, sign included.
+    "kv-crypto-user": {"get", "list", "wrapKey", "unwrapKey", "sign", "verify"},
+    # "Key Vault Reader": read keys (the public part for local verification).
+    "reader": {"get", "list"},
     "none": set(),
+}
+# The Azure built-in role each preset stands for (named in 403 messages).
+PRESET_ROLES = {
+    "crypto-user": ROLE_SERVICE_ENCRYPTION_USER,
+    "service-encryption-user": ROLE_SERVICE_ENCRYPTION_USER,
+    "kv-crypto-user": ROLE_CRYPTO_USER,
+    "reader": ROLE_READER,
+}
+# The role names themselves are presets too ("permissions": "Key Vault Crypto User").
+for _preset, _role in list(PRESET_ROLES.items()):
+    PERMISSION_PRESETS.setdefault(_role, PERMISSION_PRESETS[_preset])
+    PRESET_ROLES.setdefault(_role, _role)
+# The least built-in role granting each permission (403 messages name it).
+LEAST_ROLE = {
+    "get": ROLE_READER, "list": ROLE_READER,
+    "wrapKey": ROLE_SERVICE_ENCRYPTION_USER, "unwrapKey": ROLE_SERVICE_ENCRYPTION_USER,
+    "sign": ROLE_CRYPTO_USER, "verify": ROLE_CRYPTO_USER,
+    "create": "Key Vault Crypto Officer", "rotate": "Key Vault Crypto Officer",
 }
 
 # vault op -> (permission needed, RBAC data action named in 403 messages)
@@ -79,11 +116,16 @@ VAULT_OPS = {
     "rotate": ("rotate", "Microsoft.KeyVault/vaults/keys/rotate/action"),
     "wrapkey": ("wrapKey", "Microsoft.KeyVault/vaults/keys/wrap/action"),
     "unwrapkey": ("unwrapKey", "Microsoft.KeyVault/vaults/keys/unwrap/action"),
+    "sign": ("sign", "Microsoft.KeyVault/vaults/keys/sign/action"),
 }
 ALL_OPS = tuple(VAULT_OPS) + ("token", "msi", "imds", "unknown")
 
 # alg -> (hash used by OAEP for both the digest and MGF1)
 WRAP_ALGS = {"RSA-OAEP-256": hashes.SHA256, "RSA-OAEP": hashes.SHA1}
+# sign alg -> (hash, key family); PS*: RSASSA-PSS, MGF1 same hash, salt = hash length
+SIGN_ALGS = {"ES256": (hashes.SHA256, "EC"), "ES384": (hashes.SHA384, "EC"),
+             "PS256": (hashes.SHA256, "RSA"), "PS384": (hashes.SHA384, "RSA"),
+             "PS512": (hashes.SHA512, "RSA")}
 
 
 # ---------------------------------------------------------------- encoding
@@ -266,9 +308,10 @@ def parse_certificates(pem_text):
 class Principal:
     """A registered application (client) or the managed identity."""
 
-    def __init__(self, client_id, permissions, kind, tenant):
+    def __init__(self, client_id, permissions, kind, tenant, role=None):
         self.client_id = client_id
         self.permissions = permissions
+        self.role = role  # the built-in role a preset stands for, or None
         self.kind = kind
         self.tenant = tenant
         self.secret = None
@@ -278,7 +321,7 @@ class Principal:
 
     def describe(self):
         return {"client_id": self.client_id, "kind": self.kind, "tenant": self.tenant,
-                "permissions": sorted(self.permissions), "secret": self.secret is not None,
+                "permissions": sorted(self.permissions), "role": self.role, "secret": self.secret is not None,
                 "certificates": len(self.certs),
                 "federated_token": self.federated_token is not None}
 
@@ -286,11 +329,12 @@ class Principal:
 class KeyVersion:
     """One version of a key; the private key never leaves this process."""
 
-    def __init__(self, name, kty, size, key_ops, private_key, attributes, tags):
+    def __init__(self, name, kty, size, key_ops, private_key, attributes, tags, crv=None):
         self.name = name
         self.version = uuid.uuid4().hex
         self.kty = kty
-        self.size = size
+        self.size = size      # RSA modulus bits; None for EC
+        self.crv = crv        # EC curve name ("P-256", "P-384"); None for RSA
         self.key_ops = list(key_ops)
         self.private_key = private_key
         self.public_numbers = private_key.public_key().public_numbers()
@@ -299,6 +343,9 @@ class KeyVersion:
         self.exp = attributes.get("exp")
         self.created = self.updated = now_ts()
         self.tags = dict(tags)
+
+    def is_ec(self):
+        return self.kty in EC_KTYS
 
     def kid(self, base):
         return "%s/keys/%s/%s" % (base, self.name, self.version)
@@ -315,9 +362,14 @@ class KeyVersion:
         return attrs
 
     def bundle(self, base):
-        key = {"kid": self.kid(base), "kty": self.kty, "key_ops": list(self.key_ops),
-               "n": b64url(int_bytes(self.public_numbers.n)),
-               "e": b64url(int_bytes(self.public_numbers.e))}
+        key = {"kid": self.kid(base), "kty": self.kty, "key_ops": list(self.key_ops)}
+        if self.is_ec():
+            width = EC_CURVES[self.crv][1]  # coordinates are fixed-width big-endian
+            key.update(crv=self.crv, x=b64url(self.public_numbers.x.to_bytes(width, "big")),
+                       y=b64url(self.public_numbers.y.to_bytes(width, "big")))
+        else:
+            key.update(n=b64url(int_bytes(self.public_numbers.n)),
+                       e=b64url(int_bytes(self.public_numbers.e)))
         out = {"key": key, "attributes": self.attributes()}
         if self.tags:
             out["tags"] = dict(self.tags)
@@ -480,29 +532,48 @@ class App:
 
 # ---------------------------------------------------------------- key creation
 
-def validate_key_request(body):
-    """Check a create-key body; returns (kty, size, key_ops, attributes, tags)."""
+def validate_key_request(body, via_admin=False):
+    """Check a create-key body; returns (kty, size, crv, key_ops, attributes, tags)
+    (size None for EC, crv None for RSA)."""
     if not isinstance(body, dict):
         raise bad_parameter("The request body must be a JSON object.")
     kty = body.get("kty")
     if kty is None:
         raise bad_parameter("Property 'kty' is required.")
-    if kty not in ("RSA", "RSA-HSM"):
-        raise bad_parameter("Key type '%s' is not supported by this test vault (RSA, RSA-HSM)." % kty)
-    size = body.get("key_size", 2048)
-    if not isinstance(size, int) or isinstance(size, bool) or size not in KEY_SIZES:
-        raise bad_parameter("Property 'key_size' must be one of 2048, 3072, 4096.")
-    if body.get("public_exponent", 65537) != 65537:
-        raise bad_parameter("Only public_exponent 65537 is supported.")
-    key_ops = body.get("key_ops", DEFAULT_KEY_OPS)
+    if kty not in RSA_KTYS + EC_KTYS:
+        raise bad_parameter("Key type '%s' is not supported by this test vault "
+                            "(RSA, RSA-HSM, EC, EC-HSM)." % (kty,))
+    size = crv = None
+    if kty in EC_KTYS:
+        crv = body.get("crv", "P-256")
+        if crv not in EC_CURVES:
+            raise bad_parameter("Curve '%s' is not supported by this test vault (P-256, P-384)."
+                                % (crv,))
+        if "key_size" in body:
+            raise bad_parameter("Property 'key_size' is for RSA keys; EC keys take 'crv'.")
+        default_ops = DEFAULT_EC_KEY_OPS
+    else:
+        size = body.get("key_size", 2048)
+        if not isinstance(size, int) or isinstance(size, bool) or size not in KEY_SIZES:
+            raise bad_parameter("Property 'key_size' must be one of 2048, 3072, 4096.")
+        if body.get("public_exponent", 65537) != 65537:
+            raise bad_parameter("Only public_exponent 65537 is supported.")
+        if "crv" in body:
+            raise bad_parameter("Property 'crv' is for EC keys.")
+        default_ops = ADMIN_RSA_KEY_OPS if via_admin else DEFAULT_KEY_OPS
+    key_ops = body.get("key_ops", default_ops)
     if (not isinstance(key_ops, list)
             or any(op not in KNOWN_KEY_OPS for op in key_ops)):
         raise bad_parameter("Property 'key_ops' holds an unknown operation.")
+    if kty in EC_KTYS and any(op in ("encrypt", "decrypt", "wrapKey", "unwrapKey") for op in key_ops):
+        raise bad_parameter("Operation %s is not supported by an EC key."
+                            % next(op for op in key_ops
+                                   if op in ("encrypt", "decrypt", "wrapKey", "unwrapKey")))
     attributes = validate_attributes(body.get("attributes", {}))
     tags = body.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise bad_parameter("Property 'tags' must map strings to strings.")
-    return kty, size, key_ops, attributes, tags
+    return kty, size, crv, key_ops, attributes, tags
 
 
 def validate_attributes(attrs):
@@ -558,9 +629,12 @@ KEY_POOL = KeyPool()
 DEFAULT_KEY_POOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "keys", "pool")
 
 
-def new_key_version(name, kty, size, key_ops, attributes, tags):
+def new_key_version(name, kty, size, key_ops, attributes, tags, crv=None):
     """Takes a pooled key or generates one (slow for 4096 bits), so never
-    called under the lock."""
+    called under the lock.  EC keys (crv set) are generated: that is instant."""
+    if kty in EC_KTYS:
+        private_key = ec.generate_private_key(EC_CURVES[crv][0]())
+        return KeyVersion(name, kty, None, key_ops, private_key, attributes, tags, crv=crv)
     private_key = KEY_POOL.take(size)
     return KeyVersion(name, kty, size, key_ops, private_key, attributes, tags)
 
@@ -874,6 +948,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif op == "rotate":
             result = self.rotate_key(name)
             ctx.entry["kid"] = result["key"]["kid"]
+        elif op == "sign":
+            result = self.sign(ctx, name, version, body)
         else:
             result = self.wrap_or_unwrap(ctx, op, name, version, body)
         self.respond(ctx, 200, result, [("x-ms-keyvault-service-version", "1.9.0.0"),
@@ -943,6 +1019,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             perms = set(principal.permissions) if principal else set()
             kind = principal.kind if principal else "rbac"
             oid = principal.object_id if principal else "unknown"
+            role = principal.role if principal else None
         perm, action = VAULT_OPS[op]
         if kind == "rbac" and perm == "list":
             perm = "get"  # one RBAC data action (keys/read) covers get and list
@@ -964,8 +1041,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/"
             "kvseal-test/providers/microsoft.keyvault/vaults/kvseal-test/keys/%s'\r\n"
             "Assignment: (not found)\r\nDenyAssignmentId: null\r\n"
-            "DecisionReason: null \r\nVault: kvseal-test;location=local\r\n")
-            % (caller, action, (name or "").lower()), inner="ForbiddenByRbac")
+            "DecisionReason: null \r\nVault: kvseal-test;location=local\r\n"
+            "(kvserver) Role assigned: %s; the action needs a role such as '%s'.\r\n")
+            % (caller, action, (name or "").lower(),
+               "'%s' (does not grant %s)" % (role, action) if role else "none matching",
+               LEAST_ROLE[perm]), inner="ForbiddenByRbac")
 
     def usable_key(self, name, version, operation, check_window=True):
         """The key version, after the 404 / disabled / nbf-exp checks."""
@@ -1016,8 +1096,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def create_key(self, name, body, via_admin):
         if not KEY_NAME_RE.match(name or ""):
             raise bad_parameter("The key name '%s' is invalid: use 1-127 of 0-9, a-z, A-Z, -." % name)
-        kty, size, key_ops, attributes, tags = validate_key_request(body)
-        kv = new_key_version(name, kty, size, key_ops, attributes, tags)
+        kty, size, crv, key_ops, attributes, tags = validate_key_request(body, via_admin)
+        kv = new_key_version(name, kty, size, key_ops, attributes, tags, crv=crv)
         self.server.app.add_key_version(kv)
         return kv.bundle(self.server.app.vault_url)
 
@@ -1026,7 +1106,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if current is None:
             self.usable_key(name, "", "rotate")  # raises the 404
         kv = new_key_version(current.name, current.kty, current.size, current.key_ops,
-                             {}, current.tags)
+                             {}, current.tags, crv=current.crv)
         self.server.app.add_key_version(kv)
         return kv.bundle(self.server.app.vault_url)
 
@@ -1048,6 +1128,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if key_op not in kv.key_ops:
             raise bad_parameter("Operation %s is not allowed on this key (key_ops)." % key_op,
                                 inner="KeyOperationForbidden")
+        if kv.is_ec():
+            raise bad_parameter("Algorithm %s is not supported by an EC key." % alg)
         hash_cls = WRAP_ALGS[alg]
         oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hash_cls()), algorithm=hash_cls(), label=None)
         modulus = kv.size // 8
@@ -1066,6 +1148,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except ValueError:
                 raise bad_parameter("The value could not be unwrapped with this key and algorithm.")
         return {"kid": kv.kid(self.server.app.vault_url), "value": b64url(out)}
+
+    def sign(self, ctx, name, version, body):
+        """POST /keys/{name}/{version}/sign: {"alg","value": b64url digest} ->
+        {"kid","value": b64url signature}; ES*: raw r || s, PS*: salt = hash length."""
+        request = self.json_body(body)
+        alg = request.get("alg")
+        ctx.entry["alg"] = alg if isinstance(alg, str) else None
+        if alg not in SIGN_ALGS:
+            raise bad_parameter("Invalid algorithm '%s': this test vault signs with %s."
+                                % (alg, ", ".join(SIGN_ALGS)))
+        try:
+            digest = b64decode_lenient(request.get("value"))
+        except ValueError:
+            raise bad_parameter("Property 'value' is not valid base64url.")
+        kv = self.usable_key(name, version, "sign")
+        ctx.entry["kid"] = kv.kid(self.server.app.vault_url)
+        if "sign" not in kv.key_ops:
+            raise bad_parameter("Operation sign is not allowed on this key (key_ops).",
+                                inner="KeyOperationForbidden")
+        hash_cls, family = SIGN_ALGS[alg]
+        if kv.is_ec():
+            if family != "EC" or EC_CURVES[kv.crv][2] != alg:
+                raise bad_parameter("Algorithm %s does not fit this key (%s %s)."
+                                    % (alg, kv.kty, kv.crv))
+        elif family != "RSA":
+            raise bad_parameter("Algorithm %s does not fit this key (%s)." % (alg, kv.kty))
+        if len(digest) != hash_cls.digest_size:
+            raise bad_parameter("The digest must be %d bytes for %s; got %d."
+                                % (hash_cls.digest_size, alg, len(digest)))
+        prehashed = Prehashed(hash_cls())
+        if kv.is_ec():
+            der = kv.private_key.sign(digest, ec.ECDSA(prehashed))
+            r, s = decode_dss_signature(der)
+            width = EC_CURVES[kv.crv][1]
+            sig = r.to_bytes(width, "big") + s.to_bytes(width, "big")
+        else:
+            pss = padding.PSS(mgf=padding.MGF1(hash_cls()), salt_length=hash_cls.digest_size)
+            sig = kv.private_key.sign(digest, pss, prehashed)
+        return {"kid": kv.kid(self.server.app.vault_url), "value": b64url(sig)}
 
     # -- Entra token endpoint
 
@@ -1394,7 +1515,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with app.lock:
             keys = [{"name": vs[0].name,
                      "versions": [{"version": kv.version, "kid": kv.kid(app.vault_url),
-                                   "kty": kv.kty, "key_size": kv.size, "key_ops": kv.key_ops,
+                                   "kty": kv.kty, "key_size": kv.size, "crv": kv.crv,
+                                   "key_ops": kv.key_ops,
                                    "attributes": kv.attributes()} for kv in vs]}
                     for vs in app.keys.values()]
         return {"keys": keys}
@@ -1533,9 +1655,9 @@ def parse_vault_route(method, segs):
     elif method == "POST":
         if len(segs) == 2 and low[1] in ("create", "rotate"):
             return low[1], name, "", None
-        if len(segs) == 2 and low[1] in ("wrapkey", "unwrapkey"):
+        if len(segs) == 2 and low[1] in ("wrapkey", "unwrapkey", "sign"):
             return low[1], name, "", None
-        if len(segs) == 3 and low[2] in ("wrapkey", "unwrapkey"):
+        if len(segs) == 3 and low[2] in ("wrapkey", "unwrapkey", "sign"):
             return low[2], name, segs[1], None
     else:
         return ("unknown", name, "",
@@ -1616,7 +1738,9 @@ def make_principal(req, client_id, default_tenant):
     tenant = req.get("tenant", default_tenant)
     if not isinstance(tenant, str) or not tenant:
         raise bad_parameter("tenant must be a string.")
-    return Principal(client_id, parse_permissions(req.get("permissions", "full")), kind, tenant)
+    value = req.get("permissions", "full")
+    role = PRESET_ROLES.get(value) if isinstance(value, str) else None
+    return Principal(client_id, parse_permissions(value), kind, tenant, role)
 
 
 def parse_permissions(value):
@@ -1788,7 +1912,7 @@ def create_startup_keys(app, specs):
         if not KEY_NAME_RE.match(name) or (size and int(size) not in KEY_SIZES):
             raise SystemExit("kvserver: bad --create-key %r" % spec)
         app.add_key_version(new_key_version(name, "RSA", int(size or 2048),
-                                            DEFAULT_KEY_OPS, {}, {}))
+                                            ADMIN_RSA_KEY_OPS, {}, {}))
 
 
 def main(argv=None):

@@ -28,7 +28,9 @@ import uuid
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from cryptography.x509.oid import NameOID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -441,8 +443,10 @@ def create_get_rotate_versions():
     check(r.status == 404 and r.error_code() == "KeyNotFound", r)
     r = E.c.call("POST", "/keys/bad_name!/create?" + API, token=E.token, body={"kty": "RSA"})
     check(r.status == 400, r)
-    r = E.c.call("POST", "/keys/kx/create?" + API, token=E.token, body={"kty": "EC"})
-    check(r.status == 400, r)
+    for body in ({"kty": "EC", "crv": "P-521"}, {"kty": "oct"}, {"kty": "EC", "key_size": 2048},
+                 {"kty": "EC", "key_ops": ["wrapKey"]}, {"kty": "RSA", "crv": "P-256"}):
+        r = E.c.call("POST", "/keys/kx/create?" + API, token=E.token, body=body)
+        check(r.status == 400 and r.error_code() == "BadParameter", (body, r))
 
 
 @test
@@ -547,6 +551,189 @@ def permissions():
     check(r.status == 403, r)
     for token in (E.cert_token, E.fed_token):
         check(E.c.call("GET", "/keys/small?" + API, token=token).status == 200, "cert/fed token")
+
+
+def sign_call(name, version, alg, value, token=None):
+    body = {"alg": alg, "value": value if isinstance(value, str) else b64url(value)}
+    return E.c.call("POST", "/keys/%s/%s/sign?%s" % (name, version, API),
+                    token=token or E.token, body=body)
+
+
+def ec_public(bundle):
+    key = bundle["key"]
+    curve = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1}[key["crv"]]
+    return ec.EllipticCurvePublicNumbers(int.from_bytes(b64url_decode(key["x"]), "big"),
+                                         int.from_bytes(b64url_decode(key["y"]), "big"),
+                                         curve()).public_key()
+
+
+def verify_es(bundle, hash_cls, digest, sig):
+    half = len(sig) // 2
+    der = encode_dss_signature(int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big"))
+    ec_public(bundle).verify(der, digest, ec.ECDSA(Prehashed(hash_cls())))
+
+
+def verify_ps(bundle, hash_cls, digest, sig):
+    pss = padding.PSS(mgf=padding.MGF1(hash_cls()), salt_length=hash_cls.digest_size)
+    public_key_from_bundle(bundle).verify(sig, digest, pss, Prehashed(hash_cls()))
+
+
+@test
+def ec_keys_and_sign():
+    # EC keys: admin and vault create; GET carries crv and fixed-width x, y
+    E.ec256 = E.c.admin("POST", "/keys/sig256", {"kty": "EC", "crv": "P-256"})
+    check(E.ec256["key"]["kty"] == "EC" and E.ec256["key"]["crv"] == "P-256", E.ec256)
+    check(sorted(E.ec256["key"]["key_ops"]) == ["sign", "verify"], E.ec256)
+    check("n" not in E.ec256["key"] and "e" not in E.ec256["key"], E.ec256)
+    r = E.c.call("POST", "/keys/sig384/create?" + API, token=E.token,
+                 body={"kty": "EC-HSM", "crv": "P-384", "key_ops": ["sign", "verify"]})
+    check(r.status == 200 and r.json["key"]["kty"] == "EC-HSM", r)
+    E.ec384 = r.json
+    for b, width in ((E.ec256, 32), (E.ec384, 48)):
+        got = E.c.call("GET", "/keys/%s?%s" % (b["key"]["kid"].split("/")[-2], API), token=E.token)
+        check(got.status == 200 and got.json["key"] == b["key"], got)
+        check(len(b64url_decode(b["key"]["x"])) == width == len(b64url_decode(b["key"]["y"])), b)
+        ec_public(b)  # a point on the curve
+    v256 = E.ec256["key"]["kid"].rsplit("/", 1)[1]
+    v384 = E.ec384["key"]["kid"].rsplit("/", 1)[1]
+    # ES256 / ES384: raw r || s that verifies over the digest
+    d32, d48 = hashlib.sha256(b"statement").digest(), hashlib.sha384(b"statement").digest()
+    r = sign_call("sig256", v256, "ES256", d32)
+    check(r.status == 200 and r.json["kid"] == E.ec256["key"]["kid"] and "=" not in r.json["value"], r)
+    sig = b64url_decode(r.json["value"])
+    check(len(sig) == 64, len(sig))
+    verify_es(E.ec256, hashes.SHA256, d32, sig)
+    try:
+        verify_es(E.ec256, hashes.SHA256, hashlib.sha256(b"other").digest(), sig)
+        raise AssertionError("signature verified over another digest")
+    except InvalidSignature:
+        pass
+    r = sign_call("SIG384", v384, "ES384", base64.b64encode(d48).decode())  # standard alphabet
+    check(r.status == 200 and len(b64url_decode(r.json["value"])) == 96, r)
+    verify_es(E.ec384, hashes.SHA384, d48, b64url_decode(r.json["value"]))
+    # versionless sign uses the current version and says so; case-insensitive op segment
+    r = E.c.call("POST", "/keys/sig256/Sign?" + API, token=E.token, body={"alg": "ES256", "value": b64url(d32)})
+    check(r.status == 200 and r.json["kid"] == E.ec256["key"]["kid"], r)
+    # RSA signing key (key_ops incl. sign): PS256/384/512 with salt = hash length
+    E.rsasig = E.c.admin("POST", "/keys/rsasig", {"kty": "RSA", "key_size": 3072,
+                                                  "key_ops": ["sign", "verify"]})
+    vr = E.rsasig["key"]["kid"].rsplit("/", 1)[1]
+    for alg, h in (("PS256", hashes.SHA256), ("PS384", hashes.SHA384), ("PS512", hashes.SHA512)):
+        digest = hashlib.new(h.name, b"statement").digest()
+        r = sign_call("rsasig", vr, alg, digest)
+        check(r.status == 200 and len(b64url_decode(r.json["value"])) == 384, (alg, r))
+        verify_ps(E.rsasig, h, digest, b64url_decode(r.json["value"]))
+    # refusals, as the service: wrong digest length, alg not fitting the key, bad alg or value
+    bad = [("sig256", v256, "ES256", d48), ("sig256", v256, "ES384", d48), ("sig256", v256, "PS256", d32),
+           ("sig384", v384, "ES256", d32), ("rsasig", vr, "ES256", d32), ("rsasig", vr, "PS256", d48),
+           ("rsasig", vr, "RS256", d32), ("sig256", v256, "ES256K", d32), ("sig256", v256, "ES256", "***"),
+           ("sig256", v256, "ES256", d32[:31])]
+    for name, version, alg, value in bad:
+        r = sign_call(name, version, alg, value)
+        check(r.status == 400 and r.error_code() == "BadParameter", (name, alg, r))
+    # a key without sign in key_ops (the admin default for RSA: wrapKey, unwrapKey)
+    wrapkey = E.c.admin("POST", "/keys/wrapdefault", {"kty": "RSA", "key_size": 2048})
+    check(sorted(wrapkey["key"]["key_ops"]) == ["unwrapKey", "wrapKey"], wrapkey)
+    r = sign_call("wrapdefault", "", "PS256", d32)
+    check(r.status == 400 and r.inner_code() == "KeyOperationForbidden", r)
+    # the vault's own create keeps Key Vault's default key_ops (all six for RSA)
+    r = E.c.call("POST", "/keys/alldefault/create?" + API, token=E.token, body={"kty": "RSA"})
+    check(r.status == 200 and "sign" in r.json["key"]["key_ops"] and "wrapKey" in r.json["key"]["key_ops"], r)
+    # an EC key does not wrap
+    r = E.c.call("POST", "/keys/sig256//wrapkey?" + API, token=E.token,
+                 body={"alg": "RSA-OAEP-256", "value": b64url(b"x" * 32)})
+    check(r.status == 400, r)
+    # disabled: 403 KeyDisabled; missing: 404
+    E.c.admin("POST", "/keys/sig384/%s/attributes" % v384, {"enabled": False})
+    r = sign_call("sig384", v384, "ES384", d48)
+    check(r.status == 403 and r.inner_code() == "KeyDisabled", r)
+    E.c.admin("POST", "/keys/sig384/%s/attributes" % v384, {"enabled": True})
+    r = sign_call("nosuch", "", "ES256", d32)
+    check(r.status == 404, r)
+    # rotate keeps the curve
+    r = E.c.call("POST", "/keys/sig256/rotate?" + API, token=E.token)
+    check(r.status == 200 and r.json["key"]["crv"] == "P-256" and r.json["key"]["kid"] != E.ec256["key"]["kid"], r)
+    r = sign_call("sig256", v256, "ES256", d32)  # the old version still signs
+    check(r.status == 200 and r.json["kid"] == E.ec256["key"]["kid"], r)
+    log = E.c.admin("GET", "/log?op=sign")
+    check(log and all(e["op"] == "sign" for e in log) and log[-1]["alg"] == "ES256"
+          and log[-1]["kid"] == E.ec256["key"]["kid"], log[-1:])
+
+
+@test
+def sign_roles():
+    E.c.admin("POST", "/clients", {"client_id": "app-signer", "secret": "si",
+                                   "permissions": "Key Vault Crypto User"})
+    E.c.admin("POST", "/clients", {"client_id": "app-seu", "secret": "se",
+                                   "permissions": "Key Vault Crypto Service Encryption User"})
+    E.c.admin("POST", "/clients", {"client_id": "app-legacy", "secret": "lg", "permissions": "crypto-user"})
+    E.c.admin("POST", "/clients", {"client_id": "app-reader", "secret": "rd", "permissions": "reader"})
+    E.c.admin("POST", "/clients", {"client_id": "app-pol-nosign", "secret": "pn", "kind": "policy",
+                                   "permissions": "get,wrapKey,unwrapKey"})
+    tok = {cid: E.c.secret_token(cid, sec).json["access_token"]
+           for cid, sec in (("app-signer", "si"), ("app-seu", "se"), ("app-legacy", "lg"),
+                            ("app-reader", "rd"), ("app-pol-nosign", "pn"))}
+    d32 = hashlib.sha256(b"roles").digest()
+    v256 = E.ec256["key"]["kid"].rsplit("/", 1)[1]
+    r = sign_call("sig256", v256, "ES256", d32, token=tok["app-signer"])
+    check(r.status == 200, ("Crypto User signs", r))
+    # the Crypto User also wraps and unwraps
+    r = E.c.call("POST", "/keys/small//wrapkey?" + API, token=tok["app-signer"],
+                 body={"alg": "RSA-OAEP-256", "value": b64url(b"k" * 32)})
+    check(r.status == 200, ("Crypto User wraps", r))
+    for cid in ("app-seu", "app-legacy", "app-reader"):
+        r = sign_call("sig256", v256, "ES256", d32, token=tok[cid])
+        check(r.status == 403 and r.error_code() == "Forbidden" and r.inner_code() == "ForbiddenByRbac", (cid, r))
+        msg = r.json["error"]["message"]
+        check("Microsoft.KeyVault/vaults/keys/sign/action" in msg and "Key Vault Crypto User" in msg, msg)
+        check(E.c.call("GET", "/keys/sig256?" + API, token=tok[cid]).status == 200, (cid, "get"))
+    r = sign_call("sig256", v256, "ES256", d32, token=tok["app-seu"])
+    check("Key Vault Crypto Service Encryption User" in r.json["error"]["message"], r)
+    # Service Encryption User still wraps and unwraps (existing behaviour)
+    r = E.c.call("POST", "/keys/small//wrapkey?" + API, token=tok["app-seu"],
+                 body={"alg": "RSA-OAEP-256", "value": b64url(b"k" * 32)})
+    check(r.status == 200, r)
+    r = E.c.call("POST", "/keys/small//unwrapkey?" + API, token=tok["app-seu"],
+                 body={"alg": "RSA-OAEP-256", "value": r.json["value"]})
+    check(r.status == 200, r)
+    r = sign_call("sig256", v256, "ES256", d32, token=tok["app-pol-nosign"])
+    check(r.status == 403 and r.inner_code() == "AccessDenied" and "keys sign permission" in
+          r.json["error"]["message"], r)
+    # 403 comes before 404 and before the body checks
+    r = sign_call("nosuch", "", "bogus", "***", token=tok["app-seu"])
+    check(r.status == 403, r)
+    desc = [c for c in E.c.admin("GET", "/clients")["clients"] if c["client_id"] == "app-signer"][0]
+    check(desc["role"] == "Key Vault Crypto User" and "sign" in desc["permissions"], desc)
+
+
+@test
+def sign_faults():
+    d32 = hashlib.sha256(b"faults").digest()
+    v256 = E.ec256["key"]["kid"].rsplit("/", 1)[1]
+    E.c.admin("POST", "/faults", {"ops": ["sign"], "fail_503": 1, "fail_status": 500})
+    check(E.c.call("GET", "/keys/sig256?" + API, token=E.token).status == 200, "ops filter")
+    r = sign_call("sig256", v256, "ES256", d32)
+    check(r.status == 500 and r.header("retry-after") is None, r)
+    check(sign_call("sig256", v256, "ES256", d32).status == 200, "after the 500")
+    E.c.admin("POST", "/faults", {"throttle_per_10s": 1, "retry_after": False})
+    check(sign_call("sig256", v256, "ES256", d32).status == 200, "first admitted")
+    r = sign_call("sig256", v256, "ES256", d32)
+    check(r.status == 429 and r.error_code() == "Throttled" and r.header("retry-after") is None, r)
+    E.c.admin("POST", "/faults", {"throttle_per_10s": 1, "retry_after": 3})
+    check(sign_call("sig256", v256, "ES256", d32).status == 200, "first admitted")
+    r = sign_call("sig256", v256, "ES256", d32)
+    check(r.status == 429 and r.header("retry-after") == "3", r)
+    E.c.admin("POST", "/faults", {"throttle_per_10s": 0, "drop_count": 1})
+    try:
+        r = sign_call("sig256", v256, "ES256", d32)
+        raise AssertionError("got a response: %r" % r)
+    except (http.client.RemoteDisconnected, ConnectionError, ssl.SSLError,
+            http.client.IncompleteRead, http.client.BadStatusLine):
+        pass
+    check(sign_call("sig256", v256, "ES256", d32).status == 200, "after the drop")
+    faults = [e["fault"] for e in E.c.admin("GET", "/log?op=sign")[-8:]]
+    check(faults == ["fail", None, None, "throttle", None, "throttle", "drop", None], faults)
+    E.c.admin("POST", "/reset")
 
 
 @test

@@ -68,6 +68,12 @@ static void ft_record(fake_request *q, const kvs_transport_attempt *a)
                 req->secret_header[22] != '\0';
     q->body = req->body != NULL && req->body_len > 0;
     q->client_secret = q->body && has_field(req->body, req->body_len, "client_secret=");
+    if (q->body && strstr(req->url, "/sign?") != NULL) {
+        size_t n = req->body_len < sizeof(q->sign_body) - 1 ? req->body_len
+                                                            : sizeof(q->sign_body) - 1;
+        memcpy(q->sign_body, req->body, n);
+        q->sign_body[n] = '\0';
+    }
     q->extra_ca = a->extra_ca;
     q->timeout_ms = a->timeout_ms;
     q->at_ms = kvs_mono_ms();

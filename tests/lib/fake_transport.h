@@ -39,6 +39,9 @@ typedef struct fake_request {
     long timeout_ms;
     int64_t at_ms;       /* kvs_mono_ms when sent */
     int mismatch;        /* it did not match the queued reply */
+    /* The body of a Key Vault sign request (a digest, not a secret; cut at
+     * 511 bytes). Other bodies are never recorded. */
+    char sign_body[512];
 } fake_request;
 
 /* Clear the script and the record, and make the fake the default transport
