@@ -77,7 +77,7 @@ static kvs_status open_mem(const uint8_t *file, size_t len, const kvs_signer_che
 {
     kvs_decrypt_options o = {0};
     o.require_signer = req;
-    *pt = malloc(len ? len : 1);
+    *pt = calloc(1, len ? len : 1); /* so a wiped output reads as zeros throughout */
     return kvs_decrypt_mem(file, len, *pt, len, pt_len, &o, &key, 1, NULL, err);
 }
 
