@@ -11,7 +11,7 @@
 #    library's coverage. scripts/fuzz.sh builds and runs them.
 option(KVSEAL_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 
-set(KVSEAL_FUZZ_TARGETS header decrypt kvjson challenge kvurl b64url pem listxml)
+set(KVSEAL_FUZZ_TARGETS header decrypt kvjson challenge kvurl b64url pem listxml trailer)
 set(KVSEAL_FUZZ_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
 set(KVSEAL_FUZZ_COMMON ${KVSEAL_FUZZ_DIR}/fuzz_common.c ${KVSEAL_FUZZ_DIR}/fuzz_key.c)
 

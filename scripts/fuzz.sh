@@ -31,7 +31,7 @@ if ! [[ $secs =~ ^[0-9]+$ ]] || [[ $secs -lt 1 ]]; then
     echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2
     exit 2
 fi
-all=(header decrypt kvjson challenge kvurl b64url pem listxml)
+all=(header decrypt kvjson challenge kvurl b64url pem listxml trailer)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
 
