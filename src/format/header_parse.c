@@ -288,7 +288,14 @@ static kvs_status parse_members(const cJSON *root, const uint8_t *json, size_t l
     if ((st = parse_recipients(root, h, err)) != KVS_OK) return st;
     if ((st = parse_context(root, h, err)) != KVS_OK) return st;
     if ((st = parse_created(root, h, err)) != KVS_OK) return st;
-    return parse_signer(root, h, err);
+    if ((st = parse_signer(root, h, err)) != KVS_OK) return st;
+    /* A signature covers `created` whole: a shortened copy could not be
+     * verified, so a signed file must keep it within what the header holds. */
+    const cJSON *created = member(root, "created");
+    if (h->signer.type[0] && created && strlen(created->valuestring) >= sizeof h->created)
+        return kvs_fail(err, KVS_ERR_FORMAT, "a signed file's created is longer than %zu bytes",
+                        sizeof h->created - 1);
+    return KVS_OK;
 }
 
 static int only_whitespace(const char *p, const char *end)

@@ -64,6 +64,26 @@ START_TEST(parse_both_kinds)
 }
 END_TEST
 
+/* A signature covers `created` whole: a signed header whose created the
+ * struct would shorten is refused; an unsigned one keeps it shortened. */
+START_TEST(signed_long_created_refused)
+{
+    char json[9000], created[200];
+    memset(created, '9', 100);
+    created[100] = 0;
+    const char *base = with_signer("{\"type\":\"key\",\"key_id\":\"" KEYID "\",\"alg\":\"ES256\"}");
+    snprintf(json, sizeof json, "%.*s,\"created\":\"%s\"}", (int)strlen(base) - 1, base, created);
+    kvs_header *h = NULL;
+    kvs_error err = {0};
+    ck_assert_int_eq(parse(json, &h, &err), KVS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(kvs_error_message(&err), "created"));
+    base = with_signer(NULL);
+    snprintf(json, sizeof json, "%.*s,\"created\":\"%s\"}", (int)strlen(base) - 1, base, created);
+    ck_assert_int_eq(parse(json, &h, &err), KVS_OK);
+    kvs_header_free(h);
+}
+END_TEST
+
 static const char *const bad_signers[] = {
     "null",
     "\"key\"",
@@ -194,6 +214,7 @@ static Suite *header_signer_suite(void)
     TCase *tc = tcase_create("signer");
     tcase_add_test(tc, unsigned_header_has_no_signer);
     tcase_add_test(tc, parse_both_kinds);
+    tcase_add_test(tc, signed_long_created_refused);
     tcase_add_loop_test(tc, hostile_signer_refused, 0,
                         (int)(sizeof bad_signers / sizeof bad_signers[0]));
     tcase_add_test(tc, signer_twice_refused);
