@@ -201,8 +201,9 @@ def forgeries(genuine, plain):
                              ref.sign_statement(other_key, "ES256", p.statement())), True,
         "header names ec-p256; a valid signature over the same M by ec-p256-b")
     sig_bad = bytes([p.sig[0] ^ 0x80]) + p.sig[1:]
-    add("signature-flipped", p.prefix + p.payload() + ref.encode_trailer(p.roots, p.commit, sig_bad),
-        True, "one bit of r flipped")
+    add("signature-flipped",
+        p.prefix + p.payload() + ref.encode_trailer(p.roots, p.commit, sig_bad), True,
+        "one bit of r flipped")
     # --- header members covered by M, changed by the DEK holder -----------------
     ctx = dict(p.obj)
     ctx["context"] = dict(p.obj.get("context", {}), tenant="attacker")
@@ -249,10 +250,10 @@ def forgeries(genuine, plain):
     # still proven); a decoder with the DEK refuses it through the commit (and
     # the chunks do not open under the new payload key).
     other_dek = hashlib.sha256(b"attacker dek").digest()
-    re = dict(p.obj)
-    re["recipients"] = [ref.make_rsa_recipient(ref.load_public_key(RECIPIENT_PUB), other_dek)]
+    rewrapped = dict(p.obj)
+    rewrapped["recipients"] = [ref.make_rsa_recipient(ref.load_public_key(RECIPIENT_PUB), other_dek)]
     other_header_key = ref.derive_keys(other_dek, p.parsed["salt"])[0]
-    add("rewrapped-other-dek", p.header(re, other_header_key) + p.payload() + p.trailer, False,
+    add("rewrapped-other-dek", p.header(rewrapped, other_header_key) + p.payload() + p.trailer, False,
         "header rewrapped to another DEK (same salt, signer, context); payload and trailer "
         "kept: only the DEK shows it (commit)")
     return out

@@ -471,7 +471,8 @@ def signed_header_member_rules():
     assert ref.validate_signer(kv)["id"] == kv["kid"]
     bad = [None, [], "key", {}, dict(good, type="rsa"), dict(good, type="KEY"),
            dict(good, alg="ES512"), dict(good, alg="RS256"), dict(good, alg="es256"),
-           dict(good, alg="EdDSA"), dict(good, alg=None), dict(good, key_id="sha256:AB" + "ab" * 31),
+           dict(good, alg="EdDSA"), dict(good, alg=None),
+           dict(good, key_id="sha256:AB" + "ab" * 31),
            dict(good, key_id="ab" * 32), {"type": "key", "alg": "ES256"},
            {"type": "key", "key_id": good["key_id"]}, dict(kv, kid=kv["kid"].rsplit("/", 1)[0]),
            dict(kv, kid="http://v.vault.azure.net/keys/s/1"), {"alg": "ES256", "kid": kv["kid"]}]
