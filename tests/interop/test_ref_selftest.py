@@ -498,6 +498,9 @@ def signed_trailer_form_checked_without_signer():
         for seekable in (True, False):
             code, _, msg = decrypt_signed(fs[name], None, seekable)
             assert code == 2, (name, seekable, msg)
+    # an unsigned header followed by a trailer: trailing data after the final chunk
+    for seekable in (True, False):
+        assert decrypt_signed(fs["signer-stripped-trailer-kept"], None, seekable)[0] == 2
     # what only a verified signature catches passes a decoder that verifies none
     for name in ("roots-swapped", "signature-flipped", "commit-flipped", "context-changed"):
         assert decrypt_signed(fs[name], None)[0] == 0, name

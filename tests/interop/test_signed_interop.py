@@ -4,7 +4,8 @@
   c2r  `kvseal encrypt --sign KEY`      -> `kvseal_ref.py decrypt|verify --require-signer PUB`
   r2c  `kvseal_ref.py encrypt --sign KEY` -> `kvseal decrypt|verify --require-signer PUB`
 for the signers ES256 (tests/keys/ec-p256), ES384 (ec-p384) and PS256 (rsa3072),
-plaintexts of 0 and 1 bytes (one chunk), 16, 17 and 41 chunks of 4096 bytes;
+each the key's default alg, plaintexts of 0 and 1 bytes (one chunk), 16, 17 and
+41 chunks of 4096 bytes, and PS512 (rsa3072, --sign-alg) with 17 chunks;
 from a file and from a pipe (a pipe needs an output file under a required
 signer, and a pipe to standard output is a usage error, exit 1); key-less
 `verify --require-signer` and `verify -k` as well; another required signer
@@ -31,9 +32,13 @@ WORK = None
 CHUNK = 4096
 TKEYS = os.path.join(T.SRC, "tests", "keys")
 SIGNED = os.path.join(T.SRC, "vectors", "signed")
-SIGNERS = {"ES256": ("ec-p256", 64), "ES384": ("ec-p384", 96), "PS256": ("rsa3072", 384)}
+# alg -> (signing key, signature length, alg is the key's default)
+SIGNERS = {"ES256": ("ec-p256", 64, True), "ES384": ("ec-p384", 96, True),
+           "PS256": ("rsa3072", 384, True), "PS512": ("rsa3072", 384, False)}
 SIZES = {"empty": 0, "1byte": 1, "16chunks": 16 * CHUNK, "17chunks": 16 * CHUNK + 1,
          "41chunks": 40 * CHUNK + 333}
+# PS512 (an explicit --sign-alg) only at one size
+EXTRA_SIZES = {"PS512": {"17chunks": 16 * CHUNK + 1}}
 
 
 def tkey(name):
@@ -89,12 +94,16 @@ def spki_id(name):
 
 
 def encrypt(direction, alg, plain_path, ct):
-    key = tkey(SIGNERS[alg][0])
+    """--sign-alg only where the alg is not the key's default, so the defaults
+    (ES256 for P-256, ES384 for P-384, PS256 for RSA) are tested too."""
+    name, _, default = SIGNERS[alg]
+    key = tkey(name)
+    alg_args = [] if default else ["--sign-alg", alg]
     if direction == "c2r":
         return T.kvseal("encrypt", "-r", RECIP_PUB, "--chunk-size", "4K", "--sign", key,
-                        "--sign-alg", alg, "-o", ct, plain_path)
+                        *alg_args, "-o", ct, plain_path)
     return T.ref("encrypt", "-r", RECIP_PUB, "--chunk-size", str(CHUNK), "--sign", key,
-                 "--sign-alg", alg, plain_path, ct)
+                 *alg_args, plain_path, ct)
 
 
 def run_case(item):
@@ -251,7 +260,7 @@ def cases():
     out = []
     for direction in ("c2r", "r2c"):
         for alg in SIGNERS:
-            for label, size in SIZES.items():
+            for label, size in EXTRA_SIZES.get(alg, SIZES).items():
                 out.append((f"{direction}/{alg}/{label}", direction, alg, size))
     return out
 
