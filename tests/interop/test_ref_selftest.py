@@ -325,6 +325,355 @@ def cli_round_trip_and_refusals():
         assert cli("inspect", p).returncode == 2
 
 
+# --- signed files ---------------------------------------------------------------
+
+TKEYS = os.path.join(REPO, "tests", "keys")
+SIGNERS = {"ES256": "ec-p256", "ES384": "ec-p384", "PS256": "rsa3072"}
+sys.path.insert(0, HERE)
+import sign_forge  # noqa: E402  (the attacker; uses kvseal_ref)
+
+_SIGN_KEYS = {}
+
+
+def signing_key(name, alg=None):
+    if (name, alg) not in _SIGN_KEYS:
+        _SIGN_KEYS[(name, alg)] = ref.load_signing_key(os.path.join(TKEYS, name + ".pem"), alg)
+    return _SIGN_KEYS[(name, alg)]
+
+
+def required(name):
+    return ref.RequiredSigner.from_pem(os.path.join(TKEYS, name + ".pub.pem"))
+
+
+TKEY_A = sign_forge.RECIPIENT   # tests/keys/rsa2048-a.pem: the signed tests' recipient
+
+
+def sencrypt(data, **kw):
+    """A file for TKEY_A, chunk_size 4096 (sign_forge.encrypt)."""
+    return sign_forge.encrypt(data, **kw)
+
+
+def decrypt_signed(data, req, seekable=None, keys=(TKEY_A,)):
+    """(exit code, plaintext or None, message); seekable False = streaming decoder."""
+    out = []
+    try:
+        ref.decrypt_stream(io.BytesIO(data), out.append, [priv(k) for k in keys], None,
+                           req, seekable)
+        return 0, b"".join(out), ""
+    except ref.KvsealError as e:
+        return e.exit_code, None, str(e)
+
+
+def verify_keyless(data, req):
+    try:
+        ref.verify_signer_keyless(io.BytesIO(data), req)
+        return 0, ""
+    except ref.KvsealError as e:
+        return e.exit_code, str(e)
+
+
+def signed_round_trips():
+    cs = 4096
+    for alg, key in SIGNERS.items():
+        req = required(key)
+        for chunks_label, size in (("empty", 0), ("1", 1), ("15", 15 * cs), ("16", 16 * cs),
+                                   ("17", 16 * cs + 1), ("40", 39 * cs + 77)):
+            name = f"signed_round_trip_{alg}_{chunks_label}"
+            try:
+                data = plain(size, name)
+                blob = sencrypt(data, signer=signing_key(key), created=None)
+                off, _ = layout(blob)
+                n = max(1, -(-size // cs))
+                m = -(-n // 16)
+                sig_len = {"ES256": 64, "ES384": 96, "PS256": 384}[alg]
+                assert len(blob) == off + size + 16 * n + 32 * m + 32 + sig_len + 10, "size"
+                assert blob[-4:] == b"KVSS" and int.from_bytes(blob[-10:-6], "big") == m
+                assert int.from_bytes(blob[-6:-4], "big") == sig_len
+                hdr = json.loads(blob[12:off - 32])
+                assert hdr["signer"] == {"type": "key", "alg": alg,
+                                         "key_id": ref.spki_key_id(req.public_key)}, hdr
+                for seekable in (True, False):
+                    got = decrypt_signed(blob, req, seekable)
+                    assert got == (0, data, ""), (seekable, got[0], got[2])
+                    got = decrypt_signed(blob, None, seekable)   # trailer form only
+                    assert got == (0, data, ""), ("no signer", seekable, got[0], got[2])
+                assert verify_keyless(blob, req) == (0, "")
+                record(name, True)
+            except Exception as e:  # noqa: BLE001
+                record(name, False, repr(e))
+
+
+@test
+def signed_unsigned_file_under_required_signer():
+    blob = sencrypt(plain(5000))
+    for seekable in (True, False):
+        code, _, msg = decrypt_signed(blob, required("ec-p256"), seekable)
+        assert code == 2 and "not signed" in msg, msg
+    assert verify_keyless(blob, required("ec-p256"))[0] == 2
+    assert decrypt_signed(blob, None)[0] == 0
+
+
+@test
+def signed_other_signer_and_wrong_kind():
+    blob = sencrypt(plain(5000), signer=signing_key("ec-p256"))
+    for key in ("ec-p256-b", "ec-p384", "rsa3072"):
+        code, _, msg = decrypt_signed(blob, required(key))
+        assert code == 2 and "not by the required" in msg, (key, msg)
+        assert isinstance(_exc(lambda: ref.decrypt_stream(
+            io.BytesIO(blob), lambda _: None, [priv(TKEY_A)], None, required(key))),
+            ref.SignerError)
+    # the signer check comes before any unwrap: a wrong recipient key still says "signer"
+    code, _, msg = decrypt_signed(blob, required("ec-p256-b"), keys=(KEY_WRONG,))
+    assert code == 2 and "required" in msg, msg
+    # header signer is azure-keyvault: not the required local key
+    p = sign_forge.Parts(blob)
+    obj = dict(p.obj)
+    obj["signer"] = {"type": "azure-keyvault", "alg": "ES256",
+                     "kid": "https://v.vault.azure.net/keys/s/0123456789abcdef0123456789abcdef"}
+    forged = p.header(obj) + p.payload() + p.trailer
+    assert decrypt_signed(forged, required("ec-p256"))[0] == 2
+    assert decrypt_signed(forged, None)[0] == 0          # well-formed; nothing verified
+
+
+def _exc(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        return e
+    return None
+
+
+@test
+def signed_forgeries_refused():
+    data, genuine = sign_forge.make_genuine()
+    req = required("ec-p256")
+    for seekable in (True, False):
+        assert decrypt_signed(genuine, req, seekable) == (0, data, "")
+    assert verify_keyless(genuine, req) == (0, "")
+    fs = sign_forge.forgeries(genuine, data)
+    assert len(fs) >= 40, len(fs)
+    for name, blob, keyless, _ in fs:
+        for seekable in (True, False):
+            code, _, msg = decrypt_signed(blob, req, seekable)
+            assert code == 2, (name, seekable, code, msg)
+        code, msg = verify_keyless(blob, req)
+        assert code == (2 if keyless else 0), (name, "keyless", code, msg)
+
+
+@test
+def signed_header_member_rules():
+    good = {"type": "key", "alg": "ES256", "key_id": "sha256:" + "ab" * 32}
+    ok = ref.validate_signer(good)
+    assert ok == {"type": "key", "id": good["key_id"], "alg": "ES256"}
+    assert ref.validate_signer(dict(good, extra=1))["alg"] == "ES256"
+    kv = {"type": "azure-keyvault", "alg": "PS512",
+          "kid": "https://v.vault.azure.net/keys/s/0123456789abcdef0123456789abcdef"}
+    assert ref.validate_signer(kv)["id"] == kv["kid"]
+    bad = [None, [], "key", {}, dict(good, type="rsa"), dict(good, type="KEY"),
+           dict(good, alg="ES512"), dict(good, alg="RS256"), dict(good, alg="es256"),
+           dict(good, alg="EdDSA"), dict(good, alg=None),
+           dict(good, key_id="sha256:AB" + "ab" * 31),
+           dict(good, key_id="ab" * 32), {"type": "key", "alg": "ES256"},
+           {"type": "key", "key_id": good["key_id"]}, dict(kv, kid=kv["kid"].rsplit("/", 1)[0]),
+           dict(kv, kid="http://v.vault.azure.net/keys/s/1"), {"alg": "ES256", "kid": kv["kid"]}]
+    for b in bad:
+        assert isinstance(_exc(lambda: ref.validate_signer(b)), ref.FormatError), b
+    # and through a whole header: a bad signer refuses the file before any key is used
+    blob = sencrypt(b"abc", signer=signing_key("ec-p256"))
+    p = sign_forge.Parts(blob)
+    for b in bad[:8]:
+        obj = dict(p.obj, signer=b)
+        assert decrypt_signed(p.header(obj) + p.payload() + p.trailer, None)[0] == 2, b
+
+
+@test
+def signed_trailer_form_checked_without_signer():
+    """Without a required signer a decoder still checks the trailer's form."""
+    data, genuine = sign_forge.make_genuine()
+    fs = {name: blob for name, blob, _, _ in sign_forge.forgeries(genuine, data)}
+    for name in ("trailer-stripped", "truncated-1", "truncated-in-signature", "extended-1",
+                 "extended-4096", "m-0", "m-huge", "m-minus-1", "m-plus-1",
+                 "m-plus-1-consistent", "sig-len-0", "sig-len-1025", "sig-len-minus-1",
+                 "sig-len-63-consistent", "end-magic-kvse", "truncated-in-last-chunk"):
+        for seekable in (True, False):
+            code, _, msg = decrypt_signed(fs[name], None, seekable)
+            assert code == 2, (name, seekable, msg)
+    # an unsigned header followed by a trailer: trailing data after the final chunk
+    for seekable in (True, False):
+        assert decrypt_signed(fs["signer-stripped-trailer-kept"], None, seekable)[0] == 2
+    # what only a verified signature catches passes a decoder that verifies none
+    for name in ("roots-swapped", "signature-flipped", "commit-flipped", "context-changed"):
+        assert decrypt_signed(fs[name], None)[0] == 0, name
+
+
+@test
+def signed_ps_sig_len_agrees_with_key():
+    for bits_key, good_len in (("rsa3072", 384), ("rsa4096", 512)):
+        blob = sencrypt(plain(100), signer=signing_key(bits_key, "PS384"))
+        assert int.from_bytes(blob[-6:-4], "big") == good_len
+        req = ref.RequiredSigner.from_pem(os.path.join(TKEYS, bits_key + ".pub.pem"))
+        assert decrypt_signed(blob, req) == (0, plain(100), "")
+        p = sign_forge.Parts(blob)
+        for sl in (good_len - 1, good_len + 1, 64, 383):
+            sig = (p.sig + bytes(max(0, sl - len(p.sig))))[:sl]
+            forged = p.prefix + p.payload() + ref.encode_trailer(p.roots, p.commit, sig)
+            code, _, msg = decrypt_signed(forged, req)
+            assert code == 2, (bits_key, sl, msg)
+            if sl < 384:   # below any RSA >= 3072 signature: refused even unverified
+                assert decrypt_signed(forged, None)[0] == 2, (bits_key, sl)
+
+
+@test
+def signed_algs_and_keys():
+    for key, alg in (("rsa3072", "PS256"), ("rsa3072", "PS384"), ("rsa3072", "PS512"),
+                     ("rsa4096", "PS512"), ("ec-p256", "ES256"), ("ec-p384", "ES384")):
+        blob = sencrypt(plain(5000), signer=signing_key(key, alg))
+        req = ref.RequiredSigner.from_pem(os.path.join(TKEYS, key + ".pub.pem"))
+        assert decrypt_signed(blob, req)[0] == 0, (key, alg)
+        assert verify_keyless(blob, req)[0] == 0, (key, alg)
+    for key, alg in (("ec-p256", "ES384"), ("ec-p384", "ES256"), ("ec-p256", "PS256"),
+                     ("rsa3072", "ES256"), ("rsa2048-a", "PS256"), ("rsa2048-a", None)):
+        e = _exc(lambda: ref.load_signing_key(os.path.join(TKEYS, key + ".pem"), alg))
+        assert isinstance(e, ref.UsageError), (key, alg, e)
+    e = _exc(lambda: ref.RequiredSigner.from_pem(os.path.join(TKEYS, "rsa2048-a.pub.pem")))
+    assert isinstance(e, ref.UsageError), e
+
+
+@test
+def signed_streaming_tail_is_bounded():
+    blob = sencrypt(plain(3 * 4096), signer=signing_key("ec-p256"))
+    # 2 MiB of garbage after the trailer: refused without reading it all
+    class Counting(io.BytesIO):
+        read_total = 0
+
+        def read(self, n=-1):
+            b = super().read(n)
+            Counting.read_total += len(b)
+            return b
+    f = Counting(blob + bytes(2 << 20))
+    e = _exc(lambda: ref.decrypt_stream(f, lambda _: None, [priv(TKEY_A)], None,
+                                        required("ec-p256"), False))
+    assert isinstance(e, ref.FormatError), e
+    assert Counting.read_total < len(blob) + 8192, Counting.read_total
+
+
+@test
+def signed_statement_layout():
+    """M byte by byte for a small case (FORMAT.md "Signed statement")."""
+    salt = bytes(range(32))
+    roots = [bytes([1]) * 32, bytes([2]) * 32]
+    commit = bytes([3]) * 32
+    m = ref.signed_statement(salt, 4096, 17, commit, roots,
+                             {"type": "key", "id": "sha256:" + "0" * 64, "alg": "ES256"},
+                             {"b": "2", "a": "1", "é": ""}, "T")
+    exp = (b"kvseal/v1/signed-file\x00" + salt + bytes.fromhex("00001000")
+           + (17).to_bytes(8, "big") + commit + bytes.fromhex("00000002")
+           + hashlib.sha256(b"kvseal/v1/roots" + roots[0] + roots[1]).digest()
+           + b"\x00\x03key" + b"\x00\x47sha256:" + b"0" * 64 + b"\x00\x05ES256"
+           + b"\x00\x03" + b"\x00\x01a\x00\x011" + b"\x00\x01b\x00\x012"
+           + b"\x00\x02\xc3\xa9\x00\x00" + b"\x01\x00\x01T")
+    assert m == exp, (m.hex(), exp.hex())
+    m2 = ref.signed_statement(salt, 4096, 1, commit, roots[:1],
+                              {"type": "key", "id": "x", "alg": "PS256"}, {}, None)
+    assert m2.endswith(b"\x00\x05PS256\x00\x00\x00")
+    leaf = ref.leaf_hash(5, b"abc")
+    assert leaf == hashlib.sha256(b"kvseal/v1/leaf" + bytes(7) + b"\x05abc").digest()
+    chunks = [bytes([i]) * 20 for i in range(17)]
+    r = ref.roots_of(chunks)
+    assert len(r) == 2
+    assert r[1] == hashlib.sha256(b"kvseal/v1/segment" + (1).to_bytes(8, "big")
+                                  + ref.leaf_hash(16, chunks[16])).digest()
+    assert r[0] == hashlib.sha256(b"kvseal/v1/segment" + bytes(8) + b"".join(
+        ref.leaf_hash(i, chunks[i]) for i in range(16))).digest()
+
+
+@test
+def signed_cli():
+    with tempfile.TemporaryDirectory() as d:
+        p, e, o = (os.path.join(d, n) for n in ("p", "e", "o"))
+        data = plain(3 * 4096 + 5)
+        with open(p, "wb") as f:
+            f.write(data)
+        pub = os.path.join(TKEYS, "ec-p256.pub.pem")
+        r = cli("encrypt", "-r", os.path.join(GOLDEN, "keys", "rsa2048-a.pub.pem"),
+                "--chunk-size", "4096", "--sign", os.path.join(TKEYS, "ec-p256.pem"), p, e)
+        assert r.returncode == 0, r.stderr
+        assert cli("decrypt", "-k", KEY_A, "--require-signer", pub, e, o).returncode == 0
+        with open(o, "rb") as f:
+            assert f.read() == data
+        with open(e, "rb") as f:
+            blob = f.read()
+        # pipe in, file out: streaming decoder, temp file and rename
+        os.unlink(o)
+        r = cli("decrypt", "-k", KEY_A, "--require-signer", pub, "-", o, stdin=blob)
+        assert r.returncode == 0, r.stderr
+        # pipe in, pipe out under a required signer: usage error, nothing written
+        r = cli("decrypt", "-k", KEY_A, "--require-signer", pub, "-", "-", stdin=blob)
+        assert r.returncode == 1 and r.stdout == b"", r
+        # without a required signer a pipe to pipe is fine
+        r = cli("decrypt", "-k", KEY_A, "-", "-", stdin=blob)
+        assert r.returncode == 0 and r.stdout == data, r.stderr
+        r = cli("verify", "--require-signer", pub, e)
+        assert r.returncode == 0 and r.stdout.strip() == f"OK: {e}".encode(), r
+        assert cli("verify", "-k", KEY_A, "--require-signer", pub, e).returncode == 0
+        assert cli("verify", e).returncode == 1
+        other = os.path.join(TKEYS, "ec-p256-b.pub.pem")
+        for args in (("decrypt", "-k", KEY_A, "--require-signer", other, e, o + "2"),
+                     ("verify", "--require-signer", other, e)):
+            r = cli(*args)
+            assert r.returncode == 2 and len(r.stderr.decode().splitlines()) == 1, r
+        assert not os.path.exists(o + "2")
+        # unsigned under --require-signer: exit 2, no output
+        u = os.path.join(d, "u")
+        assert cli("encrypt", "-r", os.path.join(GOLDEN, "keys", "rsa2048-a.pub.pem"),
+                   p, u).returncode == 0
+        r = cli("decrypt", "-k", KEY_A, "--require-signer", pub, u, o + "3")
+        assert r.returncode == 2 and not os.path.exists(o + "3"), r
+        for args in (("--sign", os.path.join(TKEYS, "rsa2048-b.pem")),
+                     ("--sign", os.path.join(TKEYS, "ec-p256.pem"), "--sign-alg", "ES384"),
+                     ("--sign-alg", "ES256")):
+            r = cli("encrypt", "-r", os.path.join(GOLDEN, "keys", "rsa2048-a.pub.pem"),
+                    *args, p, os.path.join(d, "x"))
+            assert r.returncode == 1, (args, r)
+        assert not [n for n in os.listdir(d) if n.endswith(".tmp")], "temp file left"
+
+
+def signed_vectors():
+    """vectors/signed: the generator's --check (rebuild outside the signature,
+    verify, decrypt), then an independent look at each file's trailer."""
+    gen = os.path.join(REPO, "vectors", "signed", "generate.py")
+    r = subprocess.run([PY, gen], capture_output=True)
+    record("signed_vectors_check", r.returncode == 0,
+           (r.stdout + r.stderr).decode(errors="replace")[-2000:])
+    with open(os.path.join(REPO, "vectors", "signed", "manifest.json"), encoding="utf-8") as f:
+        vectors = json.load(f)["vectors"]
+    for v in vectors:
+        name = "signed_vector_" + v["name"]
+        try:
+            with open(os.path.join(REPO, "vectors", "signed", v["file"]), "rb") as f:
+                data = f.read()
+            assert hashlib.sha256(data).hexdigest() == v["file_sha256"]
+            tl = v["trailer_len"]
+            assert tl == 32 * v["m"] + 32 + v["sig_len"] + 10
+            assert v["m"] == -(-v["n"] // 16)
+            tr = data[-tl:]
+            assert [tr[32 * j:32 * j + 32].hex() for j in range(v["m"])] == v["roots_hex"]
+            assert tr[32 * v["m"]:32 * v["m"] + 32].hex() == v["commit_hex"]
+            assert ref.commit_value(bytes.fromhex(v["dek_hex_TEST_ONLY"]),
+                                    bytes.fromhex(v["salt_hex"])).hex() == v["commit_hex"]
+            req = ref.RequiredSigner.from_pem(os.path.join(REPO, v["signer_pub"]))
+            assert req.key_id == v["signer_key_id"]
+            out = []
+            ref.decrypt_stream(io.BytesIO(data), out.append,
+                               [priv(os.path.join(REPO, v["recipient_key"]))], None, req)
+            got = b"".join(out)
+            assert len(got) == v["plaintext_len"]
+            assert hashlib.sha256(got).hexdigest() == v["plaintext_sha256"]
+            record(name, True)
+        except Exception as e:  # noqa: BLE001
+            record(name, False, repr(e))
+
+
 # --- golden files ---------------------------------------------------------------
 
 def golden():
@@ -524,6 +873,8 @@ def main():
     for fn in TESTS:
         run(fn)
     round_trips()
+    signed_round_trips()
+    signed_vectors()
     golden()
     hostile()
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")

@@ -8,7 +8,7 @@
 #include "testutil.h"
 
 #define SALT "gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8"
-#define KEYID "sha256:a9853c5f38b1f987e99fbd04b795952427f4327faed29b405fa4f904c2efc043"
+#define KEYID "sha256:7565d62d742a2f55ad6e8d077e2cd7eb028b81ccd4a41c7e36ec91f9492e7ccd"
 #define KID "https://v.vault.azure.net/keys/sign-1/0123abcd"
 #define RSA_RECIP                                                                          \
     "{\"type\":\"rsa\",\"alg\":\"RSA-OAEP-256\",\"key_id\":\"sha256:"                      \

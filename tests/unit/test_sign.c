@@ -20,9 +20,9 @@
 
 /* Computed once with `openssl pkey -pubin -in K.pub.pem -outform DER |
  * sha256sum` (tests/keys/README.md). */
-#define KEYID_P256 "sha256:a9853c5f38b1f987e99fbd04b795952427f4327faed29b405fa4f904c2efc043"
-#define KEYID_P384 "sha256:cdb272961374b7f58157ef7cd035248afee2e8ef0f2eac1ee1e513f7decd14e5"
-#define KEYID_P256B "sha256:7d9bbddcc1f6e263ea821b9979642dcadc2b441d40f02237186796513c4e4885"
+#define KEYID_P256 "sha256:7565d62d742a2f55ad6e8d077e2cd7eb028b81ccd4a41c7e36ec91f9492e7ccd"
+#define KEYID_P384 "sha256:440f22ff53c0cc4d98f2ca87a19b3695df9665e049a049a31a93511910b6d55a"
+#define KEYID_P256B "sha256:697f1f6de3c687692f4038093bba4d976eb359cfd4d16f827767ccaf62a7a682"
 
 /* The group orders of P-256 and P-384 (SEC 2). */
 #define ORDER_P256 "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"
