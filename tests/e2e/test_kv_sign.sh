@@ -23,6 +23,7 @@ kvctl clients add --client-id app-seu --secret-file "$(secret_file seu.secret s3
 kvctl clients add --client-id app-reader --secret-file "$(secret_file r.secret s3cret-r)" \
     --permissions reader >/dev/null
 kvctl keys create wrap --size 2048 >/dev/null # wrapKey, unwrapKey
+kvctl keys create wrap2 --size 2048 >/dev/null
 S1=$(kvctl --field key.kid keys create sig --kty EC --crv P-256)
 kvctl keys create sig384 --kty EC-HSM --crv P-384 >/dev/null
 kvctl keys create rsasig --size 3072 --ops sign,verify >/dev/null
@@ -154,7 +155,7 @@ expect "an RSA-3072 signing key" \
 
 # -- key separation: exit 3 (the key is unfit, as for a wrong kty or key_ops)
 log_clear
-run encrypt --sign "$WRAP" -r "$WRAP" -o "$D/sep1.kvs" "$D/c"
+run encrypt --sign "$VAULT/keys/wrap2" -r "$WRAP" -o "$D/sep1.kvs" "$D/c"
 expect "an RSA wrapping key as signer: exit 3" eval '[ "$RC" -eq 3 ] && has "$ERR" "does not allow sign"'
 run encrypt --sign "$VAULT/keys/allops" -r "$WRAP" -o "$D/sep2.kvs" "$D/c"
 expect "a key that may sign and wrap, as signer: exit 3, says why" \
