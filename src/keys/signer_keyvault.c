@@ -52,11 +52,11 @@ typedef struct kvs_kv_check {
 
 static kvs_status kvs_parse_signing_url(const char *url, kvs_kv_keyref *key, kvs_error *err)
 {
-    if (kvs_kv_parse_key_url(url, key) != 0)
+    if (url == NULL || kvs_kv_parse_key_url(url, key) != 0)
         return kvs_fail(err, KVS_ERR_USAGE,
                         "'%.200s' is not a Key Vault key URL "
                         "(https://{vault}.vault.azure.net/keys/{name}[/{version}])",
-                        url);
+                        url ? url : "");
     return KVS_OK;
 }
 
@@ -229,6 +229,7 @@ kvs_status kvs_keyvault_signer_new(const char *key_url, const kvs_keyvault_confi
     char what[KVS_WHAT_MAX];
     cJSON *bundle = NULL;
     EVP_PKEY *pub = NULL;
+    if (out == NULL) return kvs_fail(err, KVS_ERR_USAGE, "keyvault signer: missing out");
     *out = NULL;
     if (alg != NULL && kvs_sig_alg_parse(alg) == KVS_SIG_NONE)
         return kvs_fail(err, KVS_ERR_USAGE,
@@ -335,6 +336,7 @@ kvs_status kvs_signer_check_keyvault(const char *key_url, const kvs_keyvault_con
                                      kvs_signer_check **out, kvs_error *err)
 {
     kvs_kv_hostinfo hi;
+    if (out == NULL) return kvs_fail(err, KVS_ERR_USAGE, "keyvault signer check: missing out");
     *out = NULL;
     kvs_kv_check *c = calloc(1, sizeof(*c));
     if (c == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
