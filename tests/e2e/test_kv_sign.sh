@@ -71,9 +71,10 @@ run verify --require-signer "$S1" "$D/a.kvs"
 expect "verify --require-signer with the versioned URL" [ "$RC" -eq 0 ]
 run decrypt --require-signer "$SIG" -o "$D/out/a" "$D/a.kvs"
 expect "decrypt --require-signer" eval '[ "$RC" -eq 0 ] && same "$D/a" "$D/out/a"'
-run decrypt --require-signer "$SIG" -o "$D/out" "$D/enc/a.kvs" "$D/enc/b.kvs" "$D/enc/c.kvs"
+mkdir -p "$D/out3" # a directory of its own: out/a exists from the decrypt above
+run decrypt --require-signer "$SIG" -o "$D/out3" "$D/enc/a.kvs" "$D/enc/b.kvs" "$D/enc/c.kvs"
 expect "decrypt --require-signer of three files" \
-    eval '[ "$RC" -eq 0 ] && same "$D/b" "$D/out/b" && same "$D/c" "$D/out/c"'
+    eval '[ "$RC" -eq 0 ] && same "$D/a" "$D/out3/a" && same "$D/b" "$D/out3/b" && same "$D/c" "$D/out3/c"'
 as_client app-reader s3cret-r
 log_clear
 run verify --require-signer "$SIG" "$D/a.kvs"
