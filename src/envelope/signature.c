@@ -13,6 +13,7 @@
 #include "kvseal/sign.h"
 #include "stream/chunk_plan.h"
 #include "stream/io_fd.h"
+#include "envelope/signature.h"
 #include "stream/signed_file.h"
 
 /* The header at the start of a seekable fd, and the fd as a positional
@@ -28,24 +29,23 @@ static kvs_status open_seekable(int fd, kvs_fd_source *in, kvs_header **h, kvs_e
     return kvs_header_read_fd(fd, h, err);
 }
 
-kvs_status kvs_signature_info_fd(int fd, kvs_signature_info *out, kvs_error *err)
+kvs_status kvs_signature_info_source(kvs_source *in, const kvs_header *h, kvs_signature_info *out,
+                                     kvs_error *err)
 {
-    kvs_fd_source in;
-    kvs_header *h = NULL;
+    kvs_status st = KVS_OK;
+    uint64_t payload_end = in->size;
     memset(out, 0, sizeof *out);
-    kvs_status st = open_seekable(fd, &in, &h, err);
-    uint64_t payload_end = in.base.size;
-    if (st == KVS_OK && h->signer.type[0]) {
+    if (h->signer.type[0]) {
         uint8_t tail[KVS_TRAILER_TAIL_LEN];
         out->signed_file = 1;
         snprintf(out->type, sizeof out->type, "%s", h->signer.type);
         snprintf(out->id, sizeof out->id, "%s", h->signer.id);
         snprintf(out->alg, sizeof out->alg, "%s", h->signer.alg);
-        if (in.base.size < sizeof tail)
+        if (in->size < sizeof tail)
             st = kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer");
-        if (st == KVS_OK) st = in.base.ops->read_at(&in.base, in.base.size - sizeof tail, tail, sizeof tail, err);
+        if (st == KVS_OK) st = in->ops->read_at(in, in->size - sizeof tail, tail, sizeof tail, err);
         if (st == KVS_OK)
-            st = kvs_signed_payload_end(h, in.base.size, tail, &payload_end, &out->segments, &out->sig_len, err);
+            st = kvs_signed_payload_end(h, in->size, tail, &payload_end, &out->segments, &out->sig_len, err);
         out->trailer_len = kvs_trailer_len(out->segments, out->sig_len);
     }
     if (st == KVS_OK) {
@@ -55,6 +55,16 @@ kvs_status kvs_signature_info_fd(int fd, kvs_signature_info *out, kvs_error *err
     if (st == KVS_OK && out->signed_file && out->segments != kvs_segments_for(out->chunks))
         st = kvs_fail(err, KVS_ERR_FORMAT, "malformed trailer: %u segments for %llu chunks", out->segments,
                       (unsigned long long)out->chunks);
+    return st;
+}
+
+kvs_status kvs_signature_info_fd(int fd, kvs_signature_info *out, kvs_error *err)
+{
+    kvs_fd_source in;
+    kvs_header *h = NULL;
+    memset(out, 0, sizeof *out);
+    kvs_status st = open_seekable(fd, &in, &h, err);
+    if (st == KVS_OK) st = kvs_signature_info_source(&in.base, h, out, err);
     kvs_header_free(h);
     return st;
 }
@@ -93,22 +103,30 @@ static kvs_status check_roots(kvs_source *in, const kvs_header *h, const kvs_sig
     return st;
 }
 
+kvs_status kvs_verify_signer_source(kvs_source *in, const kvs_header *h,
+                                    const kvs_signer_check *required, kvs_error *err)
+{
+    EVP_PKEY *pub = NULL;
+    if (!required) return kvs_fail(err, KVS_ERR_USAGE, "no required signer was given");
+    kvs_status st = kvs_signer_check_resolve(required, h, &pub, err);
+    kvs_signed_check sc = {.header = h, .pub = pub}; /* no DEK: the commitment is not checked */
+    if (st == KVS_OK) st = kvs_signed_read_trailer(in, &sc, err);
+    if (st == KVS_OK) st = check_roots(in, h, &sc, err);
+    if (st == KVS_OK && in->ops->finish) st = in->ops->finish(in, in->size, err);
+    kvs_signed_check_clear(&sc);
+    EVP_PKEY_free(pub);
+    return st;
+}
+
 kvs_status kvs_verify_signer_fd(int fd, const kvs_signer_check *required, kvs_header **header_out,
                                 kvs_error *err)
 {
     kvs_fd_source in;
     kvs_header *h = NULL;
-    EVP_PKEY *pub = NULL;
     if (header_out) *header_out = NULL;
     if (!required) return kvs_fail(err, KVS_ERR_USAGE, "no required signer was given");
     kvs_status st = open_seekable(fd, &in, &h, err);
-    if (st == KVS_OK) st = kvs_signer_check_resolve(required, h, &pub, err);
-    kvs_signed_check sc = {.header = h, .pub = pub}; /* no DEK: the commitment is not checked */
-    if (st == KVS_OK) st = kvs_signed_read_trailer(&in.base, &sc, err);
-    if (st == KVS_OK) st = check_roots(&in.base, h, &sc, err);
-    if (st == KVS_OK && in.base.ops->finish) st = in.base.ops->finish(&in.base, in.base.size, err);
-    kvs_signed_check_clear(&sc);
-    EVP_PKEY_free(pub);
+    if (st == KVS_OK) st = kvs_verify_signer_source(&in.base, h, required, err);
     if (st == KVS_OK && header_out) *header_out = h;
     else kvs_header_free(h);
     return st;
