@@ -260,6 +260,7 @@ note load_before "$(loadavg); busiest: $(others)"
 note kvseal_options "defaults: --threads $(nproc) (online CPUs), 1 MiB chunks; recipient RSA-2048, signer EC P-256 ES256 (tests/keys)"
 START=$(date +%s)
 for ((r = 1; r <= RUNS; r++)); do round "$r"; done
+rm -f "$U" "$S" "$OUTF" # kvseal bench makes 4 files of its own and holds 3 buffers
 log "kvseal bench --json --size $BENCH_MIB (in memory and file to file, signed and unsigned alternating)"
 note load_bench "$(loadavg)"
 "$KVSEAL" bench --json --seconds 2 --size "$BENCH_MIB" --dir "$W" >"$W/bench.json" 2>"$W/bench.err" ||
