@@ -26,6 +26,12 @@ Usage: bash bench/sign.sh [options]
                  results named <date>-<host>-sign-quick
   --kv-files N   files encrypted with a Key Vault signing key (default 5)
   --no-kv        skip the Key Vault part (no local test server)
+  --hold-freed-memory
+                 (root, on a VM with virtio free page reporting at
+                 min_free_ms 0) keep freed memory in the guest for the run,
+                 as bench/run.sh does (docs/PERFORMANCE.md): otherwise every
+                 output written into just-freed memory may fault into the
+                 host, and which case meets that is chance
   --dir DIR      where the test files go (default $KVSEAL_BENCH_DIR or
                  /dev/shm); needs about 4 x size free
   --kvseal PATH  kvseal binary (default $KVSEAL_BIN, else a Release build
@@ -42,6 +48,7 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 SIZE_MIB=1024
 RUNS=3
 QUICK=0
+HOLD_FREED=0
 KV_FILES=5
 DIR=${KVSEAL_BENCH_DIR:-/dev/shm}
 KVSEAL=${KVSEAL_BIN:-}
@@ -56,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --quick) QUICK=1; shift ;;
     --kv-files) posint "$1" "${2-}"; KV_FILES=$2; shift 2 ;;
     --no-kv) KV_FILES=0; shift ;;
+    --hold-freed-memory) HOLD_FREED=1; shift ;;
     --dir) DIR=${2:?--dir needs a directory}; shift 2 ;;
     --kvseal) KVSEAL=${2:?--kvseal needs a path}; shift 2 ;;
     --out) OUT=${2:?--out needs a directory}; shift 2 ;;
@@ -91,10 +99,15 @@ fi
 [[ -d $DIR && -w $DIR ]] || die "$DIR is not a writable directory"
 W=$(mktemp -d "$DIR/kvseal-sign-bench.XXXXXX")
 KV_PID=
+PR=/sys/module/page_reporting/parameters # free page reporting (--hold-freed-memory)
+PR_SAVED=()
 cleanup() {
     if [[ -n $KV_PID ]]; then
         kill "$KV_PID" 2>/dev/null || true
         wait "$KV_PID" 2>/dev/null || true
+    fi
+    if [[ ${#PR_SAVED[@]} -eq 2 ]]; then
+        echo "${PR_SAVED[0]}" >"$PR/min_free_ms" && echo "${PR_SAVED[1]}" >"$PR/max_waiting_mib"
     fi
     rm -rf "$W"
 }
@@ -256,6 +269,15 @@ print(sys.argv[1] + "\t" + json.dumps(dict(sorted(c.items()))))' "$1" >>"$W/kv.t
 
 # ---- run -----------------------------------------------------------------------
 
+if [[ $HOLD_FREED -eq 1 ]]; then
+    [[ -w $PR/min_free_ms && -w $PR/max_waiting_mib ]] ||
+        die "--hold-freed-memory: no writable $PR/{min_free_ms,max_waiting_mib} (not root, or no such VM)"
+    PR_SAVED=("$(cat "$PR/min_free_ms")" "$(cat "$PR/max_waiting_mib")")
+    { echo 300000 >"$PR/min_free_ms" && echo 65536 >"$PR/max_waiting_mib"; } || die "cannot set $PR"
+    note freed_memory "held in the guest for the run (page_reporting min_free_ms 300000, max_waiting_mib 65536; were ${PR_SAVED[0]} and ${PR_SAVED[1]})"
+elif [[ -r $PR/min_free_ms && $(cat "$PR/min_free_ms") == 0 ]]; then
+    note freed_memory "reported to the host at once (page_reporting min_free_ms 0): writes into just-freed memory may fault into the host; see --hold-freed-memory"
+fi
 note load_before "$(loadavg); busiest: $(others)"
 note kvseal_options "defaults: --threads $(nproc) (online CPUs), 1 MiB chunks; recipient RSA-2048, signer EC P-256 ES256 (tests/keys)"
 START=$(date +%s)
@@ -285,6 +307,7 @@ BASE=$OUT/$STAMP-$HOST-sign$([[ $QUICK -eq 0 ]] || echo -quick)
 mkdir -p "$OUT"
 {
     echo "kvseal	$("$KVSEAL" --version | head -1)"
+    echo "commit	$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([[ -z $(git status --porcelain --untracked-files=no 2>/dev/null) ]] || echo ' (modified)')"
     echo "openssl	$(openssl version)"
     echo "kernel	$(uname -sr)"
     echo "cpu	$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) online)"

@@ -123,10 +123,10 @@ def main():
               "ratio = signed speed / unsigned speed within a round (median over rounds). "
               "kvseal %s.\n" % notes.get("kvseal_options", ""))
     md.append("| | |\n| --- | --- |")
-    for k in ("kvseal", "openssl", "cpu", "sha_ni", "kernel", "dir"):
+    for k in ("kvseal", "commit", "openssl", "cpu", "sha_ni", "kernel", "dir"):
         md.append("| %s | %s |" % (k, versions.get(k, "")))
     for k in sorted(notes):
-        if k.startswith("load") or k == "seconds":
+        if k.startswith("load") or k in ("seconds", "freed_memory"):
             md.append("| %s | %s |" % (k, notes[k]))
     md.append("")
     md.append("## Targets\n")
