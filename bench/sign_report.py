@@ -61,6 +61,8 @@ def main():
             "median_gbps": round(statistics.median(rates), 3),
             "median_wall_s": round(statistics.median(walls), 3),
             "median_cpu_s": round(statistics.median(cpu), 2),
+            "median_user_s": round(statistics.median(by_round[r]["user_s"] for r in by_round), 2),
+            "median_sys_s": round(statistics.median(by_round[r]["sys_s"] for r in by_round), 2),
             "max_rss_mib": round(max(by_round[r]["maxrss_kb"] for r in by_round) / 1024, 1),
         }
 
@@ -141,15 +143,16 @@ def main():
             "PASS" if k["pass"] else "FAIL"))
     md.append("")
     md.append("## File to file (`kvseal encrypt` / `decrypt` / `verify`, %d threads)\n" % a.threads)
-    md.append("| case | GB/s by round | median GB/s | median wall s | median CPU s | peak RSS MiB |")
+    md.append("| case | GB/s by round | median GB/s | median wall s | median CPU s (user / sys) | peak RSS MiB |")
     md.append("| --- | --- | --- | --- | --- | --- |")
     for sid in ("encrypt/unsigned", "encrypt/signed", "decrypt/unsigned", "decrypt/require-signer",
                 "decrypt/signed-not-required", "verify/keyless", "yardstick/openssl-dgst-sha256"):
         c = cases.get(sid)
         if c:
-            md.append("| %s | %s | %.2f | %.2f | %.2f | %.0f |" % (
+            md.append("| %s | %s | %.2f | %.2f | %.2f (%.2f / %.2f) | %.0f |" % (
                 sid, ", ".join("%.2f" % x for x in c["gbps_by_round"]), c["median_gbps"],
-                c["median_wall_s"], c["median_cpu_s"], c["max_rss_mib"]))
+                c["median_wall_s"], c["median_cpu_s"], c["median_user_s"], c["median_sys_s"],
+                c["max_rss_mib"]))
     md.append("")
     for k, v in extra.items():
         md.append("- %s: %.2fx" % (k, v))
