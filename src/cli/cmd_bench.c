@@ -2,8 +2,10 @@
  *
  * Reports CPU features, the OpenSSL version, AES-256-GCM throughput in memory
  * per chunk size and per thread count, the kvseal engine in memory (buffer to
- * buffer, kvs_encrypt_mem) and file to file, and RSA-4096 wrap/unwrap
- * operations per second. */
+ * buffer, kvs_encrypt_mem) and file to file, RSA-4096 wrap/unwrap
+ * operations per second, and signed files against unsigned ones (in memory
+ * and file to file, with an ephemeral EC P-256 key): the ratio, signatures
+ * per file, key-less verification time, ECDSA and SHA-256 alone. */
 #include <cjson/cJSON.h>
 #include <cpuid.h>
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -135,20 +138,37 @@ static double gcm_rate(size_t chunk, unsigned threads, double seconds)
 
 typedef struct engine_result {
     double enc_gbs, dec_gbs;
+    double enc_s, dec_s;        /* seconds, summed over the runs */
+    uint64_t files, signatures; /* files encrypted; signatures the signer made for them */
     kvs_status st;
     kvs_error err;
 } engine_result;
 
-/* Encrypt in_fd to mid_fd, then decrypt it to out_fd, timed. The outputs
+/* GB/s from the summed times (0 if nothing ran). */
+static void engine_rates(uint64_t bytes, engine_result *r)
+{
+    if (r->files == 0 || r->enc_s <= 0 || r->dec_s <= 0) return;
+    r->enc_gbs = (double)bytes * (double)r->files / r->enc_s / 1e9;
+    r->dec_gbs = (double)bytes * (double)r->files / r->dec_s / 1e9;
+}
+
+/* The signed runs: a signer and the check of the same (ephemeral) key. */
+typedef struct bench_signing {
+    kvs_signer *signer;
+    kvs_signer_check *check;
+} bench_signing;
+
+/* Encrypt in_fd to mid_fd, then decrypt it to out_fd (signed and with the
+ * signer required when sg is set), their times added to r. The outputs
  * are overwritten in place, not truncated: every run has the same sizes, and
  * a fresh page costs far more than the copy into it on some VMs (freed
  * memory goes back to the host), which would measure the host, not kvseal. */
-static void engine_run(kvs_provider *key, int in_fd, int mid_fd, int out_fd, uint64_t bytes,
+static void engine_run(kvs_provider *key, const bench_signing *sg, int in_fd, int mid_fd, int out_fd,
                        unsigned threads, engine_result *r)
 {
-    kvs_encrypt_options eo = {.threads = threads};
-    kvs_decrypt_options dopt = {.threads = threads};
-    memset(r, 0, sizeof *r);
+    kvs_encrypt_options eo = {.threads = threads, .signer = sg ? sg->signer : NULL};
+    kvs_decrypt_options dopt = {.threads = threads, .require_signer = sg ? sg->check : NULL};
+    uint64_t sigs = sg ? kvs_signer_signatures(sg->signer) : 0;
     lseek(in_fd, 0, SEEK_SET);
     lseek(mid_fd, 0, SEEK_SET);
     lseek(out_fd, 0, SEEK_SET);
@@ -156,11 +176,14 @@ static void engine_run(kvs_provider *key, int in_fd, int mid_fd, int out_fd, uin
     r->st = kvs_encrypt_fd(in_fd, mid_fd, &eo, &key, 1, &r->err);
     double t1 = now();
     if (r->st != KVS_OK) return;
+    if (sg) r->signatures += kvs_signer_signatures(sg->signer) - sigs;
+    r->files++;
     lseek(mid_fd, 0, SEEK_SET);
     r->st = kvs_decrypt_fd(mid_fd, out_fd, &dopt, &key, 1, NULL, &r->err);
     double t2 = now();
-    r->enc_gbs = (double)bytes / (t1 - t0) / 1e9;
-    r->dec_gbs = (double)bytes / (t2 - t1) / 1e9;
+    if (r->st != KVS_OK) return;
+    r->enc_s += t1 - t0;
+    r->dec_s += t2 - t1;
 }
 
 /* Buffers of the in-memory engine runs, reused by every run (their pages
@@ -171,32 +194,56 @@ typedef struct mem_buffers {
     size_t bytes, sealed_cap;
 } mem_buffers;
 
-/* The engine without I/O: encrypt and decrypt buffer to buffer with
- * kvs_encrypt_mem / kvs_decrypt_mem, repeated for about `seconds` (at least
- * once each), timed separately. */
-static void engine_mem_run(kvs_provider *key, const mem_buffers *b, unsigned threads,
-                           double seconds, engine_result *r)
+/* One encryption and decryption buffer to buffer with kvs_encrypt_mem /
+ * kvs_decrypt_mem (signed and with the signer required when sg is set),
+ * their times added to r->enc_s / r->dec_s. Returns r->st. */
+static kvs_status engine_mem_once(kvs_provider *key, const bench_signing *sg, const mem_buffers *b,
+                                  unsigned threads, engine_result *r)
 {
-    kvs_encrypt_options eo = {.threads = threads};
-    kvs_decrypt_options dopt = {.threads = threads};
-    double enc_s = 0, dec_s = 0;
-    unsigned runs = 0;
+    kvs_encrypt_options eo = {.threads = threads, .signer = sg ? sg->signer : NULL};
+    kvs_decrypt_options dopt = {.threads = threads, .require_signer = sg ? sg->check : NULL};
+    size_t sealed = 0, opened = 0;
+    uint64_t sigs = sg ? kvs_signer_signatures(sg->signer) : 0;
+    double t0 = now();
+    r->st = kvs_encrypt_mem(b->plain, b->bytes, b->sealed, b->sealed_cap, &sealed, &eo, &key, 1, &r->err);
+    double t1 = now();
+    if (r->st != KVS_OK) return r->st;
+    if (sg) r->signatures += kvs_signer_signatures(sg->signer) - sigs;
+    r->files++;
+    r->st = kvs_decrypt_mem(b->sealed, sealed, b->opened, b->bytes, &opened, &dopt, &key, 1, NULL, &r->err);
+    double t2 = now();
+    if (r->st != KVS_OK) return r->st;
+    r->enc_s += t1 - t0;
+    r->dec_s += t2 - t1;
+    return KVS_OK;
+}
+
+/* The engine without I/O, repeated for about `seconds` (at least once),
+ * encryption and decryption timed separately. */
+static void engine_mem_run(kvs_provider *key, const mem_buffers *b, unsigned threads, double seconds,
+                           engine_result *r)
+{
     memset(r, 0, sizeof *r);
     do {
-        size_t sealed = 0, opened = 0;
-        double t0 = now();
-        r->st = kvs_encrypt_mem(b->plain, b->bytes, b->sealed, b->sealed_cap, &sealed, &eo, &key, 1, &r->err);
-        double t1 = now();
-        if (r->st == KVS_OK)
-            r->st = kvs_decrypt_mem(b->sealed, sealed, b->opened, b->bytes, &opened, &dopt, &key, 1, NULL, &r->err);
-        double t2 = now();
-        if (r->st != KVS_OK) return;
-        enc_s += t1 - t0;
-        dec_s += t2 - t1;
-        runs++;
-    } while (enc_s + dec_s < seconds);
-    r->enc_gbs = (double)b->bytes * runs / enc_s / 1e9;
-    r->dec_gbs = (double)b->bytes * runs / dec_s / 1e9;
+        if (engine_mem_once(key, NULL, b, threads, r) != KVS_OK) return;
+    } while (r->enc_s + r->dec_s < seconds);
+    engine_rates(b->bytes, r);
+}
+
+/* Unsigned and signed in memory, alternating run by run (so both see the
+ * same machine: it is shared, and its load drifts), for about 2 x `seconds`. */
+static void engine_mem_pair(kvs_provider *key, const bench_signing *sg, const mem_buffers *b,
+                            unsigned threads, double seconds, engine_result *plain, engine_result *sig)
+{
+    memset(plain, 0, sizeof *plain);
+    memset(sig, 0, sizeof *sig);
+    do {
+        if (engine_mem_once(key, NULL, b, threads, plain) != KVS_OK ||
+            engine_mem_once(key, sg, b, threads, sig) != KVS_OK)
+            return;
+    } while (plain->enc_s + plain->dec_s + sig->enc_s + sig->dec_s < 2 * seconds);
+    engine_rates(b->bytes, plain);
+    engine_rates(b->bytes, sig);
 }
 
 /* Test data: public randomness, RAND_bytes a gigabyte at a time. */
@@ -258,6 +305,128 @@ static int rsa_bench(kvs_provider *key, double seconds, rsa_result *r)
     return 0;
 }
 
+/* ---- signing --------------------------------------------------------------- */
+
+/* Aggregate GB/s of `threads` workers hashing 1 MiB with SHA-256 (the leaf
+ * hash of a signed file is one SHA-256 per stored chunk). */
+typedef struct sha_job {
+    double seconds;
+    double bytes; /* out */
+} sha_job;
+
+static void *sha_worker(void *arg)
+{
+    sha_job *j = arg;
+    size_t len = 1 << 20;
+    uint8_t *buf = calloc(1, len), md[EVP_MAX_MD_SIZE];
+    unsigned int mdl = 0;
+    j->bytes = 0;
+    if (buf) {
+        double end = now() + j->seconds;
+        while (now() < end && EVP_Digest(buf, len, md, &mdl, EVP_sha256(), NULL) == 1)
+            j->bytes += (double)len;
+    }
+    free(buf);
+    return NULL;
+}
+
+static double sha_rate(unsigned threads, double seconds)
+{
+    pthread_t t[64];
+    sha_job jobs[64];
+    double start = now(), total = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        jobs[i] = (sha_job){seconds, 0};
+        pthread_create(&t[i], NULL, sha_worker, &jobs[i]);
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        total += jobs[i].bytes;
+    }
+    return total / (now() - start) / 1e9;
+}
+
+/* ECDSA P-256 over a SHA-256 digest with the bench's key, as a signed file's
+ * statement is signed and checked: the signature check alone, without the
+ * hashing of the chunks. */
+static int ecdsa_bench(EVP_PKEY *pk, double seconds, double *sign_ops, double *verify_ops)
+{
+    uint8_t dgst[32] = {9}, sig[160];
+    size_t sig_len = 0;
+    unsigned long n = 0;
+    int ok = 0;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+    if (!c || EVP_PKEY_sign_init(c) != 1) goto done;
+    double start = now(), end = start + seconds;
+    for (; now() < end; n++) {
+        sig_len = sizeof sig;
+        if (EVP_PKEY_sign(c, sig, &sig_len, dgst, sizeof dgst) != 1) goto done;
+    }
+    *sign_ops = (double)n / (now() - start);
+    if (EVP_PKEY_verify_init(c) != 1) goto done;
+    start = now();
+    end = start + seconds;
+    for (n = 0; now() < end; n++)
+        if (EVP_PKEY_verify(c, sig, sig_len, dgst, sizeof dgst) != 1) goto done;
+    *verify_ops = (double)n / (now() - start);
+    ok = 1;
+done:
+    EVP_PKEY_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+/* Write pk (private or public part) as PEM to a new 0600 file. */
+static int write_pem(const char *path, EVP_PKEY *pk, int private_part)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    int ok = private_part ? PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL)
+                          : PEM_write_PUBKEY(f, pk);
+    return (fclose(f) == 0 && ok == 1) ? 0 : -1;
+}
+
+/* An ephemeral EC P-256 signing key made in memory: the public API takes a
+ * signer from a PEM file only, so its private part goes to a 0600 file in a
+ * fresh 0700 temp dir, read back into a signer (and its public part into a
+ * signer check), and removed at once. */
+static int make_signing(EVP_PKEY **pk_out, bench_signing *sg)
+{
+    char dir[4096], priv[4200], pub[4200];
+    kvs_error err = {0};
+    kvs_status st = KVS_ERR_CRYPTO;
+    const char *tmp = getenv("TMPDIR");
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    if (!pk) return cli_error("bench", CLI_EXIT_INTERNAL, "cannot generate an EC P-256 key");
+    snprintf(dir, sizeof dir, "%s/kvseal-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        EVP_PKEY_free(pk);
+        return cli_error("bench", CLI_EXIT_IO, "cannot create a temp dir: %s", strerror(errno));
+    }
+    snprintf(priv, sizeof priv, "%s/ec-p256.pem", dir);
+    snprintf(pub, sizeof pub, "%s/ec-p256.pub.pem", dir);
+    int written = write_pem(priv, pk, 1) == 0 && write_pem(pub, pk, 0) == 0;
+    if (written) st = kvs_local_signer_new(priv, NULL, &sg->signer, &err);
+    if (written && st == KVS_OK) st = kvs_signer_check_pem(pub, &sg->check, &err);
+    unlink(priv);
+    unlink(pub);
+    rmdir(dir);
+    if (!written) {
+        EVP_PKEY_free(pk);
+        return cli_error("bench", CLI_EXIT_IO, "cannot write the signing key in %s", dir);
+    }
+    if (st != KVS_OK) {
+        EVP_PKEY_free(pk);
+        return cli_error_status("bench", "signing key", &err);
+    }
+    *pk_out = pk;
+    return 0;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 static const size_t gcm_chunks[] = {65536, 262144, 1048576, 4194304, 16777216};
@@ -272,6 +441,13 @@ typedef struct bench_results {
     engine_result file;
     rsa_result rsa;
     unsigned threads;
+    /* signed vs unsigned, all threads, measured alternately */
+    engine_result mem_unsigned, mem_signed, file_unsigned, file_signed;
+    double verify_s;     /* kvs_verify_signer_fd of the signed file, seconds per file */
+    unsigned verify_runs;
+    double sha_1, sha_all; /* SHA-256 GB/s, 1 thread and all threads */
+    double ecdsa_sign_ops, ecdsa_verify_ops;
+    char sign_alg[8];
 } bench_results;
 
 enum { OPT_JSON = CLI_OPT_LONG_ONLY, OPT_SECONDS, OPT_SIZE, OPT_THREADS, OPT_DIR };
@@ -288,7 +464,7 @@ static const cli_opt options[] = {
 const cli_spec cli_spec_bench = {
     .name = "bench",
     .synopsis = "kvseal bench [--json] [--seconds S] [--size MiB] [--threads N] [--dir DIR]",
-    .about = "Measure AES-256-GCM, the kvseal engine and RSA-4096 on this machine.",
+    .about = "Measure AES-256-GCM, the kvseal engine, RSA-4096 and signed files on this machine.",
     .opts = options,
     .notes = NULL,
 };
@@ -339,7 +515,44 @@ static int make_key(char *dir, size_t cap, kvs_provider **key)
     return st == KVS_OK ? 0 : cli_error_status("bench", NULL, &err);
 }
 
-static int run_engines(const bench_opts *o, kvs_provider *key, bench_results *r)
+/* Signed vs unsigned file to file: an untimed run of each (it gives the
+ * files their pages), then unsigned, signed, signed, unsigned (ABBA: a load
+ * that drifts linearly weighs on both the same). Signed files go to their
+ * own file (a signed file is longer: an unsigned one written over it would
+ * leave the old trailer behind). Then the signed file's key-less verification. */
+static int run_signed_files(const bench_opts *o, kvs_provider *key, const bench_signing *sg, int in,
+                            int fmid, int fsmid, int fout, const char *dir, bench_results *r)
+{
+    engine_result warm[2] = {{0}};
+    engine_result *runs[4] = {&r->file_unsigned, &r->file_signed, &r->file_signed, &r->file_unsigned};
+    uint64_t bytes = o->engine_mib << 20;
+    kvs_error err = {0};
+    engine_run(key, NULL, in, fmid, fout, r->threads, &warm[0]);
+    if (warm[0].st != KVS_OK) return cli_error_status("bench", dir, &warm[0].err);
+    engine_run(key, sg, in, fsmid, fout, r->threads, &warm[1]);
+    if (warm[1].st != KVS_OK) return cli_error_status("bench", dir, &warm[1].err);
+    for (int i = 0; i < 4; i++) {
+        int is_signed = runs[i] == &r->file_signed;
+        engine_run(key, is_signed ? sg : NULL, in, is_signed ? fsmid : fmid, fout, r->threads, runs[i]);
+        if (runs[i]->st != KVS_OK) return cli_error_status("bench", dir, &runs[i]->err);
+    }
+    engine_rates(bytes, &r->file_unsigned);
+    engine_rates(bytes, &r->file_signed);
+    r->file = r->file_unsigned;
+    double spent = 0;
+    do {
+        lseek(fsmid, 0, SEEK_SET);
+        double t0 = now();
+        kvs_status st = kvs_verify_signer_fd(fsmid, sg->check, NULL, &err);
+        spent += now() - t0;
+        if (st != KVS_OK) return cli_error_status("bench", "verify", &err);
+        r->verify_runs++;
+    } while (spent < o->seconds);
+    r->verify_s = spent / r->verify_runs;
+    return 0;
+}
+
+static int run_engines(const bench_opts *o, kvs_provider *key, const bench_signing *sg, bench_results *r)
 {
     uint64_t bytes = o->engine_mib << 20;
     const char *dir = o->dir ? o->dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -361,19 +574,42 @@ static int run_engines(const bench_opts *o, kvs_provider *key, bench_results *r)
         engine_mem_run(key, &b, t, o->seconds, &r->mem[t]);
         if (r->mem[t].st != KVS_OK) rc = cli_error_status("bench", "in memory", &r->mem[t].err);
     }
+    if (rc == 0) {
+        engine_mem_pair(key, sg, &b, r->threads, o->seconds, &r->mem_unsigned, &r->mem_signed);
+        if (r->mem_unsigned.st != KVS_OK) rc = cli_error_status("bench", "in memory", &r->mem_unsigned.err);
+        else if (r->mem_signed.st != KVS_OK) rc = cli_error_status("bench", "in memory, signed", &r->mem_signed.err);
+    }
     free(plain);
     free(b.sealed);
     free(b.opened);
-    int fmid = open_scratch(dir, "mid"), fout = open_scratch(dir, "out");
-    if (rc == 0 && (fmid < 0 || fout < 0)) rc = cli_error("bench", CLI_EXIT_IO, "cannot create files in %s", dir);
-    if (rc == 0) {
-        engine_run(key, in, fmid, fout, bytes, 0, &r->file);
-        if (r->file.st != KVS_OK) rc = cli_error_status("bench", dir, &r->file.err);
-    }
+    int fmid = open_scratch(dir, "mid"), fsmid = open_scratch(dir, "smid"), fout = open_scratch(dir, "out");
+    if (rc == 0 && (fmid < 0 || fsmid < 0 || fout < 0))
+        rc = cli_error("bench", CLI_EXIT_IO, "cannot create files in %s", dir);
+    if (rc == 0) rc = run_signed_files(o, key, sg, in, fmid, fsmid, fout, dir, r);
     if (in >= 0) close(in);
     if (fmid >= 0) close(fmid);
+    if (fsmid >= 0) close(fsmid);
     if (fout >= 0) close(fout);
     return rc;
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+/* Signatures the signer made per signed file encrypted (must be 1). */
+static double signatures_per_file(const bench_results *r)
+{
+    uint64_t files = r->mem_signed.files + r->file_signed.files;
+    return files ? (double)(r->mem_signed.signatures + r->file_signed.signatures) / (double)files : 0;
+}
+
+static void print_signed_row(const char *what, const engine_result *u, const engine_result *sg)
+{
+    printf("  %-13s encrypt %6.2f -> %6.2f GB/s (%.2fx)  decrypt %6.2f -> %6.2f GB/s (%.2fx)\n", what,
+           u->enc_gbs, sg->enc_gbs, ratio(sg->enc_gbs, u->enc_gbs), u->dec_gbs, sg->dec_gbs,
+           ratio(sg->dec_gbs, u->dec_gbs));
 }
 
 static void print_table(const bench_opts *o, const bench_results *r)
@@ -397,6 +633,19 @@ static void print_table(const bench_opts *o, const bench_results *r)
     printf("kvseal engine file to file (%s, all threads):\n", o->dir ? o->dir : "temp dir");
     printf("                 encrypt %6.2f GB/s  decrypt %6.2f GB/s\n", r->file.enc_gbs, r->file.dec_gbs);
     printf("RSA-4096 (local key): wrap %.0f ops/s, unwrap %.0f ops/s\n", r->rsa.wrap_ops, r->rsa.unwrap_ops);
+    printf("Signed files (ephemeral local EC P-256 key, %s; %u threads; unsigned and signed alternately):\n",
+           r->sign_alg, r->threads);
+    print_signed_row("in memory", &r->mem_unsigned, &r->mem_signed);
+    print_signed_row("file to file", &r->file_unsigned, &r->file_signed);
+    printf("  signatures per file: %.2f (%llu signatures, %llu signed files)\n",
+           signatures_per_file(r), (unsigned long long)(r->mem_signed.signatures + r->file_signed.signatures),
+           (unsigned long long)(r->mem_signed.files + r->file_signed.files));
+    printf("  verify without a decryption key (kvs_verify_signer_fd): %.1f ms per %llu MiB file (%.2f GB/s)\n",
+           r->verify_s * 1e3, (unsigned long long)o->engine_mib,
+           r->verify_s > 0 ? (double)(o->engine_mib << 20) / r->verify_s / 1e9 : 0.0);
+    printf("  the signature alone (ECDSA P-256 over a digest): sign %.0f ops/s, verify %.0f ops/s (%.3f ms)\n",
+           r->ecdsa_sign_ops, r->ecdsa_verify_ops, r->ecdsa_verify_ops > 0 ? 1e3 / r->ecdsa_verify_ops : 0.0);
+    printf("  SHA-256 in memory, 1 MiB: 1 thread %.2f GB/s, %u threads %.2f GB/s\n", r->sha_1, r->threads, r->sha_all);
 }
 
 static void add_engine(cJSON *arr, unsigned threads, const engine_result *e)
@@ -406,6 +655,24 @@ static void add_engine(cJSON *arr, unsigned threads, const engine_result *e)
     cJSON_AddNumberToObject(o, "encrypt_gbps", e->enc_gbs);
     cJSON_AddNumberToObject(o, "decrypt_gbps", e->dec_gbs);
     cJSON_AddItemToArray(arr, o);
+}
+
+static void add_run(cJSON *o, const char *name, const engine_result *e)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, name);
+    cJSON_AddNumberToObject(x, "encrypt_gbps", e->enc_gbs);
+    cJSON_AddNumberToObject(x, "decrypt_gbps", e->dec_gbs);
+    cJSON_AddNumberToObject(x, "files", (double)e->files);
+    cJSON_AddNumberToObject(x, "signatures", (double)e->signatures);
+}
+
+static void add_signed(cJSON *parent, const char *name, const engine_result *u, const engine_result *sg)
+{
+    cJSON *o = cJSON_AddObjectToObject(parent, name);
+    add_run(o, "unsigned", u);
+    add_run(o, "signed", sg);
+    cJSON_AddNumberToObject(o, "encrypt_ratio", ratio(sg->enc_gbs, u->enc_gbs));
+    cJSON_AddNumberToObject(o, "decrypt_ratio", ratio(sg->dec_gbs, u->dec_gbs));
 }
 
 static void print_json(const bench_opts *o, const bench_results *r)
@@ -443,6 +710,24 @@ static void print_json(const bench_opts *o, const bench_results *r)
     cJSON *rsa = cJSON_AddObjectToObject(root, "rsa4096");
     cJSON_AddNumberToObject(rsa, "wrap_ops", r->rsa.wrap_ops);
     cJSON_AddNumberToObject(rsa, "unwrap_ops", r->rsa.unwrap_ops);
+    cJSON *sg = cJSON_AddObjectToObject(root, "signed");
+    cJSON_AddStringToObject(sg, "key", "ephemeral local EC P-256");
+    cJSON_AddStringToObject(sg, "alg", r->sign_alg);
+    cJSON_AddNumberToObject(sg, "threads", r->threads);
+    add_signed(sg, "memory", &r->mem_unsigned, &r->mem_signed);
+    add_signed(sg, "file", &r->file_unsigned, &r->file_signed);
+    cJSON_AddNumberToObject(sg, "signatures_per_file", signatures_per_file(r));
+    cJSON *v = cJSON_AddObjectToObject(sg, "verify");
+    cJSON_AddNumberToObject(v, "bytes", (double)(o->engine_mib << 20));
+    cJSON_AddNumberToObject(v, "runs", r->verify_runs);
+    cJSON_AddNumberToObject(v, "seconds_per_file", r->verify_s);
+    cJSON_AddNumberToObject(v, "gbps", r->verify_s > 0 ? (double)(o->engine_mib << 20) / r->verify_s / 1e9 : 0);
+    cJSON *ec = cJSON_AddObjectToObject(sg, "ecdsa_p256");
+    cJSON_AddNumberToObject(ec, "sign_ops", r->ecdsa_sign_ops);
+    cJSON_AddNumberToObject(ec, "verify_ops", r->ecdsa_verify_ops);
+    cJSON *sha = cJSON_AddObjectToObject(sg, "sha256_gbps");
+    cJSON_AddNumberToObject(sha, "threads_1", r->sha_1);
+    cJSON_AddNumberToObject(sha, "threads_all", r->sha_all);
     char *text = cJSON_Print(root);
     if (text) puts(text);
     free(text);
@@ -454,6 +739,8 @@ int cli_cmd_bench(int argc, char **argv)
     bench_opts o = {1.0, 256, 0, NULL, 0};
     bench_results *r = calloc(1, sizeof *r);
     kvs_provider *key = NULL;
+    bench_signing sg = {NULL, NULL};
+    EVP_PKEY *sign_key = NULL;
     char dir[4096];
     int rc = r ? parse_opts(argc, argv, &o) : cli_error("bench", CLI_EXIT_INTERNAL, "out of memory");
     if (rc < 0) {
@@ -464,12 +751,20 @@ int cli_cmd_bench(int argc, char **argv)
         detect_cpu(&r->cpu);
         long cpus = r->cpu.cpus < 1 ? 1 : r->cpu.cpus;
         r->threads = o.max_threads ? o.max_threads : (unsigned)(cpus > MAX_BENCH_THREADS ? MAX_BENCH_THREADS : cpus);
-        if (!o.json) cli_info("bench", "measuring (about %.0f s)...", o.seconds * (double)(N_GCM_CHUNKS + r->threads + 2) + 10);
+        if (!o.json) cli_info("bench", "measuring (about %.0f s)...", o.seconds * (double)(N_GCM_CHUNKS + r->threads + 8) + 15);
         for (size_t i = 0; i < N_GCM_CHUNKS; i++) r->gcm_by_chunk[i] = gcm_rate(gcm_chunks[i], 1, o.seconds);
         for (unsigned t = 1; t <= r->threads; t++) r->gcm_by_threads[t] = gcm_rate(1 << 20, t, o.seconds);
+        r->sha_1 = sha_rate(1, o.seconds);
+        r->sha_all = sha_rate(r->threads, o.seconds);
         rc = make_key(dir, sizeof dir, &key);
     }
-    if (rc == 0) rc = run_engines(&o, key, r);
+    if (rc == 0) rc = make_signing(&sign_key, &sg);
+    if (rc == 0) {
+        snprintf(r->sign_alg, sizeof r->sign_alg, "%s", kvs_signer_alg(sg.signer));
+        rc = run_engines(&o, key, &sg, r);
+    }
+    if (rc == 0 && ecdsa_bench(sign_key, o.seconds, &r->ecdsa_sign_ops, &r->ecdsa_verify_ops) != 0)
+        rc = cli_error("bench", CLI_EXIT_INTERNAL, "ECDSA benchmark failed");
     if (rc == 0 && rsa_bench(key, o.seconds, &r->rsa) != 0)
         rc = cli_error("bench", CLI_EXIT_INTERNAL, "RSA benchmark failed");
     if (rc == 0) {
@@ -477,6 +772,9 @@ int cli_cmd_bench(int argc, char **argv)
         else print_table(&o, r);
     }
     kvs_provider_free(key);
+    kvs_signer_free(sg.signer);
+    kvs_signer_check_free(sg.check);
+    EVP_PKEY_free(sign_key);
     free(r);
     return rc;
 }

@@ -65,6 +65,16 @@ d = json.load(open(sys.argv[1]))
 assert all(g["gbps"] > 0 for g in d["gcm_by_chunk"]), d["gcm_by_chunk"]
 assert d["gcm_by_threads"][0]["gbps"] > 0
 assert d["engine_memory"][0]["encrypt_gbps"] > 0 and d["rsa4096"]["unwrap_ops"] > 0
+s = d["signed"]
+assert s["alg"] == "ES256", s
+for where in ("memory", "file"):
+    u, g = s[where]["unsigned"], s[where]["signed"]
+    assert min(u["encrypt_gbps"], u["decrypt_gbps"], g["encrypt_gbps"], g["decrypt_gbps"]) > 0, s
+    assert u["signatures"] == 0 and g["files"] >= 1 and g["signatures"] == g["files"], s
+    assert abs(s[where]["encrypt_ratio"] - g["encrypt_gbps"] / u["encrypt_gbps"]) < 1e-6, s
+assert s["signatures_per_file"] == 1, s
+assert s["verify"]["runs"] >= 1 and s["verify"]["seconds_per_file"] > 0, s
+assert s["ecdsa_p256"]["verify_ops"] > 0 and s["sha256_gbps"]["threads_1"] > 0, s
 EOF
 
 summary
