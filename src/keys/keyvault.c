@@ -79,16 +79,8 @@ static kvs_status kvs_check_kty_ops(const cJSON *key, const char *what, kvs_erro
 static kvs_status kvs_public_key(const cJSON *key, const char *what, EVP_PKEY **out,
                                  unsigned *bits, kvs_error *err)
 {
-    uint8_t n[KVS_MAX_WRAPPED_LEN + 1], e[16];
-    size_t nlen = 0, elen = 0;
-    const char *ns = kvs_json_str(key, "n"), *es = kvs_json_str(key, "e");
-    if (ns == NULL || es == NULL ||
-        kvs_b64_decode_lenient(ns, strlen(ns), n, sizeof(n), &nlen) != 0 ||
-        kvs_b64_decode_lenient(es, strlen(es), e, sizeof(e), &elen) != 0 || nlen == 0 ||
-        elen == 0)
-        return kvs_fail(err, KVS_ERR_KEY, "%s: the service sent no usable n and e", what);
-    *out = kvs_rsa_public_from_ne(n, nlen, e, elen, err);
-    if (*out == NULL) return KVS_ERR_KEY;
+    kvs_status st = kvs_kvb_rsa_public(key, what, out, err);
+    if (st != KVS_OK) return st;
     int b = EVP_PKEY_get_bits(*out);
     if (b != 2048 && b != 3072 && b != 4096) {
         EVP_PKEY_free(*out);
@@ -351,16 +343,6 @@ static kvs_provider *kvs_kv_prov_alloc(const kvs_keyvault_config *cfg, kvs_statu
     return prov;
 }
 
-static kvs_status kvs_parse_user_url(const char *url, kvs_kv_keyref *key, kvs_error *err)
-{
-    if (url == NULL || kvs_kv_parse_key_url(url, key) != 0)
-        return kvs_fail(err, KVS_ERR_USAGE,
-                        "'%.200s' is not a Key Vault key URL "
-                        "(https://{vault}.vault.azure.net/keys/{name}[/{version}])",
-                        url ? url : "");
-    return KVS_OK;
-}
-
 kvs_status kvs_keyvault_provider_new(const char *key_url, const kvs_keyvault_config *cfg,
                                      kvs_provider **out, kvs_error *err)
 {
@@ -369,7 +351,7 @@ kvs_status kvs_keyvault_provider_new(const char *key_url, const kvs_keyvault_con
     char what[KVS_MAX_KEY_ID_LEN + 80];
     if (out == NULL) return kvs_fail(err, KVS_ERR_USAGE, "keyvault provider: missing out");
     *out = NULL;
-    kvs_status st = kvs_parse_user_url(key_url, &key, err);
+    kvs_status st = kvs_kvb_parse_user_url(key_url, &key, err);
     if (st != KVS_OK) return st;
     kvs_provider *prov = kvs_kv_prov_alloc(cfg, &st, err);
     if (prov == NULL) return st;
@@ -406,7 +388,7 @@ kvs_status kvs_keyvault_any_provider_new(const kvs_keyvault_config *cfg, const c
     if (out == NULL) return kvs_fail(err, KVS_ERR_USAGE, "keyvault provider: missing out");
     *out = NULL;
     memset(&key, 0, sizeof(key));
-    kvs_status st = restrict_url ? kvs_parse_user_url(restrict_url, &key, err) : KVS_OK;
+    kvs_status st = restrict_url ? kvs_kvb_parse_user_url(restrict_url, &key, err) : KVS_OK;
     if (st != KVS_OK) return st;
     kvs_provider *prov = kvs_kv_prov_alloc(cfg, &st, err);
     if (prov == NULL) return st;

@@ -73,6 +73,16 @@ int kvs_kvb_is_ec(const char *kty)
     return kty != NULL && (strcmp(kty, "EC") == 0 || strcmp(kty, "EC-HSM") == 0);
 }
 
+kvs_status kvs_kvb_parse_user_url(const char *url, kvs_kv_keyref *key, kvs_error *err)
+{
+    if (url == NULL || kvs_kv_parse_key_url(url, key) != 0)
+        return kvs_fail(err, KVS_ERR_USAGE,
+                        "'%.200s' is not a Key Vault key URL "
+                        "(https://{vault}.vault.azure.net/keys/{name}[/{version}])",
+                        url ? url : "");
+    return KVS_OK;
+}
+
 kvs_status kvs_kvb_rsa_public(const cJSON *key, const char *what, EVP_PKEY **out,
                               kvs_error *err)
 {

@@ -11,6 +11,10 @@
 #include "azure/kvurl.h"
 #include "kvseal/status.h"
 
+/* A key URL a user gave (versioned or versionless); KVS_ERR_USAGE saying
+ * what a Key Vault key URL looks like otherwise. */
+kvs_status kvs_kvb_parse_user_url(const char *url, kvs_kv_keyref *key, kvs_error *err);
+
 /* key_ops holds op (compared without regard to case, as the service does). */
 int kvs_kvb_ops_has(const cJSON *ops, const char *op);
 

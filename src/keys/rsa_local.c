@@ -15,10 +15,11 @@
 #include "core/error.h"
 #include "core/secmem.h"
 #include "crypto/crypto.h"
+#include "crypto/sign.h"
 #include "keys/pem_load.h"
 #include "kvseal/keys.h"
 
-#define KEY_ID_LEN 71 /* "sha256:" + 64 hex */
+#define KEY_ID_LEN KVS_KEY_ID_LEN /* "sha256:" + 64 hex */
 
 /* Immutable once loaded, and every operation uses its own EVP_PKEY_CTX over
  * the shared EVP_PKEY (which OpenSSL allows), so one provider serves many
@@ -101,26 +102,6 @@ static const kvs_provider_ops rsa_ops = {
     .destroy = rsa_destroy,
 };
 
-/* FORMAT.md §5: "sha256:" + lowercase hex SHA-256 of the DER SubjectPublicKeyInfo. */
-static kvs_status compute_key_id(EVP_PKEY *pkey, char out[KEY_ID_LEN + 1], kvs_error *err)
-{
-    unsigned char *der = NULL;
-    int der_len = i2d_PUBKEY(pkey, &der);
-    if (der_len <= 0) return kvs_fail_ossl(err, KVS_ERR_CRYPTO, "encoding the public key");
-    uint8_t digest[32];
-    kvs_status st = kvs_sha256(der, (size_t)der_len, digest);
-    OPENSSL_free(der);
-    if (st != KVS_OK) return kvs_fail(err, st, "hashing the public key failed");
-    static const char hex[] = "0123456789abcdef";
-    memcpy(out, "sha256:", 7);
-    for (size_t i = 0; i < 32; i++) {
-        out[7 + 2 * i] = hex[digest[i] >> 4];
-        out[8 + 2 * i] = hex[digest[i] & 15];
-    }
-    out[KEY_ID_LEN] = '\0';
-    return KVS_OK;
-}
-
 static kvs_status check_rsa_key(EVP_PKEY *pkey, const char *path, kvs_error *err)
 {
     if (!EVP_PKEY_is_a(pkey, "RSA"))
@@ -145,7 +126,7 @@ kvs_status kvs_rsa_provider_from_pem(const char *path, const char *passphrase, c
     kvs_status st = kvs_pem_load(path, passphrase, "RSA", "RSA key or certificate", &k->pkey,
                                  &k->has_private, err);
     if (st == KVS_OK) st = check_rsa_key(k->pkey, path, err);
-    if (st == KVS_OK) st = compute_key_id(k->pkey, k->key_id, err);
+    if (st == KVS_OK) st = kvs_spki_key_id(k->pkey, k->key_id, err); /* FORMAT.md §5 */
     if (st == KVS_OK) {
         snprintf(k->ident, sizeof k->ident, "rsa %s", k->key_id);
         st = kvs_provider_new(&rsa_ops, sizeof rsa_ops, k, out, err);

@@ -50,16 +50,6 @@ typedef struct kvs_kv_check {
     char url[KVS_MAX_KEY_ID_LEN + 1];
 } kvs_kv_check;
 
-static kvs_status kvs_parse_signing_url(const char *url, kvs_kv_keyref *key, kvs_error *err)
-{
-    if (url == NULL || kvs_kv_parse_key_url(url, key) != 0)
-        return kvs_fail(err, KVS_ERR_USAGE,
-                        "'%.200s' is not a Key Vault key URL "
-                        "(https://{vault}.vault.azure.net/keys/{name}[/{version}])",
-                        url ? url : "");
-    return KVS_OK;
-}
-
 /* The cache key of a version's public key: "sign:" + the kid with name and
  * version in lowercase (the service does not tell cases apart); NULL if too
  * long (then it is not cached). */
@@ -235,7 +225,7 @@ kvs_status kvs_keyvault_signer_new(const char *key_url, const kvs_keyvault_confi
         return kvs_fail(err, KVS_ERR_USAGE,
                         "unknown signature algorithm '%.16s' (ES256, ES384, PS256, PS384, PS512)",
                         alg);
-    kvs_status st = kvs_parse_signing_url(key_url, &asked, err);
+    kvs_status st = kvs_kvb_parse_user_url(key_url, &asked, err);
     if (st != KVS_OK) return st;
     kvs_kv_signer *s = calloc(1, sizeof(*s));
     if (s == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
@@ -340,7 +330,7 @@ kvs_status kvs_signer_check_keyvault(const char *key_url, const kvs_keyvault_con
     *out = NULL;
     kvs_kv_check *c = calloc(1, sizeof(*c));
     if (c == NULL) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
-    kvs_status st = kvs_parse_signing_url(key_url, &c->key, err);
+    kvs_status st = kvs_kvb_parse_user_url(key_url, &c->key, err);
     if (st == KVS_OK) st = kvs_kv_client_acquire(cfg, &c->client, err);
     /* No request yet: the key is fetched per version when a file names one. */
     if (st == KVS_OK) st = kvs_kv_client_check_host(c->client, &c->key, &hi, KVS_ERR_CONFIG, err);
