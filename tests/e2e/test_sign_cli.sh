@@ -19,35 +19,8 @@ trap 'rm -rf "$W"' EXIT
 # shellcheck source=lib/checks.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
 
-one_error_line() {
-    [[ $(wc -l <"$W/stderr") -eq 1 ]] && grep -q '^kvseal: [a-z]*: ' "$W/stderr"
-}
-
-# expect NAME WANT_RC CMD...: exit code (and on failure one error line).
-expect() {
-    local name=$1 want=$2
-    shift 2
-    run "$@"
-    if [[ $RC -ne $want ]]; then
-        fail "$name: exit $RC, expected $want; stderr: $(head -c 400 "$W/stderr")"
-    elif [[ $want -ne 0 ]] && ! one_error_line; then
-        fail "$name: expected one 'kvseal: <cmd>: ...' line on stderr, got: $(head -c 400 "$W/stderr")"
-    else
-        pass
-    fi
-}
-
-# expect_clean NAME WANT_RC DIR CMD...: as expect, and DIR (dot files
-# included: temp files) is unchanged afterwards.
-expect_clean() {
-    local name=$1 want=$2 dir=$3
-    shift 3
-    local before after
-    before=$(ls -A "$dir")
-    expect "$name" "$want" "$@"
-    after=$(ls -A "$dir")
-    [[ $before == "$after" ]] || fail "$name: $dir changed: before [$before] after [$after]"
-}
+# shellcheck source=lib/expect.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/expect.sh"
 
 same() { cmp -s "$1" "$2"; }
 mkdata() { head -c "$2" /dev/urandom >"$1"; }
