@@ -15,10 +15,14 @@ typedef struct worker {
     size_t wipe;      /* most bytes either buffer held */
 } worker;
 
-/* Next chunk index for a worker, or -1 when the work is over. */
+/* Next chunk index for a worker, or -1 when the work is over. A signed
+ * file's worker waits rather than run a window ahead of a stalled one
+ * (whose chunk always completes or fails, and wakes it). */
 static int64_t claim(kvs_engine *e)
 {
     pthread_mutex_lock(&e->mu);
+    while (!e->failed && e->next_work < e->plan.total && !kvs_engine_leaf_room(e, e->next_work))
+        pthread_cond_wait(&e->cv, &e->mu);
     int64_t i = (e->failed || e->next_work >= e->plan.total) ? -1 : (int64_t)e->next_work++;
     pthread_mutex_unlock(&e->mu);
     return i;

@@ -27,6 +27,11 @@
 #include "stream/chunk_plan.h"
 #include "stream/io.h"
 
+/* Signed files: leaves are kept for chunks at most this far past the
+ * lowest one whose leaf is missing (kvs_roots_new's window); workers do not
+ * run further ahead of a stalled one. */
+#define KVS_ENGINE_ROOTS_WINDOW 512
+
 typedef struct kvs_engine_job {
     /* chunk_size, sealing, in_base (where chunk 0 starts in the source) and
      * max_chunks; the engine sets out_base to header_len and sizes it. */

@@ -124,6 +124,15 @@ kvs_status kvs_engine_leaf(kvs_engine *e, uint64_t index, const uint8_t *stored,
     return st;
 }
 
+int kvs_engine_leaf_room(const kvs_engine *e, uint64_t index)
+{
+    if (!e->job->roots) return 1;
+    /* every leaf below the complete segments is in: the lowest missing one
+     * is at least there */
+    uint64_t floor = (uint64_t)kvs_roots_count(e->job->roots) * KVS_SEGMENT_CHUNKS;
+    return index < floor + KVS_ENGINE_ROOTS_WINDOW - KVS_SEGMENT_CHUNKS;
+}
+
 kvs_status kvs_engine_set_chunks(kvs_engine *e, uint64_t chunks, kvs_error *err)
 {
     e->chunks_known = chunks;

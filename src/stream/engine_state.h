@@ -40,6 +40,11 @@ typedef struct kvs_engine {
 kvs_status kvs_engine_leaf(kvs_engine *e, uint64_t index, const uint8_t *stored, size_t len,
                            kvs_error *err);
 
+/* Signed files: chunk i's leaf would fit the roots' window now (mu held).
+ * Always true without leaves. The ring never needs it: its slots keep it
+ * closer than the window. */
+int kvs_engine_leaf_room(const kvs_engine *e, uint64_t index);
+
 /* The number of chunks is now known (the reader saw the end); mu held. */
 kvs_status kvs_engine_set_chunks(kvs_engine *e, uint64_t chunks, kvs_error *err);
 

@@ -14,9 +14,7 @@
 #include "stream/pipeline.h"
 #include "stream/signed_file.h"
 
-/* Leaves past the lowest missing one that a transfer can have in flight:
- * a direct worker each, or the ring's slots (2 * 64 + 2 + 16). */
-#define KVS_ROOTS_WINDOW 512
+#define KVS_ROOTS_WINDOW KVS_ENGINE_ROOTS_WINDOW
 
 kvs_status kvs_encrypt_source(kvs_source *in, kvs_sink *out, const kvs_encrypt_options *opts,
                               kvs_provider *const *recipients, size_t n_recipients,
