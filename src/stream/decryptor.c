@@ -1,6 +1,11 @@
 /* Push/pull decryptor (include/kvseal/stream.h, FORMAT.md §7). A stored chunk
  * that fills its buffer is opened as non-final only once more input shows it
- * is not the last; at finish the buffered rest is opened as the final chunk. */
+ * is not the last; at finish the buffered rest is opened as the final chunk.
+ * A signed file's trailer follows its final chunk (FORMAT.md §15): a full
+ * chunk that does not open as non-final starts the final region, which is
+ * kept (bounded) until finish and split from its end; the trailer's form
+ * and the data key commitment are checked. A required signer is refused:
+ * nothing could be released before the trailer, at the very end. */
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +13,7 @@
 #include "core/error.h"
 #include "stream/chunk.h"
 #include "stream/chunk_plan.h"
+#include "stream/signed_file.h"
 
 enum dec_state { DEC_PREFIX, DEC_HEADER, DEC_CHUNKS, DEC_DONE, DEC_FAILED };
 
@@ -29,6 +35,10 @@ struct kvs_decryptor {
     int finished;
     int final_opened;
     kvs_error err;
+    int signed_file;
+    int in_rest;          /* signed: the final region is being gathered */
+    uint8_t *rest;        /* ... the final chunk and the trailer */
+    size_t rest_len, rest_cap;
 };
 
 /* Mark the context failed for good and wipe unreleased plaintext; st's
@@ -50,7 +60,8 @@ kvs_status kvs_decryptor_new(const kvs_decrypt_options *opts, kvs_provider *cons
     if (opts && opts->require_signer) {
         free(d);
         return kvs_fail(err, KVS_ERR_USAGE,
-                        "the push/pull decryptor does not check signers: use kvs_decrypt_fd or kvs_decrypt_mem");
+                        "the push/pull decryptor cannot check a required signer (a stream's trailer "
+                        "comes last): use kvs_decrypt_fd or kvs_decrypt_mem");
     }
     if (opts) d->opts = *opts;
     d->keys = keys;
@@ -96,10 +107,7 @@ static kvs_status header_complete(kvs_decryptor *d)
     free(d->hdr);
     d->hdr = NULL;
     if (st != KVS_OK) return failed(d, st);
-    if (d->opened.header->signer.type[0]) /* its trailer needs the whole-file engine */
-        return failed(d, kvs_fail(&d->err, KVS_ERR_USAGE,
-                                  "a signed file: the push/pull decryptor does not read signed files; "
-                                  "use kvs_decrypt_fd or kvs_decrypt_mem"));
+    d->signed_file = d->opened.header->signer.type[0] != 0;
     return start_chunks(d);
 }
 
@@ -124,6 +132,80 @@ static kvs_status open_stored(kvs_decryptor *d, int final)
     d->stored_len = 0;
     d->index++;
     if (final) d->final_opened = 1;
+    return KVS_OK;
+}
+
+/* Signed: the most the final region can hold after chunk `index` began it:
+ * a stored chunk and the longest trailer of index + 1 chunks. */
+static size_t rest_bound(const kvs_decryptor *d)
+{
+    return d->stored_cap + (size_t)kvs_segments_for(d->index + 1) * KVS_HASH_LEN + KVS_HASH_LEN +
+           KVS_SIG_MAX_LEN + KVS_TRAILER_TAIL_LEN;
+}
+
+static kvs_status rest_append(kvs_decryptor *d, const uint8_t *p, size_t n)
+{
+    if (n > rest_bound(d) - d->rest_len)
+        return failed(d, kvs_fail(&d->err, KVS_ERR_AUTH, "authentication failed: chunk %llu (damaged or altered)",
+                                  (unsigned long long)d->index));
+    if (d->rest_len + n > d->rest_cap) {
+        size_t cap = d->rest_cap ? d->rest_cap : d->stored_cap;
+        while (cap < d->rest_len + n) cap *= 2;
+        uint8_t *grown = realloc(d->rest, cap);
+        if (!grown) return failed(d, kvs_fail(&d->err, KVS_ERR_NOMEM, "out of memory"));
+        d->rest = grown;
+        d->rest_cap = cap;
+    }
+    memcpy(d->rest + d->rest_len, p, n);
+    d->rest_len += n;
+    return KVS_OK;
+}
+
+/* Signed: the buffered chunk starts the final region. */
+static kvs_status begin_rest(kvs_decryptor *d)
+{
+    d->in_rest = 1;
+    kvs_status st = rest_append(d, d->stored, d->stored_len);
+    d->stored_len = 0;
+    return st;
+}
+
+/* Signed, a full stored chunk with more input after it: a non-final chunk
+ * if it opens as one, else the start of the final region. */
+static kvs_status open_full_signed(kvs_decryptor *d)
+{
+    if (kvs_chunk_open(d->gcm, d->index, 0, d->stored, d->stored_len, d->plain) != KVS_OK)
+        return begin_rest(d);
+    d->plain_pos = 0;
+    d->plain_len = d->stored_len - KVS_CHUNK_TAG_LEN;
+    if (d->plain_len > d->plain_touched) d->plain_touched = d->plain_len;
+    d->stored_len = 0;
+    d->index++;
+    return KVS_OK;
+}
+
+/* Signed, at finish: split the final region into the final chunk and the
+ * trailer by the trailer's own length fields, and check the trailer. */
+static kvs_status split_rest(kvs_decryptor *d)
+{
+    uint32_t m = 0;
+    uint16_t sig_len = 0;
+    kvs_status st = d->in_rest ? KVS_OK : begin_rest(d);
+    if (st != KVS_OK) return st;
+    if (d->rest_len < KVS_CHUNK_TAG_LEN + KVS_TRAILER_TAIL_LEN)
+        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer"));
+    st = kvs_trailer_parse_tail(d->rest + d->rest_len - KVS_TRAILER_TAIL_LEN, &m, &sig_len, &d->err);
+    if (st != KVS_OK) return failed(d, st);
+    uint64_t tlen = kvs_trailer_len(m, sig_len);
+    if (tlen + KVS_CHUNK_TAG_LEN > d->rest_len || d->rest_len - tlen > d->stored_cap)
+        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "malformed trailer: %u segments do not fit the file", m));
+    size_t final_len = (size_t)(d->rest_len - tlen);
+    kvs_signed_check sc = {.header = d->opened.header, .commit = d->opened.keys->commit};
+    st = kvs_signed_tail_check(&sc, d->index + 1, d->rest + final_len, (size_t)tlen, &d->err);
+    kvs_signed_check_clear(&sc);
+    if (st != KVS_OK) return failed(d, st);
+    memcpy(d->stored, d->rest, final_len);
+    d->stored_len = final_len;
     return KVS_OK;
 }
 
@@ -154,10 +236,17 @@ kvs_status kvs_decryptor_push(kvs_decryptor *d, const void *in, size_t len, size
         }
         if (d->state == DEC_DONE || d->final_opened)
             return failed(d, kvs_fail(&d->err, KVS_ERR_TRAILING_DATA, "trailing data after final chunk"));
-        if (d->plain_pos < d->plain_len) break; /* caller must pull first */
-        if (d->stored_len == d->stored_cap) {
-            kvs_status st = open_stored(d, 0); /* more input follows: not final */
+        if (d->in_rest) { /* signed: the final region, kept until finish */
+            kvs_status st = rest_append(d, p + *consumed, len - *consumed);
             if (st != KVS_OK) return st;
+            *consumed = len;
+            break;
+        }
+        if (d->plain_pos < d->plain_len) break; /* caller must pull first */
+        if (d->stored_len == d->stored_cap) { /* more input follows: not final */
+            kvs_status st = d->signed_file ? open_full_signed(d) : open_stored(d, 0);
+            if (st != KVS_OK) return st;
+            if (d->in_rest) continue;
             break;
         }
         size_t take = d->stored_cap - d->stored_len;
@@ -186,7 +275,8 @@ kvs_status kvs_decryptor_pull(kvs_decryptor *d, void *out, size_t cap, size_t *w
     if (d->state == DEC_FAILED) return KVS_ERR_STATE;
     if (d->state == DEC_CHUNKS && d->finished && d->plain_pos == d->plain_len &&
         !d->final_opened) {
-        kvs_status st = open_final(d);
+        kvs_status st = d->signed_file ? split_rest(d) : KVS_OK;
+        if (st == KVS_OK) st = open_final(d);
         if (st != KVS_OK) return st;
     }
     size_t n = d->plain_len - d->plain_pos;
@@ -237,5 +327,6 @@ void kvs_decryptor_free(kvs_decryptor *d)
     if (d->plain) OPENSSL_cleanse(d->plain, d->plain_touched);
     free(d->plain);
     free(d->stored);
+    free(d->rest); /* stored bytes and the trailer: not secret */
     free(d);
 }

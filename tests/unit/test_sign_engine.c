@@ -378,12 +378,124 @@ START_TEST(range_and_keyless_verify)
 }
 END_TEST
 
-START_TEST(push_pull_refuses_signing)
+/* Far more chunks than the roots' window (512), more workers than cores:
+ * a worker that stalls must not let the others run past the window. */
+START_TEST(many_chunks_many_threads)
 {
+    size_t n = 1500 * (size_t)CHUNK + 9, len = 0, back_len = 0;
+    uint8_t *pt = pattern(n), *back = NULL;
+    kvs_encrypt_options o = enc_opts(signer);
+    o.threads = 8;
+    size_t cap = kvs_encrypt_mem_bound(n, CHUNK);
+    uint8_t *file = malloc(cap);
+    kvs_error err = {0};
+    for (int round = 0; round < 3; round++) {
+        ck_assert_msg(kvs_encrypt_mem(pt, n, file, cap, &len, &o, &key, 1, &err) == KVS_OK, "%s",
+                      kvs_error_message(&err));
+        kvs_decrypt_options d = {0};
+        d.require_signer = required;
+        d.threads = 8;
+        back = calloc(1, len);
+        ck_assert_msg(kvs_decrypt_mem(file, len, back, len, &back_len, &d, &key, 1, NULL, &err) == KVS_OK,
+                      "%s", kvs_error_message(&err));
+        ck_assert_uint_eq(back_len, n);
+        ck_assert_mem_eq(back, pt, n);
+        free(back);
+    }
+    free(file);
+    free(pt);
+}
+END_TEST
+
+/* The push/pull API writes signed files and reads them (checking the
+ * trailer's form and the commitment), in any split of the input; a
+ * required signer it cannot honour is refused. */
+START_TEST(push_pull_signed)
+{
+    size_t sz = sizes[_i], len = 0, ref_len = 0;
+    uint8_t *pt = pattern(sz);
     kvs_encrypt_options o = enc_opts(signer);
     kvs_encryptor *e = NULL;
     kvs_error err = {0};
-    ck_assert_int_eq(kvs_encryptor_new(&o, &key, 1, &e, &err), KVS_ERR_USAGE);
+    ck_assert_int_eq(kvs_encryptor_new(&o, &key, 1, &e, &err), KVS_OK);
+    size_t cap = kvs_encrypt_mem_bound(sz, CHUNK);
+    uint8_t *file = malloc(cap);
+    size_t pos = 0, used = 0, w = 0;
+    while (pos < sz) {
+        size_t step = sz - pos < 1000 ? sz - pos : 1000;
+        ck_assert_int_eq(kvs_encryptor_push(e, pt + pos, step, &used), KVS_OK);
+        pos += used;
+        do {
+            ck_assert_int_eq(kvs_encryptor_pull(e, file + len, cap - len, &w), KVS_OK);
+            len += w;
+        } while (w);
+    }
+    ck_assert_int_eq(kvs_encryptor_finish(e), KVS_OK);
+    do {
+        ck_assert_int_eq(kvs_encryptor_pull(e, file + len, 333, &w), KVS_OK);
+        len += w;
+    } while (w);
+    ck_assert(kvs_encryptor_done(e));
+    kvs_encryptor_free(e);
+    ck_assert_uint_eq(kvs_signer_signatures(signer) > 0, 1);
+    /* what it wrote passes a required signer in the whole-file engine */
+    uint8_t *ref = NULL;
+    ck_assert_msg(open_mem(file, len, required, &ref, &ref_len, &err) == KVS_OK, "%s", kvs_error_message(&err));
+    ck_assert_uint_eq(ref_len, sz);
+    free(ref);
+    /* and the push/pull decryptor reads it back, 777 bytes at a time */
+    kvs_decryptor *d = NULL;
+    ck_assert_int_eq(kvs_decryptor_new(NULL, &key, 1, &d, &err), KVS_OK);
+    uint8_t *back = malloc(sz + CHUNK);
+    size_t got = 0;
+    for (pos = 0; pos < len;) {
+        size_t step = len - pos < 777 ? len - pos : 777;
+        ck_assert_msg(kvs_decryptor_push(d, file + pos, step, &used) == KVS_OK, "%s",
+                      kvs_error_message(kvs_decryptor_error(d)));
+        pos += used;
+        do {
+            ck_assert_int_eq(kvs_decryptor_pull(d, back + got, sz + CHUNK - got, &w), KVS_OK);
+            got += w;
+        } while (w);
+    }
+    ck_assert_int_eq(kvs_decryptor_finish(d), KVS_OK);
+    do {
+        ck_assert_msg(kvs_decryptor_pull(d, back + got, sz + CHUNK - got, &w) == KVS_OK, "%s",
+                      kvs_error_message(kvs_decryptor_error(d)));
+        got += w;
+    } while (w);
+    ck_assert(kvs_decryptor_done(d));
+    ck_assert_uint_eq(got, sz);
+    if (sz) ck_assert_mem_eq(back, pt, sz);
+    kvs_decryptor_free(d);
+    /* a flipped commitment byte is refused at the end, before the final chunk */
+    file[len - 10 - 64 - 5] ^= 1;
+    ck_assert_int_eq(kvs_decryptor_new(NULL, &key, 1, &d, &err), KVS_OK);
+    kvs_status st = kvs_decryptor_push(d, file, len, &used);
+    size_t sink = 0;
+    while (st == KVS_OK && used < len) {
+        do st = kvs_decryptor_pull(d, back, sz + CHUNK, &w); while (st == KVS_OK && w);
+        size_t more = 0;
+        if (st == KVS_OK) st = kvs_decryptor_push(d, file + used, len - used, &more);
+        used += more;
+    }
+    if (st == KVS_OK) st = kvs_decryptor_finish(d);
+    while (st == KVS_OK && !kvs_decryptor_done(d)) {
+        st = kvs_decryptor_pull(d, back, sz + CHUNK, &w);
+        sink += w;
+        if (st == KVS_OK && w == 0) break;
+    }
+    ck_assert_int_eq(st, KVS_ERR_AUTH);
+    kvs_decryptor_free(d);
+    free(back);
+    free(file);
+    free(pt);
+}
+END_TEST
+
+START_TEST(push_pull_refuses_required_signer)
+{
+    kvs_error err = {0};
     kvs_decrypt_options d = {0};
     d.require_signer = required;
     kvs_decryptor *dec = NULL;
@@ -403,7 +515,9 @@ static Suite *suite(void)
     tcase_add_loop_test(t, fd_modes, 0, 4);
     tcase_add_loop_test(t, fd_damage_keeps_only_verified, 0, 2);
     tcase_add_test(t, range_and_keyless_verify);
-    tcase_add_test(t, push_pull_refuses_signing);
+    tcase_add_test(t, many_chunks_many_threads);
+    tcase_add_loop_test(t, push_pull_signed, 0, (int)(sizeof sizes / sizeof sizes[0]));
+    tcase_add_test(t, push_pull_refuses_required_signer);
     suite_add_tcase(s, t);
     return s;
 }
