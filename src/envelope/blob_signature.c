@@ -16,7 +16,8 @@
 /* The blob source in sequence: a read_at where the previous sequential
  * read ended (the chunks, in order, after the header) goes through the
  * source's read-ahead (large Gets, fetched in parallel parts); any other
- * (the trailer at the end) is one ranged Get. */
+ * (the trailer at the end) is one ranged Get. One thread at a time (the
+ * key-less check reads its chunks in order). */
 typedef struct seq_source {
     kvs_source base;
     kvs_blob_source *blob;
