@@ -8,6 +8,7 @@
 
 #include "kvseal/envelope.h"
 #include "kvseal/rewrap.h"
+#include "kvseal/sign.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,27 @@ kvs_blob_unlock(const char *url, const kvs_blob_config *cfg, const kvs_decrypt_o
 KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
 kvs_blob_header_read(const char *url, const kvs_blob_config *cfg, kvs_header **out,
                      uint64_t *size_out, kvs_error *err);
+
+/* kvs_signature_info_fd for a blob: its header and, for a signed blob, the
+ * trailer's fixed tail (the blob's last bytes), read with a few ranged Gets
+ * pinned to one ETag. No key needed; nothing verified but the trailer's
+ * form. An unsigned blob gives signed_file 0 and its geometry. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
+kvs_blob_signature_info(const char *url, const kvs_blob_config *cfg, kvs_signature_info *out,
+                        kvs_error *err);
+
+/* kvs_verify_signer_fd for a blob: proof of authorship without any
+ * decryption key. The header, the trailer and every stored chunk are read
+ * (large ranged Gets, cfg->parallel at once) pinned to the ETag read first:
+ * a blob replaced meanwhile fails with KVS_ERR_IO. The signer, the signature
+ * over M and every segment root are checked; not the data key commitment
+ * (it needs the DEK), and nothing is decrypted. An unsigned blob or another
+ * signer: KVS_ERR_SIGNER; a changed byte: KVS_ERR_AUTH. header_out (may be
+ * NULL) receives the blob's header on success. */
+KVS_API KVS_MUST_USE KVS_NONNULL(1, 3) kvs_status
+kvs_blob_verify_signer(const char *url, const kvs_blob_config *cfg,
+                       const kvs_signer_check *required, kvs_header **header_out,
+                       kvs_error *err);
 
 /* kvs_rewrap_path for a blob, in place: the same recipient rules, options
  * (temp_path unused) and result. Only the header changes: the committed

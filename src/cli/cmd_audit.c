@@ -40,8 +40,8 @@ static const cli_opt options[] = {
     {"passphrase-env", CLI_OPT_JOB_PASS_ENV, "NAME", "... from environment variable NAME"},
     CLI_REQUIRE_SIGNER_ROW("fail every file not signed by KEY (a PEM file or a\n"
                            "Key Vault key URL): its signature, signer and segment\n"
-                           "roots are verified, no data key needed (local files\n"
-                           "only, not blob URLs)"),
+                           "roots are verified, no data key needed (files and\n"
+                           "blobs)"),
     CLI_KV_ROWS_COMMON,
     CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
@@ -464,13 +464,26 @@ static void report_header(audit *a, const char *path, const kvs_header *h, int s
     free(ev);
 }
 
+/* --require-signer's outcome st for one file or blob (err its detail): 0
+ * if it verified; else the file is reported here, its recipients left out
+ * (they are not evidence of anything): "signer-failed" when the file is
+ * unsigned, signed by another key or forged (the library's input failures,
+ * KVS_ERR_SIGNER among them), "signer-unchecked" when the check itself could
+ * not be made (a key service, local I/O, Blob Storage). */
+static int signer_outcome(audit *a, const char *path, const kvs_header *h, kvs_status st,
+                          const kvs_error *err)
+{
+    if (st == KVS_OK) return 0;
+    int failed = kvs_status_category(st) == KVS_CAT_INPUT;
+    emit_sv(a, path, failed ? "signer-failed" : "signer-unchecked",
+            a->verify_headers ? HV_VERIFIED : HV_NOT_ASKED, SV_FAILED, h, NULL,
+            kvs_error_message(err));
+    return -1;
+}
+
 /* --require-signer: the file is signed by the required key, its signature
  * and every segment root verify (kvs_verify_signer_fd: no data key, nothing
- * decrypted). 0 if so (or not asked); else the file is reported here, its
- * recipients left out (they are not evidence of anything): "signer-failed"
- * when the file is unsigned, signed by another key or forged (the library's
- * input failures, KVS_ERR_SIGNER among them), "signer-unchecked" when the
- * check itself could not be made (a key service, local I/O). */
+ * decrypted). 0 if so (or not asked), else -1 and reported. */
 static int check_signer(audit *a, const char *path, int fd, const kvs_header *h)
 {
     kvs_error err;
@@ -479,12 +492,7 @@ static int check_signer(audit *a, const char *path, int fd, const kvs_header *h)
     kvs_status st = lseek(fd, 0, SEEK_SET) == 0
                         ? kvs_verify_signer_fd(fd, a->require, NULL, &err)
                         : cli_fail(&err, KVS_ERR_IO, "cannot rewind: %s", strerror(errno));
-    if (st == KVS_OK) return 0;
-    int failed = kvs_status_category(st) == KVS_CAT_INPUT;
-    emit_sv(a, path, failed ? "signer-failed" : "signer-unchecked",
-            a->verify_headers ? HV_VERIFIED : HV_NOT_ASKED, SV_FAILED, h, NULL,
-            kvs_error_message(&err));
-    return -1;
+    return signer_outcome(a, path, h, st, &err);
 }
 
 static void audit_file(audit *a, const char *path, int named)
@@ -520,10 +528,24 @@ static void audit_file(audit *a, const char *path, int named)
 /* One blob: its real header (one ranged Get; listing metadata is never
  * trusted). named: given as such, not found under a prefix, where blobs
  * that are not kvseal files are skipped as in a walked directory. */
+/* --require-signer for a blob, as check_signer for a file
+ * (kvs_blob_verify_signer: one pass over the blob pinned to its ETag). On
+ * success *verified is the header of the blob that was checked. */
+static int check_signer_blob(audit *a, const char *url, const kvs_header *h,
+                             kvs_header **verified)
+{
+    kvs_error err;
+    kvs_error_clear(&err);
+    *verified = NULL;
+    if (!a->require) return 0;
+    kvs_status st = kvs_blob_verify_signer(url, cli_blob_config(), a->require, verified, &err);
+    return signer_outcome(a, url, h, st, &err);
+}
+
 static void audit_blob(audit *a, const char *url, int named)
 {
     kvs_error err;
-    kvs_header *h = NULL;
+    kvs_header *h = NULL, *verified = NULL;
     kvs_error_clear(&err);
     kvs_status st = kvs_blob_header_read(url, cli_blob_config(), &h, NULL, &err);
     if (st == KVS_ERR_NOT_KVSEAL && !named) {
@@ -542,12 +564,14 @@ static void audit_blob(audit *a, const char *url, int named)
             int failed = kvs_status_category(err.status) == KVS_CAT_INPUT;
             emit(a, url, failed ? "header-failed" : "unverified", HV_FAILED, NULL, NULL,
                  kvs_error_message(&err));
-        } else {
-            report_header(a, url, h, SV_NOT_ASKED);
+        } else if (check_signer_blob(a, url, h, &verified) == 0) {
+            report_header(a, url, verified ? verified : h, a->require ? SV_VERIFIED : SV_NOT_ASKED);
         }
-    } else {
-        report_header(a, url, h, SV_NOT_ASKED);
+    } else if (check_signer_blob(a, url, h, &verified) == 0) {
+        /* the header reported is that of the blob whose signature verified */
+        report_header(a, url, verified ? verified : h, a->require ? SV_VERIFIED : SV_NOT_ASKED);
     }
+    kvs_header_free(verified);
     kvs_header_free(h);
 }
 
@@ -709,13 +733,8 @@ static int parse_args(int argc, char **argv, audit *a)
     int rc = cli_parse(&cli_spec_audit, argc, argv, parse_option, a);
     if (rc >= 0) return rc;
     if (optind >= argc) return cli_error(CMD, CLI_EXIT_USAGE, "no PATH given");
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind; i < argc; i++)
         if (cli_blob_url_check(CMD, argv[i]) != 0) return CLI_EXIT_USAGE;
-        if (a->sign.require && kvs_is_blob_url(argv[i]))
-            return cli_error(CMD, CLI_EXIT_USAGE,
-                             "--require-signer checks local files only, not blob URLs "
-                             "(verify a downloaded copy, or decrypt with --require-signer)");
-    }
     int needs_verify = a->keys.n || a->job.context.n || a->job.pass_file || a->job.pass_env;
     if (needs_verify && !a->verify_headers)
         return cli_error(CMD, CLI_EXIT_USAGE,

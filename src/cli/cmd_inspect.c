@@ -40,9 +40,9 @@ typedef struct inspect_info {
     int have_geometry;    /* geometry computed and valid */
     uint64_t plaintext_size, chunks;
     const char *geometry_error; /* set when the size is impossible */
-    int have_trailer;     /* signed regular file: sig holds the trailer's form */
+    int have_trailer;     /* signed regular file or blob: sig holds the trailer's form */
     kvs_signature_info sig;
-    const char *trailer_note;   /* signed, trailer not read: why */
+    const char *trailer_note;   /* signed, trailer not read (a pipe): why */
     char trailer_error[KVS_ERROR_DETAIL_MAX]; /* signed, trailer malformed */
 } inspect_info;
 
@@ -286,6 +286,42 @@ static void measure_signed(int fd, uint64_t size, inspect_info *in)
     in->chunks = in->sig.chunks;
 }
 
+/* A signed blob: the trailer's form (kvs_blob_signature_info, read again from
+ * the blob's start and end). A malformed trailer is reported as for a file;
+ * a blob that cannot be read, or that is no longer the blob whose header was
+ * read (another signer, or a size that does not fit), fails. */
+static kvs_status measure_signed_blob(const char *url, uint64_t size, inspect_info *in,
+                                      kvs_error *err)
+{
+    kvs_error e;
+    kvs_error_clear(&e);
+    in->have_size = 1;
+    in->file_size = size;
+    kvs_status st = kvs_blob_signature_info(url, cli_blob_config(), &in->sig, &e);
+    uint64_t plain = 0, chunks = 0;
+    const kvs_header_signer *sg = &in->h->signer;
+    if (st == KVS_OK &&
+        (strcmp(in->sig.type, sg->type) != 0 || strcmp(in->sig.id, sg->id) != 0 ||
+         strcmp(in->sig.alg, sg->alg) != 0 || in->sig.trailer_len > size ||
+         kvs_header_payload_geometry(in->h, size - in->sig.trailer_len, &plain, &chunks) != KVS_OK ||
+         plain != in->sig.plaintext_size || chunks != in->sig.chunks))
+        st = cli_fail(&e, KVS_ERR_IO, "the blob changed while it was read");
+    if (st != KVS_OK && kvs_status_category(st) != KVS_CAT_INPUT) {
+        *err = e;
+        return st;
+    }
+    if (st != KVS_OK) {
+        snprintf(in->trailer_error, sizeof in->trailer_error, "%s", kvs_error_message(&e));
+        in->geometry_error = "the trailer of this signed file is malformed";
+        return KVS_OK;
+    }
+    in->have_trailer = 1;
+    in->have_geometry = 1;
+    in->plaintext_size = in->sig.plaintext_size;
+    in->chunks = in->sig.chunks;
+    return KVS_OK;
+}
+
 static void measure(int fd, inspect_info *in)
 {
     struct stat st;
@@ -306,11 +342,8 @@ static kvs_status read_header(const char *file, inspect_info *in, kvs_header **h
         uint64_t size = 0;
         kvs_status st = kvs_blob_header_read(file, cli_blob_config(), h, &size, err);
         if (st == KVS_OK && (*h)->signer.type[0]) {
-            /* the trailer's size is only known from the blob's end */
             in->h = *h;
-            in->have_size = 1;
-            in->file_size = size;
-            in->trailer_note = "not read (blob)";
+            st = measure_signed_blob(file, size, in, err);
         } else if (st == KVS_OK) {
             in->h = *h;
             measure_size(size, in);

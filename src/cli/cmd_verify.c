@@ -23,7 +23,7 @@ static const cli_opt options[] = {
     CLI_REQUIRE_SIGNER_ROW("fail unless the file is signed by KEY (a PEM file or\n"
                            "a Key Vault key URL, as for decrypt). Without -k:\n"
                            "no data key is needed; everything but the data key\n"
-                           "commitment is checked (files only, not blob URLs)"),
+                           "commitment is checked (files and blob URLs)"),
     CLI_KV_ROWS_COMMON,
     CLI_BLOB_ROWS,
     {NULL, 0, NULL, NULL},
@@ -107,23 +107,32 @@ static void print_ok(const char *file, const char *note)
     fputc('\n', stdout);
 }
 
+/* The key-less check of a file (kvs_verify_signer_fd) or a blob
+ * (kvs_blob_verify_signer); *h its header on success. */
+static kvs_status keyless_check(const verify_args *a, const char *file, kvs_header **h,
+                                kvs_error *err)
+{
+    if (!cli_is_stdio(file) && kvs_is_blob_url(file))
+        return kvs_blob_verify_signer(file, cli_blob_config(), a->require, h, err);
+    int fd = cli_open_input(file, err);
+    if (fd < 0)
+        return err->status;
+    kvs_status st = kvs_verify_signer_fd(fd, a->require, h, err);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    return st;
+}
+
 /* --require-signer without -k: the signature, the signer and the segment
- * roots, with no data key (kvs_verify_signer_fd). */
+ * roots, with no data key. */
 static int verify_keyless(const verify_args *a, const char *file)
 {
     kvs_error err;
     kvs_error_clear(&err);
-    if (!cli_is_stdio(file) && kvs_is_blob_url(file))
-        return cli_error(CMD, CLI_EXIT_USAGE,
-                         "--require-signer without -k checks local files only, not blob URLs "
-                         "(give -k KEY, or download the blob first)");
-    int fd = cli_open_input(file, &err);
-    if (fd < 0)
-        return cli_error_status(CMD, file, &err);
+    if (cli_blob_url_check(CMD, file) != 0)
+        return CLI_EXIT_USAGE;
     kvs_header *h = NULL;
-    kvs_status st = kvs_verify_signer_fd(fd, a->require, &h, &err);
-    if (fd != STDIN_FILENO)
-        close(fd);
+    kvs_status st = keyless_check(a, file, &h, &err);
     if (st != KVS_OK) {
         kvs_header_free(h);
         return cli_error_status(CMD, cli_is_stdio(file) ? NULL : file, &err);

@@ -37,6 +37,14 @@ kvs_status kvs_blob_unlock_store(kvs_blob_store *store, const kvs_decrypt_option
 kvs_status kvs_blob_header_read_store(kvs_blob_store *store, kvs_header **out,
                                       uint64_t *size_out, kvs_error *err);
 
+/* Signer info and key-less verification (blob_signature.c). t may be NULL. */
+kvs_status kvs_blob_signature_info_store(kvs_blob_store *store, kvs_signature_info *out,
+                                         kvs_error *err);
+
+kvs_status kvs_blob_verify_signer_store(kvs_blob_store *store, const kvs_blob_tuning *t,
+                                        const kvs_signer_check *required, kvs_header **header_out,
+                                        kvs_error *err);
+
 kvs_status kvs_blob_rewrap_store(kvs_blob_store *store, const kvs_rewrap_options *opts,
                                  kvs_provider *const *keys, size_t n_keys,
                                  kvs_provider *const *add, size_t n_add,

@@ -6,7 +6,12 @@
 # and `rewrap` (which keeps the signature valid) all work; an unsigned or
 # otherwise signed blob is refused with exit 2 and no output; a blob whose
 # payload a DEK holder could not re-sign (one stored byte changed, uploaded
-# with Microsoft's SDK) is refused. Skips (77) without Node.js or python3-azure.
+# with Microsoft's SDK) is refused. Without any decryption key: `inspect URL`
+# shows the signer and the trailer, `verify --require-signer URL` proves
+# authorship (and refuses the tampered, the unsigned and another signer's
+# blob with exit 2), and `audit --require-signer` over the container prefix
+# and a single blob URL reports each blob's signer and fails the unsigned
+# and the tampered one. Skips (77) without Node.js or python3-azure.
 set -u
 # shellcheck source=lib/checks.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
@@ -130,4 +135,95 @@ sdk put backups tampered.kvs "$W/t"
 run "$K" decrypt -k "$W/b.pem" --require-signer "$W/s.pub.pem" -o "$W/back" "$B/tampered.kvs"
 ran 2 "a tampered blob under --require-signer"
 check "no output for the tampered blob" absent "$W/back"
+
+# ---- Without any decryption key (no -k anywhere below). ----
+# The signer's key id, computed independently: sha256 of the SPKI DER.
+SID="sha256:$(openssl pkey -pubin -in "$W/s.pub.pem" -outform DER | sha256sum | cut -d' ' -f1)"
+OTHER_ID="sha256:$(openssl pkey -pubin -in "$W/other.pub.pem" -outform DER | sha256sum | cut -d' ' -f1)"
+check "the two signing keys have distinct ids" test "$SID" != "$OTHER_ID"
+
+run "$K" inspect "$B/signed.kvs"
+ran 0 "inspect a signed blob"
+check "inspect shows the blob's signer" grep -qxE "signer: +key $SID ES256" "$W/stdout"
+check "inspect shows the blob's trailer" grep -qxE "trailer: +3 segments, signature 64 bytes" "$W/stdout"
+check "the plaintext size leaves the trailer out" grep -qxE "plaintext size: +$((40 * CS + 777))" "$W/stdout"
+run "$K" inspect --json "$B/signed.kvs"
+ran 0 "inspect --json a signed blob"
+check "inspect --json: signer and trailer as for a file" "$PY" - "$W/stdout" "$SID" $((40 * CS + 777)) <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+s = j["signer"]
+assert s["type"] == "key" and s["id"] == sys.argv[2] and s["alg"] == "ES256", s
+assert s["trailer"] == {"segments": 3, "sig_len": 64, "trailer_len": 202}, s
+assert "trailer_note" not in s and "trailer_error" not in s, s
+assert j["plaintext_size"] == int(sys.argv[3]) and j["chunks"] == 41, j
+PYEOF
+# the same report as for the downloaded copy (but the file name)
+"$K" inspect --json "$W/signed.local" >"$W/local.json"
+check "inspect --json: the blob's signer is the local copy's" "$PY" - "$W/stdout" "$W/local.json" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for k in ("signer", "plaintext_size", "chunks", "file_size"):
+    assert a[k] == b[k], (k, a[k], b[k])
+PYEOF
+run "$K" inspect --json "$B/unsigned.kvs"
+check "inspect --json: an unsigned blob has signer null" "$PY" -c \
+    'import json,sys; j=json.load(open(sys.argv[1])); assert j["signer"] is None and j["chunks"] == 41' "$W/stdout"
+
+run "$K" verify --require-signer "$W/s.pub.pem" "$B/signed.kvs"
+ran 0 "key-less verify of the signed blob"
+check "key-less verify prints the file's line" test "$(cat "$W/stdout")" = \
+    "OK: $B/signed.kvs (signature, segment roots and signer verified; data key commitment not checked: no decryption key)"
+run "$K" verify --require-signer "$W/s.pub.pem" "$W/signed.local"
+check "the same line as for a local file" test "$(cat "$W/stdout")" = \
+    "OK: $W/signed.local (signature, segment roots and signer verified; data key commitment not checked: no decryption key)"
+run "$K" verify --require-signer "$W/s.pub.pem" "$B/piped.kvs" "$B/signed.kvs"
+ran 0 "key-less verify of two blobs"
+check "one line per blob" test "$(grep -c '^OK: ' "$W/stdout")" -eq 2
+run "$K" verify --require-signer "$W/s.pub.pem" "$B/tampered.kvs"
+ran 2 "key-less verify of the tampered blob"
+check "it names the failed segment root" in_stderr "do not match the signed segment root"
+check "no OK line for the tampered blob" test ! -s "$W/stdout"
+run "$K" verify --require-signer "$W/s.pub.pem" "$B/unsigned.kvs"
+ran 2 "key-less verify of the unsigned blob"
+check "it says the unsigned blob is not signed" in_stderr "not signed"
+run "$K" verify --require-signer "$W/other.pub.pem" "$B/signed.kvs"
+ran 2 "key-less verify under another signer"
+check "it names the signer found" in_stderr "$SID"
+run "$K" verify --require-signer "$W/s.pub.pem" "$B/missing.kvs"
+ran 4 "key-less verify of a missing blob"
+run "$K" verify --require-signer "$W/s.pub.pem" --context app=x "$B/signed.kvs"
+ran 2 "key-less verify: a context the signed header does not have"
+
+# audit over the container prefix: two blobs verify, two fail.
+run "$K" audit --json --require-signer "$W/s.pub.pem" "$B/"
+ran 2 "audit --require-signer over the container (the unsigned and tampered blobs fail)"
+check "audit --json: each blob's signer, verified or not" "$PY" - "$W/stdout" "$B" "$SID" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+b, sid = sys.argv[2], sys.argv[3]
+files = {f["path"]: f for f in j["files"]}
+assert sorted(files) == [b + "/" + n for n in ("piped.kvs", "signed.kvs", "tampered.kvs", "unsigned.kvs")], sorted(files)
+for n in ("piped.kvs", "signed.kvs"):
+    f = files[b + "/" + n]
+    assert f["verdict"] == "offline-only", f
+    assert f["signer"] == {"type": "key", "id": sid, "alg": "ES256", "verified": True}, f
+    assert len(f["recipients"]) == 1 and f["recipients"][0]["status"] == "offline", f
+t = files[b + "/tampered.kvs"]
+assert t["verdict"] == "signer-failed" and t["signer"]["verified"] is False, t
+assert t["signer"]["id"] == sid and "segment root" in t["error"] and t["recipients"] == [], t
+u = files[b + "/unsigned.kvs"]
+assert u["verdict"] == "signer-failed" and u["signer"] is None and "not signed" in u["error"], u
+s = j["summary"]
+assert s["files"] == 4 and s["offline_only"] == 2 and s["signer_failed"] == 2, s
+assert s["signer_unchecked"] == 0 and s["io_errors"] == 0 and j["exit_code"] == 2, s
+PYEOF
+# one blob named alone, text report
+run "$K" audit --require-signer "$W/s.pub.pem" "$B/signed.kvs"
+ran 0 "audit --require-signer of one signed blob"
+check "audit: the blob's signer is verified" grep -qxF "  signer: key $SID ES256, verified" "$W/stdout"
+check "audit: the summary counts no failure" grep -qF "1 files: 0 ok, 0 stale, 0 unknown, 1 offline-only, 0 invalid, 0 signer-failed, 0 signer-unchecked" "$W/stdout"
+run "$K" audit --require-signer "$W/other.pub.pem" "$B/signed.kvs"
+ran 2 "audit --require-signer: a blob of another signer"
+check "audit: NOT verified" grep -qxF "  signer: key $SID ES256, NOT verified" "$W/stdout"
 summary

@@ -257,8 +257,11 @@ expect "key-less verify --context (signed pair)" 0 \
 expect "key-less verify --context (other value): exit 2" 2 \
     "$BIN" verify --require-signer "$SPUB" --context app=hr "$CX"
 check "key-less --context names the pair" grep -q 'app' "$W/stderr"
-expect "key-less verify: a blob URL is a usage error" 1 "$BIN" verify --require-signer "$SPUB" \
-    https://acct.blob.core.windows.net/c/x.kvs
+# A blob URL is checked key-less too (on Azurite: test_sign_blob_azurite.sh);
+# here, without a service, an unusable one fails on its own terms.
+expect "key-less verify: a blob URL goes to Blob Storage (an unusable one: exit 1)" 1 \
+    "$BIN" verify --require-signer "$SPUB" https://acct.blob.core.windows.net/c/x.kvs
+check "key-less verify: the blob URL itself is refused" grep -q "not a usable blob URL" "$W/stderr"
 
 # ---------------------------------------------------------------- rewrap
 RW="$E/rewrap.kvs"
@@ -311,8 +314,11 @@ check "audit: exit_code member" test "$(json "$W/ar.json" 'j["exit_code"]')" = 2
 rm "$A/b-unsigned.kvs" "$A/c-other.kvs"
 expect "audit --require-signer, all signed: exit 0" 0 "$BIN" audit --require-signer "$SPUB" "$A"
 check "audit text: signer verified" grep -q '^  signer: key sha256:.* ES256, verified$' "$W/stdout"
-expect "audit --require-signer with a blob URL: usage" 1 "$BIN" audit --require-signer "$SPUB" \
-    https://acct.blob.core.windows.net/c/x.kvs
+# A blob URL is audited key-less too (on Azurite: test_sign_blob_azurite.sh);
+# an unusable one counts as an I/O error, as without --require-signer.
+expect "audit --require-signer: a blob URL goes to Blob Storage (an unusable one: exit 4)" 4 \
+    "$BIN" audit --require-signer "$SPUB" https://acct.blob.core.windows.net/c/x.kvs
+check "audit: the blob URL itself is refused" grep -q "not a usable blob URL" "$W/stderr"
 
 # ---------------------------------------------------------------- signing keys refused
 # An RSA-2048 key cannot sign (KVS_ERR_KEY: exit 3).
