@@ -20,8 +20,9 @@ static int direct_mode(const kvs_engine_job *job)
 static kvs_status start_sink(const kvs_engine *e, int direct, kvs_error *err)
 {
     kvs_sink *out = e->job->out;
+    int gated = e->job->expect_roots != NULL || e->job->release_at_end;
     kvs_sink_shape shape = {e->job->header_len, e->plan.chunk_size,
-                            kvs_chunk_plan_out_unit(&e->plan), KVS_IO_SIZE_UNKNOWN};
+                            kvs_chunk_plan_out_unit(&e->plan), KVS_IO_SIZE_UNKNOWN, gated};
     if (direct) shape.total = e->plan.out_base + kvs_chunk_plan_out_total(&e->plan);
     if (direct && e->job->tail_len) shape.total += e->job->tail_len(e->job->tail_arg, e->plan.total);
     return out->ops->start ? out->ops->start(out, &shape, err) : KVS_OK;

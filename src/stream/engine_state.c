@@ -87,6 +87,12 @@ static kvs_status check_segments(kvs_engine *e, kvs_error *err)
             return KVS_ERR_AUTH;
         }
     }
+    kvs_sink *out = job->out;
+    if (out->ops->released) { /* a signal may keep verified segments only */
+        uint64_t chunks = (uint64_t)e->verified * KVS_SEGMENT_CHUNKS;
+        if (e->chunks_known != UINT64_MAX && chunks > e->chunks_known) chunks = e->chunks_known;
+        out->ops->released(out, kvs_chunk_plan_prefix_end(&e->plan, chunks));
+    }
     return KVS_OK;
 }
 

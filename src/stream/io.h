@@ -57,6 +57,10 @@ typedef struct kvs_sink_shape {
     size_t unit;         /* output bytes of a full chunk: chunk i's output
                             starts at header_len + i * unit */
     uint64_t total;      /* bytes on success, or KVS_IO_SIZE_UNKNOWN */
+    /* Output counts as released only up to what the engine says through
+     * `released` (a required signer: segments whose roots matched); until
+     * then nothing past header_len. */
+    int gated;
 } kvs_sink_shape;
 
 typedef struct kvs_sink kvs_sink;
@@ -83,6 +87,9 @@ typedef struct kvs_sink_ops {
     /* Optional, after success: [0, end) is the whole output. Where an
      * atomic sink makes it visible (a blob's block list), so it may fail. */
     kvs_status (*commit)(kvs_sink *s, uint64_t end, kvs_error *err);
+    /* Optional, for a gated shape: [0, end) is released (only grows); a
+     * sink that keeps a prefix on a signal keeps no more than that. */
+    void (*released)(kvs_sink *s, uint64_t end);
     /* Optional, after a failure once start succeeded: [0, keep) is complete
      * and, for decryption, verified; the sink keeps at most that (a file is
      * cut back to it, memory is wiped, a blob commits nothing). */

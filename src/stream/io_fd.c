@@ -100,6 +100,7 @@ static kvs_status fd_start(kvs_sink *s, const kvs_sink_shape *shape, kvs_error *
     if (s->caps & KVS_IO_POSITIONAL) {
         f->header_len = shape->header_len;
         f->unit = shape->unit;
+        f->released_end = shape->gated ? shape->header_len : UINT64_MAX;
         f->guard = kvs_outguard_open(f->fd, f->origin);
     }
     return KVS_OK;
@@ -125,6 +126,19 @@ static void note_written(kvs_fd_sink *f, uint64_t off, size_t len)
             }
         }
     }
+    if (end) f->complete_end = end;
+    end = f->complete_end < f->released_end ? f->complete_end : f->released_end;
+    pthread_mutex_unlock(&f->mu);
+    if (end) kvs_outguard_complete(f->guard, f->origin + end);
+}
+
+/* A signal keeps the complete prefix only as far as it is released. */
+static void fd_released(kvs_sink *s, uint64_t released)
+{
+    kvs_fd_sink *f = fd_sink(s);
+    pthread_mutex_lock(&f->mu);
+    if (released > f->released_end) f->released_end = released;
+    uint64_t end = f->complete_end < f->released_end ? f->complete_end : f->released_end;
     pthread_mutex_unlock(&f->mu);
     if (end) kvs_outguard_complete(f->guard, f->origin + end);
 }
@@ -183,8 +197,8 @@ static void fd_abort(kvs_sink *s, uint64_t keep)
 }
 
 static const kvs_sink_ops fd_sink_ops = {
-    .start = fd_start, .write = fd_write, .write_at = fd_write_at, .commit = fd_commit,
-    .abort = fd_abort,
+    .start = fd_start, .write = fd_write, .write_at = fd_write_at, .released = fd_released,
+    .commit = fd_commit, .abort = fd_abort,
 };
 
 void kvs_fd_sink_init(kvs_fd_sink *s, int fd)

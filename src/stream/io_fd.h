@@ -42,6 +42,8 @@ typedef struct kvs_fd_sink {
     uint64_t done_chunks;            /* chunks written contiguously from chunk 0 */
     uint8_t done_flag[KVS_FD_SINK_WINDOW]; /* chunk i written, for i ahead of it */
     uint64_t done_end[KVS_FD_SINK_WINDOW]; /* ... and where its output ends */
+    uint64_t complete_end;           /* the complete prefix's end */
+    uint64_t released_end;           /* a gated shape: what may be kept (else UINT64_MAX) */
 } kvs_fd_sink;
 
 void kvs_fd_sink_init(kvs_fd_sink *s, int fd);

@@ -155,6 +155,32 @@ to_stdout USR1 path 1
 to_stdout TERM stdin 1
 to_stdout QUIT stdin 1
 
+# decrypt --require-signer > file: what a signal leaves is whole verified
+# segments (16 chunks of 1 MiB), never chunks whose segment root was not
+# checked yet.
+"$BIN" -q encrypt -r "$W/pub.pem" --sign "$TEST_KEYS/ec-p256.pem" -o "$W/signed.kvs" "$W/plain"
+signed_to_stdout() { # SIGNAL ROUND
+    local name="SIG$1 during decrypt --require-signer > file (round $2)" out=$W/out n
+    rm -f "$out"
+    "$BIN" decrypt -k "$W/key.pem" --require-signer "$TEST_KEYS/ec-p256.pub.pem" "$W/signed.kvs" \
+        >"$out" 2>"$W/stderr" &
+    BGPID=$!
+    if ! grown "$out" "$BGPID" $((20 * 1024 * 1024)); then
+        reap "$BGPID"
+        skip "$name: the job ended (exit $RC) first"
+        return 0
+    fi
+    interrupted "$name" "$1" || return 0
+    n=$(stat -c %s "$out")
+    if [[ $((n % (16 * 1024 * 1024))) -ne 0 && $n -ne $((MB * 1024 * 1024)) ]]; then
+        fail "$name: kept $n bytes, not whole verified segments"
+    else
+        prefix_only "$name" "$out"
+    fi
+}
+signed_to_stdout TERM 1
+signed_to_stdout INT 2
+
 # encrypt > file: a valid prefix of a kvseal file, with no zero-filled page
 # (each 4 KiB page of ciphertext is random; a hole reads as zeros).
 no_zero_page() {
