@@ -84,9 +84,11 @@ static kvs_status direct_chunk(kvs_engine *e, worker *w, uint64_t i, size_t *len
     size_t out_len = kvs_chunk_plan_out_len(p, *len);
     const uint8_t *src = NULL;
     uint8_t *dst = (out->caps & KVS_IO_MAPPED) ? out->ops->map(out, to, out_len) : w->buf;
+    uint8_t leaf[KVS_HASH_LEN];
+    int hashing = !p->sealing && e->job->roots != NULL;
     kvs_status st = chunk_input(e, w, at, *len, &src, err);
-    if (st == KVS_OK && !p->sealing && e->job->roots) /* the stored bytes, before opening in place */
-        st = kvs_engine_leaf(e, i, src, *len, err);
+    if (st == KVS_OK && hashing) /* the stored bytes, before opening in place */
+        st = kvs_engine_leaf_hash(i, src, *len, leaf, err);
     if (st != KVS_OK) return st;
     if (p->sealing)
         st = kvs_engine_seal(w->gcm, i, final, src, *len, dst, err);
@@ -96,6 +98,7 @@ static kvs_status direct_chunk(kvs_engine *e, worker *w, uint64_t i, size_t *len
         st = kvs_chunk_open_checked(w->gcm, i, final, src, *len, dst, err);
     if (st == KVS_OK && p->sealing && e->job->roots) st = kvs_engine_leaf(e, i, dst, out_len, err);
     if (st == KVS_OK && dst == w->buf) st = out->ops->write_at(out, to, dst, out_len, err);
+    if (st == KVS_OK && hashing) st = kvs_engine_leaf_add(e, i, leaf, err); /* now in the sink */
     return st;
 }
 

@@ -108,13 +108,26 @@ static kvs_status finish_roots(kvs_engine *e, kvs_error *err)
     return check_segments(e, err);
 }
 
+kvs_status kvs_engine_leaf_hash(uint64_t index, const uint8_t *stored, size_t len,
+                                uint8_t leaf[KVS_HASH_LEN], kvs_error *err)
+{
+    if (kvs_leaf_hash(index, stored, len, leaf) != KVS_OK)
+        return kvs_fail(err, KVS_ERR_CRYPTO, "SHA-256 of a chunk failed");
+    return KVS_OK;
+}
+
 kvs_status kvs_engine_leaf(kvs_engine *e, uint64_t index, const uint8_t *stored, size_t len,
                            kvs_error *err)
 {
     uint8_t leaf[KVS_HASH_LEN];
+    kvs_status st = kvs_engine_leaf_hash(index, stored, len, leaf, err);
+    return st == KVS_OK ? kvs_engine_leaf_add(e, index, leaf, err) : st;
+}
+
+kvs_status kvs_engine_leaf_add(kvs_engine *e, uint64_t index, const uint8_t leaf[KVS_HASH_LEN],
+                               kvs_error *err)
+{
     uint32_t complete = 0;
-    if (kvs_leaf_hash(index, stored, len, leaf) != KVS_OK)
-        return kvs_fail(err, KVS_ERR_CRYPTO, "SHA-256 of a chunk failed");
     pthread_mutex_lock(&e->mu);
     kvs_status st = kvs_roots_add(e->job->roots, index, leaf, &complete);
     if (st != KVS_OK) {

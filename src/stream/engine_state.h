@@ -39,6 +39,13 @@ typedef struct kvs_engine {
  * that does not match fails the transfer at its first chunk. */
 kvs_status kvs_engine_leaf(kvs_engine *e, uint64_t index, const uint8_t *stored, size_t len,
                            kvs_error *err);
+/* The same in two steps, for a chunk opened in place: hash the stored bytes
+ * first, add the leaf once the chunk's output is written (so a segment
+ * counts as released only when all of it is in the sink). */
+kvs_status kvs_engine_leaf_hash(uint64_t index, const uint8_t *stored, size_t len,
+                                uint8_t leaf[KVS_HASH_LEN], kvs_error *err);
+kvs_status kvs_engine_leaf_add(kvs_engine *e, uint64_t index, const uint8_t leaf[KVS_HASH_LEN],
+                               kvs_error *err);
 
 /* Signed files: chunk i's leaf would fit the roots' window now (mu held).
  * Always true without leaves. The ring never needs it: its slots keep it
