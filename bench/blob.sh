@@ -35,7 +35,8 @@ die() {
     echo "bench/blob: $*" >&2
     exit 2
 }
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 
 SIZE_MIB=1024
 RUNS=3
@@ -45,7 +46,6 @@ DIR=${KVSEAL_BENCH_DIR:-/dev/shm}
 KVSEAL=${KVSEAL_BIN:-}
 OUT=bench/results
 size_given=0
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, not '$2'"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
     --size-mib) posint "$1" "${2-}"; SIZE_MIB=$2; size_given=1; shift 2 ;;
@@ -94,7 +94,6 @@ cleanup() {
 KVSEAL_AZURITE_ON_EXIT=cleanup # azurite_start's EXIT trap calls it
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-avail_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 need=$((3 * SIZE_MIB + 256 + RSS4G * 4096))
 [[ $(avail_mib "$W") -ge $need ]] || die "$DIR has less than $need MiB free (needs 3 x --size-mib)"
 
@@ -102,8 +101,6 @@ SAMPLES=$W/samples.tsv # id round bytes wall_us user_s sys_s maxrss_kb server_cp
 NOTES=$W/notes.tsv
 : >"$SAMPLES"
 : >"$NOTES"
-note() { printf '%s\t%s\n' "$1" "$2" >>"$NOTES"; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
 # CPU seconds Azurite (one node process) has used so far.
 server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$KVSEAL_AZURITE_PID/stat"; }
 

@@ -48,7 +48,8 @@ die() {
     echo "bench: $*" >&2
     exit 2
 }
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 
 # ---- options -------------------------------------------------------------
 
@@ -65,7 +66,6 @@ PLOT= # default: docs/img/throughput.svg; with --quick beside the results
 HOLD_FREED=0
 size_given=0 runs_given=0
 
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, not '$2'"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
     --size-mib) posint "$1" "${2-}"; SIZE_MIB=$2; size_given=1; shift 2 ;;
@@ -130,19 +130,14 @@ NT=$MAX_THREADS
 [[ -d $DIR && -w $DIR ]] || die "$DIR is not a writable directory"
 W=$(mktemp -d "$DIR/kvseal-bench.XXXXXX")
 GPG_AGENT_STARTED=0
-PR=/sys/module/page_reporting/parameters # free page reporting (--hold-freed-memory)
-PR_SAVED=()
 cleanup() {
     if [[ $GPG_AGENT_STARTED -eq 1 ]]; then GNUPGHOME=$W/gnupg gpgconf --kill gpg-agent 2>/dev/null || true; fi
-    if [[ ${#PR_SAVED[@]} -eq 2 ]]; then
-        echo "${PR_SAVED[0]}" >"$PR/min_free_ms" && echo "${PR_SAVED[1]}" >"$PR/max_waiting_mib"
-    fi
+    restore_freed_memory
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-avail_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 need=$((3 * SIZE_MIB + 256))
 [[ $(avail_mib "$W") -ge $need ]] || die "$DIR has less than $need MiB free (needs 3 x --size-mib)"
 
@@ -152,23 +147,7 @@ NOTES=$W/notes.tsv     # key value
 : >"$SAMPLES"
 : >"$RATES"
 : >"$NOTES"
-note() { printf '%s\t%s\n' "$1" "$2" >>"$NOTES"; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
 
-# measure ID ROUND BYTES CMD...: wall clock, CPU time and peak RSS of CMD
-# (with its children: a pipeline run by bash -c counts all its processes).
-measure() {
-    local id=$1 round=$2 bytes=$3 t0 t1 u s m
-    shift 3
-    t0=$(now_us)
-    if ! /usr/bin/time -f '%U %S %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err"; then
-        log "$id failed: $(tail -3 "$W/cmd.err" | tr '\n' ' ')"
-        return 1
-    fi
-    t1=$(now_us)
-    read -r u s m < <(tail -1 "$W/time.out")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$round" "$bytes" $((t1 - t0)) "$u" "$s" "$m" >>"$SAMPLES"
-}
 
 # A competitor that fails once is dropped (reported), not fatal.
 competitor() {
@@ -399,17 +378,8 @@ memory() {
 
 # ---- run -------------------------------------------------------------------
 
-# Freed pages wait 5 minutes (the most allowed; up to 64 GiB) before the guest
-# reports them; they stay free and usable by the guest meanwhile.
-if [[ $HOLD_FREED -eq 1 ]]; then
-    [[ -w $PR/min_free_ms && -w $PR/max_waiting_mib ]] ||
-        die "--hold-freed-memory: no writable $PR/{min_free_ms,max_waiting_mib} (not root, or no such VM)"
-    PR_SAVED=("$(cat "$PR/min_free_ms")" "$(cat "$PR/max_waiting_mib")")
-    { echo 300000 >"$PR/min_free_ms" && echo 65536 >"$PR/max_waiting_mib"; } || die "cannot set $PR"
-    note freed_memory "held in the guest for the run (page_reporting min_free_ms 300000, max_waiting_mib 65536; were ${PR_SAVED[0]} and ${PR_SAVED[1]})"
-elif [[ -r $PR/min_free_ms && $(cat "$PR/min_free_ms") == 0 ]]; then
-    note freed_memory "reported to the host at once (page_reporting min_free_ms 0): writes into just-freed memory may fault into the host; see --hold-freed-memory"
-fi
+[[ $HOLD_FREED -eq 0 ]] || hold_freed_memory
+note_freed_memory
 note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 START=$(date +%s)
 for ((r = 1; r <= RUNS; r++)); do round "$r"; done

@@ -43,7 +43,8 @@ die() {
     echo "bench/sign: $*" >&2
     exit 2
 }
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 
 SIZE_MIB=1024
 RUNS=3
@@ -55,7 +56,6 @@ KVSEAL=${KVSEAL_BIN:-}
 OUT=bench/results
 size_given=0
 runs_given=0
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, not '$2'"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
     --size-mib) posint "$1" "${2-}"; SIZE_MIB=$2; size_given=1; shift 2 ;;
@@ -99,21 +99,16 @@ fi
 [[ -d $DIR && -w $DIR ]] || die "$DIR is not a writable directory"
 W=$(mktemp -d "$DIR/kvseal-sign-bench.XXXXXX")
 KV_PID=
-PR=/sys/module/page_reporting/parameters # free page reporting (--hold-freed-memory)
-PR_SAVED=()
 cleanup() {
     if [[ -n $KV_PID ]]; then
         kill "$KV_PID" 2>/dev/null || true
         wait "$KV_PID" 2>/dev/null || true
     fi
-    if [[ ${#PR_SAVED[@]} -eq 2 ]]; then
-        echo "${PR_SAVED[0]}" >"$PR/min_free_ms" && echo "${PR_SAVED[1]}" >"$PR/max_waiting_mib"
-    fi
+    restore_freed_memory
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-avail_mib() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 need=$((4 * SIZE_MIB + 256))
 [[ $(avail_mib "$W") -ge $need ]] || die "$DIR has less than $need MiB free (needs 4 x --size-mib)"
 
@@ -121,25 +116,11 @@ SAMPLES=$W/samples.tsv # id round bytes wall_us user_s sys_s maxrss_kb
 NOTES=$W/notes.tsv
 : >"$SAMPLES"
 : >"$NOTES"
-note() { printf '%s\t%s\n' "$1" "$2" >>"$NOTES"; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # The busiest other processes (what shares the machine with the benchmark).
 others() { ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1 }'; }
 
-# measure ID ROUND BYTES CMD...: wall clock (the shell's), CPU (user + sys)
-# and peak RSS of CMD (GNU time).
-measure() {
-    local id=$1 round=$2 bytes=$3 t0 t1 u s m
-    shift 3
-    t0=$(now_us)
-    if ! /usr/bin/time -f '%U %S %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err"; then
-        die "$id failed: $(tail -3 "$W/cmd.err" | tr '\n' ' ')"
-    fi
-    t1=$(now_us)
-    read -r u s m < <(tail -1 "$W/time.out")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$round" "$bytes" $((t1 - t0)) "$u" "$s" "$m" >>"$SAMPLES"
-}
+MEASURE_ON_FAIL=die # a failed case ends the run
 
 # ---- data and keys -------------------------------------------------------------
 
@@ -269,15 +250,8 @@ print(sys.argv[1] + "\t" + json.dumps(dict(sorted(c.items()))))' "$1" >>"$W/kv.t
 
 # ---- run -----------------------------------------------------------------------
 
-if [[ $HOLD_FREED -eq 1 ]]; then
-    [[ -w $PR/min_free_ms && -w $PR/max_waiting_mib ]] ||
-        die "--hold-freed-memory: no writable $PR/{min_free_ms,max_waiting_mib} (not root, or no such VM)"
-    PR_SAVED=("$(cat "$PR/min_free_ms")" "$(cat "$PR/max_waiting_mib")")
-    { echo 300000 >"$PR/min_free_ms" && echo 65536 >"$PR/max_waiting_mib"; } || die "cannot set $PR"
-    note freed_memory "held in the guest for the run (page_reporting min_free_ms 300000, max_waiting_mib 65536; were ${PR_SAVED[0]} and ${PR_SAVED[1]})"
-elif [[ -r $PR/min_free_ms && $(cat "$PR/min_free_ms") == 0 ]]; then
-    note freed_memory "reported to the host at once (page_reporting min_free_ms 0): writes into just-freed memory may fault into the host; see --hold-freed-memory"
-fi
+[[ $HOLD_FREED -eq 0 ]] || hold_freed_memory
+note_freed_memory
 note load_before "$(loadavg); busiest: $(others)"
 note kvseal_options "defaults: --threads $(nproc) (online CPUs), 1 MiB chunks; recipient RSA-2048, signer EC P-256 ES256 (tests/keys)"
 START=$(date +%s)

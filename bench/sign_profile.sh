@@ -19,12 +19,13 @@ die() {
     echo "bench/sign_profile: $*" >&2
     exit 2
 }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 SIZE_MIB=1024
 REPS=2
 DIR=${KVSEAL_BENCH_DIR:-/dev/shm}
 KVSEAL=${KVSEAL_BIN:-$ROOT/build/bench/kvseal}
 HOLD_FREED=0
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, not '$2'"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
     --size-mib) posint "$1" "${2-}"; SIZE_MIB=$2; shift 2 ;;
@@ -43,21 +44,13 @@ KVSEAL=$(realpath "$KVSEAL")
 
 [[ -d $DIR && -w $DIR ]] || die "$DIR is not a writable directory"
 W=$(mktemp -d "$DIR/kvseal-sign-profile.XXXXXX")
-PR=/sys/module/page_reporting/parameters
-PR_SAVED=()
 cleanup() {
-    if [[ ${#PR_SAVED[@]} -eq 2 ]]; then
-        echo "${PR_SAVED[0]}" >"$PR/min_free_ms" && echo "${PR_SAVED[1]}" >"$PR/max_waiting_mib"
-    fi
+    restore_freed_memory
     rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if [[ $HOLD_FREED -eq 1 ]]; then # as bench/run.sh and bench/sign.sh
-    [[ -w $PR/min_free_ms && -w $PR/max_waiting_mib ]] || die "--hold-freed-memory: no writable $PR"
-    PR_SAVED=("$(cat "$PR/min_free_ms")" "$(cat "$PR/max_waiting_mib")")
-    echo 300000 >"$PR/min_free_ms" && echo 65536 >"$PR/max_waiting_mib"
-fi
+[[ $HOLD_FREED -eq 0 ]] || hold_freed_memory
 
 K=$ROOT/tests/keys # test-only keys (tests/keys/README.md)
 IN=$W/in
