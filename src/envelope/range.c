@@ -69,12 +69,7 @@ static kvs_status load_segment(range_job *j, uint64_t s, kvs_error *err)
     }
     if (kvs_segment_root(s, (const uint8_t(*)[KVS_HASH_LEN])leaves, n, root) != KVS_OK)
         return kvs_fail(err, KVS_ERR_CRYPTO, "SHA-256 of a segment failed");
-    if (CRYPTO_memcmp(root, j->sc.trailer.roots + s * KVS_HASH_LEN, KVS_HASH_LEN) != 0)
-        return kvs_fail(err, KVS_ERR_AUTH,
-                        "authentication failed: chunks %llu to %llu do not match the signed segment root %llu",
-                        (unsigned long long)first, (unsigned long long)(first + n - 1),
-                        (unsigned long long)s);
-    return KVS_OK;
+    return kvs_segment_root_check(j->sc.trailer.roots, j->sc.trailer.m, s, root, err);
 }
 
 /* Open chunk i of the loaded segment. */

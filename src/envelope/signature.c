@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "core/error.h"
 #include "format/format.h"
@@ -93,11 +92,8 @@ static kvs_status check_roots(kvs_source *in, const kvs_header *h, const kvs_sig
         if (kvs_segment_root(s, (const uint8_t(*)[KVS_HASH_LEN])leaves, (size_t)(i % KVS_SEGMENT_CHUNKS) + 1,
                              root) != KVS_OK)
             st = kvs_fail(err, KVS_ERR_CRYPTO, "SHA-256 of a segment failed");
-        else if (CRYPTO_memcmp(root, sc->trailer.roots + s * KVS_HASH_LEN, KVS_HASH_LEN) != 0)
-            st = kvs_fail(err, KVS_ERR_AUTH,
-                          "authentication failed: chunks %llu to %llu do not match the signed segment root %llu",
-                          (unsigned long long)(s * KVS_SEGMENT_CHUNKS), (unsigned long long)i,
-                          (unsigned long long)s);
+        else
+            st = kvs_segment_root_check(sc->trailer.roots, sc->trailer.m, s, root, err);
     }
     free(buf);
     return st;

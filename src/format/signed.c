@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "core/error.h"
@@ -97,6 +98,18 @@ kvs_status kvs_segment_root(uint64_t segment, const uint8_t (*leaves)[KVS_HASH_L
     if (leaves == NULL || n_leaves < 1 || n_leaves > KVS_SEGMENT_CHUNKS) return KVS_ERR_USAGE;
     return hash_parts(dom_segment, sizeof dom_segment - 1, segment, &leaves[0][0],
                       n_leaves * KVS_HASH_LEN, root);
+}
+
+kvs_status kvs_segment_root_check(const uint8_t *roots, uint32_t m, uint64_t j,
+                                  const uint8_t *computed, kvs_error *err)
+{
+    if (computed && j < m && CRYPTO_memcmp(computed, roots + j * KVS_HASH_LEN, KVS_HASH_LEN) == 0)
+        return KVS_OK;
+    uint64_t first = j * KVS_SEGMENT_CHUNKS;
+    return kvs_fail(err, KVS_ERR_AUTH,
+                    "authentication failed: chunks %llu to %llu do not match the signed segment root %llu",
+                    (unsigned long long)first, (unsigned long long)(first + KVS_SEGMENT_CHUNKS - 1),
+                    (unsigned long long)j);
 }
 
 kvs_status kvs_roots_digest(const uint8_t *roots, uint32_t m, uint8_t out[KVS_HASH_LEN])

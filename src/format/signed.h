@@ -45,6 +45,12 @@ const uint8_t *kvs_roots_get(const kvs_roots *r, uint32_t j); /* complete segmen
 kvs_status kvs_segment_root(uint64_t segment, const uint8_t (*leaves)[KVS_HASH_LEN],
                             size_t n_leaves, uint8_t root[KVS_HASH_LEN]);
 
+/* A computed root of segment j (NULL: none could be computed) against the
+ * trailer's (roots, m of them), in constant time: KVS_OK, or KVS_ERR_AUTH
+ * naming the segment's chunks. The one check of every decoding path. */
+kvs_status kvs_segment_root_check(const uint8_t *roots, uint32_t m, uint64_t j,
+                                  const uint8_t *computed, kvs_error *err);
+
 /* SHA-256("kvseal/v1/roots" || root_0 || ... || root_{m-1}); roots is m * 32 bytes. */
 kvs_status kvs_roots_digest(const uint8_t *roots, uint32_t m, uint8_t out[KVS_HASH_LEN]);
 

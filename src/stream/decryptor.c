@@ -139,8 +139,7 @@ static kvs_status open_stored(kvs_decryptor *d, int final)
  * a stored chunk and the longest trailer of index + 1 chunks. */
 static size_t rest_bound(const kvs_decryptor *d)
 {
-    return d->stored_cap + (size_t)kvs_segments_for(d->index + 1) * KVS_HASH_LEN + KVS_HASH_LEN +
-           KVS_SIG_MAX_LEN + KVS_TRAILER_TAIL_LEN;
+    return (size_t)kvs_signed_final_region_max(d->stored_cap, d->index);
 }
 
 static kvs_status rest_append(kvs_decryptor *d, const uint8_t *p, size_t n)
@@ -188,20 +187,13 @@ static kvs_status open_full_signed(kvs_decryptor *d)
  * trailer by the trailer's own length fields, and check the trailer. */
 static kvs_status split_rest(kvs_decryptor *d)
 {
-    uint32_t m = 0;
-    uint16_t sig_len = 0;
+    size_t final_len = 0;
     kvs_status st = d->in_rest ? KVS_OK : begin_rest(d);
     if (st != KVS_OK) return st;
-    if (d->rest_len < KVS_CHUNK_TAG_LEN + KVS_TRAILER_TAIL_LEN)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer"));
-    st = kvs_trailer_parse_tail(d->rest + d->rest_len - KVS_TRAILER_TAIL_LEN, &m, &sig_len, &d->err);
+    st = kvs_signed_split_final(d->rest, d->rest_len, d->index, d->stored_cap, &final_len, &d->err);
     if (st != KVS_OK) return failed(d, st);
-    uint64_t tlen = kvs_trailer_len(m, sig_len);
-    if (tlen + KVS_CHUNK_TAG_LEN > d->rest_len || d->rest_len - tlen > d->stored_cap)
-        return failed(d, kvs_fail(&d->err, KVS_ERR_FORMAT, "malformed trailer: %u segments do not fit the file", m));
-    size_t final_len = (size_t)(d->rest_len - tlen);
     kvs_signed_check sc = {.header = d->opened.header, .commit = d->opened.keys->commit};
-    st = kvs_signed_tail_check(&sc, d->index + 1, d->rest + final_len, (size_t)tlen, &d->err);
+    st = kvs_signed_tail_check(&sc, d->index + 1, d->rest + final_len, d->rest_len - final_len, &d->err);
     kvs_signed_check_clear(&sc);
     if (st != KVS_OK) return failed(d, st);
     memcpy(d->stored, d->rest, final_len);

@@ -1,5 +1,4 @@
 /* Failure bookkeeping and sizing shared by the engine's two modes. */
-#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -76,14 +75,9 @@ static kvs_status check_segments(kvs_engine *e, kvs_error *err)
     uint32_t complete = kvs_roots_count(job->roots);
     for (; e->verified < complete; e->verified++) {
         uint32_t j = e->verified;
-        const uint8_t *got = kvs_roots_get(job->roots, j);
-        if (j >= job->expect_m || !got ||
-            CRYPTO_memcmp(got, job->expect_roots + (size_t)j * KVS_HASH_LEN, KVS_HASH_LEN) != 0) {
-            uint64_t first = (uint64_t)j * KVS_SEGMENT_CHUNKS;
-            kvs_fail(err, KVS_ERR_AUTH,
-                     "authentication failed: chunks %llu to %llu do not match the signed segment root %u",
-                     (unsigned long long)first, (unsigned long long)(first + KVS_SEGMENT_CHUNKS - 1), j);
-            fail_at_locked(e, first, err);
+        if (kvs_segment_root_check(job->expect_roots, job->expect_m, j, kvs_roots_get(job->roots, j),
+                                   err) != KVS_OK) {
+            fail_at_locked(e, (uint64_t)j * KVS_SEGMENT_CHUNKS, err);
             return KVS_ERR_AUTH;
         }
     }

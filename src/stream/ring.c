@@ -11,6 +11,7 @@
 #include "kvseal/header.h"
 #include "stream/chunk.h"
 #include "stream/engine_state.h"
+#include "stream/signed_file.h"
 
 enum slot_state { SLOT_FREE, SLOT_FILLED, SLOT_WORKING, SLOT_DONE };
 
@@ -260,8 +261,7 @@ static kvs_status read_rest(ring *r, const slot *s, uint64_t i, uint8_t **rest, 
 {
     kvs_source *in = r->e->job->in;
     size_t unit = kvs_chunk_plan_in_unit(&r->e->plan);
-    uint64_t bound = unit + (uint64_t)kvs_segments_for(i + 1) * KVS_HASH_LEN + KVS_HASH_LEN +
-                     KVS_SIG_MAX_LEN + KVS_TRAILER_TAIL_LEN;
+    uint64_t bound = kvs_signed_final_region_max(unit, i);
     size_t cap = s->len + 4096, got = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) return kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
@@ -304,28 +304,17 @@ static kvs_status split_final(ring *r, slot *s, uint64_t i, kvs_error *err)
 {
     kvs_engine *e = r->e;
     uint8_t *rest = NULL;
-    size_t have = 0;
-    uint32_t m = 0;
-    uint16_t sig_len = 0;
+    size_t have = 0, final_len = 0;
     kvs_status st = read_rest(r, s, i, &rest, &have, err);
     if (st != KVS_OK) return st;
     e->consumed += have - s->len;
-    if (have < KVS_CHUNK_TAG_LEN + KVS_TRAILER_TAIL_LEN)
-        st = kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer");
-    if (st == KVS_OK) st = kvs_trailer_parse_tail(rest + have - KVS_TRAILER_TAIL_LEN, &m, &sig_len, err);
-    uint64_t tlen = st == KVS_OK ? kvs_trailer_len(m, sig_len) : 0;
-    if (st == KVS_OK && (m > kvs_segments_for(i + 1) || tlen + KVS_CHUNK_TAG_LEN > have))
-        st = kvs_fail(err, KVS_ERR_FORMAT, "malformed trailer: %u segments do not fit the file", m);
-    size_t final_len = (size_t)(have - tlen);
-    if (st == KVS_OK && final_len > s->len) /* more than one chunk before the trailer */
-        st = kvs_fail(err, KVS_ERR_AUTH, "authentication failed: chunk %llu (damaged or altered)",
-                      (unsigned long long)i);
+    st = kvs_signed_split_final(rest, have, i, s->len, &final_len, err);
     if (st == KVS_OK) st = kvs_chunk_check_last(final_len, i, err);
-    if (st == KVS_OK && !(e->found_tail = malloc((size_t)tlen)))
+    if (st == KVS_OK && !(e->found_tail = malloc(have - final_len)))
         st = kvs_fail(err, KVS_ERR_NOMEM, "out of memory");
     if (st == KVS_OK) {
-        memcpy(e->found_tail, rest + final_len, (size_t)tlen);
-        e->found_tail_len = (size_t)tlen;
+        e->found_tail_len = have - final_len;
+        memcpy(e->found_tail, rest + final_len, e->found_tail_len);
         s->len = final_len; /* its bytes are s's first ones already */
     }
     free(rest);

@@ -121,19 +121,38 @@ kvs_status kvs_signed_tail_check(void *arg, uint64_t chunks, const uint8_t *foun
     c->chunks = chunks;
     st = check_trailer(c, err);
     if (st != KVS_OK || !c->roots) return st;
-    for (uint32_t j = 0; j < c->trailer.m; j++) {
-        const uint8_t *got = kvs_roots_get(c->roots, j);
-        if (!got || CRYPTO_memcmp(got, c->trailer.roots + (size_t)j * KVS_HASH_LEN, KVS_HASH_LEN) != 0)
-            return kvs_fail(err, KVS_ERR_AUTH,
-                            "authentication failed: chunks %llu to %llu do not match the signed segment root %u",
-                            (unsigned long long)j * KVS_SEGMENT_CHUNKS,
-                            (unsigned long long)j * KVS_SEGMENT_CHUNKS + KVS_SEGMENT_CHUNKS - 1, j);
-    }
-    return KVS_OK;
+    for (uint32_t j = 0; st == KVS_OK && j < c->trailer.m; j++)
+        st = kvs_segment_root_check(c->trailer.roots, c->trailer.m, j, kvs_roots_get(c->roots, j), err);
+    return st;
 }
 
 void kvs_signed_check_clear(kvs_signed_check *c)
 {
     if (c->have_trailer) kvs_trailer_clear(&c->trailer);
     c->have_trailer = 0;
+}
+
+uint64_t kvs_signed_final_region_max(size_t unit, uint64_t index)
+{
+    return unit + (uint64_t)kvs_segments_for(index + 1) * KVS_HASH_LEN + KVS_HASH_LEN + KVS_SIG_MAX_LEN +
+           KVS_TRAILER_TAIL_LEN;
+}
+
+kvs_status kvs_signed_split_final(const uint8_t *region, size_t have, uint64_t index, size_t unit,
+                                  size_t *final_len, kvs_error *err)
+{
+    uint32_t m = 0;
+    uint16_t sig_len = 0;
+    if (have < KVS_CHUNK_TAG_LEN + KVS_TRAILER_TAIL_LEN)
+        return kvs_fail(err, KVS_ERR_TRUNCATED, "truncated file: it ends before its trailer");
+    kvs_status st = kvs_trailer_parse_tail(region + have - KVS_TRAILER_TAIL_LEN, &m, &sig_len, err);
+    if (st != KVS_OK) return st;
+    uint64_t tlen = kvs_trailer_len(m, sig_len);
+    if (m > kvs_segments_for(index + 1) || tlen + KVS_CHUNK_TAG_LEN > have)
+        return kvs_fail(err, KVS_ERR_FORMAT, "malformed trailer: %u segments do not fit the file", m);
+    if (have - tlen > unit)
+        return kvs_fail(err, KVS_ERR_AUTH, "authentication failed: chunk %llu (damaged or altered)",
+                        (unsigned long long)index);
+    *final_len = (size_t)(have - tlen);
+    return KVS_OK;
 }

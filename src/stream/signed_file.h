@@ -49,6 +49,20 @@ kvs_status kvs_signed_tail_check(void *arg, uint64_t chunks, const uint8_t *foun
 
 void kvs_signed_check_clear(kvs_signed_check *c);
 
+/* A stream's final region (FORMAT.md §15: a stored chunk that does not open
+ * as non-final and the rest of the input): at most a stored chunk of unit
+ * bytes and the longest trailer index + 1 chunks can have, for the chunk
+ * `index` that starts it. */
+uint64_t kvs_signed_final_region_max(size_t unit, uint64_t index);
+
+/* Split the region's have bytes from the end by the trailer's own length
+ * fields: the final chunk is the first *final_len bytes, the trailer the
+ * rest. Too short (KVS_ERR_TRUNCATED), a trailer that cannot fit
+ * (KVS_ERR_FORMAT) or more than one chunk before it (KVS_ERR_AUTH: the
+ * first chunk is damaged) is refused. */
+kvs_status kvs_signed_split_final(const uint8_t *region, size_t have, uint64_t index, size_t unit,
+                                  size_t *final_len, kvs_error *err);
+
 /* The file's size without its trailer, from the trailer's last 10 bytes
  * (for inspect, audit, rewrap and range geometry). */
 kvs_status kvs_signed_payload_end(const kvs_header *h, uint64_t file_size,
